@@ -1,0 +1,11 @@
+"""Parley's Python SDK: the REST API (and, later, voice sessions) from any Python program.
+
+It talks to a server over HTTP only and never imports server internals, so it works
+against any Parley deployment.
+"""
+
+from __future__ import annotations
+
+from parley.client.rest import ParleyClient, ParleyError
+
+__all__ = ["ParleyClient", "ParleyError"]

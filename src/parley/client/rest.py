@@ -1,0 +1,110 @@
+"""An async client for the REST API of PROTOCOLS.md §1 and §2. Responses are plain JSON dicts."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+JSON = dict[str, Any]
+
+
+class ParleyError(Exception):
+    """A non-2xx answer, with the API's error code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class ParleyClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> ParleyClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> JSON:
+        response = await self._http.request(method, path, **kwargs)
+        if response.is_success:
+            result: JSON = response.json()
+            return result
+        try:
+            error = response.json()["error"]
+            code, message = str(error["code"]), str(error["message"])
+        except (ValueError, KeyError, TypeError):
+            code, message = "http_error", response.text[:500]
+        raise ParleyError(response.status_code, code, message)
+
+    # Agents
+    async def create_agent(self, **fields: Any) -> JSON:
+        return await self._call("POST", "/v1/agents", json=fields)
+
+    async def list_agents(self, *, limit: int = 20, offset: int = 0) -> JSON:
+        return await self._call("GET", "/v1/agents", params={"limit": limit, "offset": offset})
+
+    async def get_agent(self, agent_id: str) -> JSON:
+        return await self._call("GET", f"/v1/agents/{agent_id}")
+
+    async def update_agent(self, agent_id: str, **changes: Any) -> JSON:
+        return await self._call("PATCH", f"/v1/agents/{agent_id}", json=changes)
+
+    async def delete_agent(self, agent_id: str) -> JSON:
+        return await self._call("DELETE", f"/v1/agents/{agent_id}")
+
+    # Sessions
+    async def create_session(
+        self,
+        agent_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        initial_message: str | None = None,
+    ) -> JSON:
+        body: JSON = {"metadata": metadata or {}}
+        if initial_message is not None:
+            body["initial_message"] = initial_message
+        return await self._call("POST", f"/v1/agents/{agent_id}/sessions", json=body)
+
+    async def get_session(self, session_id: str) -> JSON:
+        return await self._call("GET", f"/v1/sessions/{session_id}")
+
+    async def list_sessions(self, *, limit: int = 20, offset: int = 0, **filters: str) -> JSON:
+        params: dict[str, Any] = {"limit": limit, "offset": offset, **filters}
+        return await self._call("GET", "/v1/sessions", params=params)
+
+    async def messages(self, session_id: str, *, limit: int = 1000, offset: int = 0) -> JSON:
+        params = {"limit": limit, "offset": offset}
+        return await self._call("GET", f"/v1/sessions/{session_id}/messages", params=params)
+
+    async def prepare_voice(self, **start: Any) -> JSON:
+        """`POST /v1/voice`: a WebSocket URL and the `start` message to send on it."""
+        return await self._call("POST", "/v1/voice", json=start)
+
+    async def health(self) -> JSON:
+        return await self._call("GET", "/healthz")

@@ -1,0 +1,103 @@
+"""Server configuration, read from `PARLEY_*` environment variables.
+
+Everything a deployment can change lives here, so that the rest of the code receives a
+`Settings` object instead of reading the environment itself. Values are normalised once, at
+load time (database URLs get their async driver, durations become seconds, comma lists become
+tuples), so downstream code never re-parses them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Seconds from `300`, `"300"`, `"30s"`, `"5m"`, `"1h"` or `"250ms"`."""
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 300, '30s', '5m', '1h')")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+def normalise_database_url(url: str) -> str:
+    """Give plain `sqlite://` and `postgresql://` URLs the async driver Parley runs on."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    else:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _comma_list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(item.strip() for item in items if item and item.strip())
+
+
+class Settings(BaseSettings):
+    """Parley's configuration. Every field maps to `PARLEY_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    api_keys: Annotated[tuple[str, ...], NoDecode] = ()
+    public_url: str | None = None
+    session_ttl: float = 300.0
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "info"
+    max_frame_bytes: int = Field(default=1 << 20, ge=1024)
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    http_tools_allow: Annotated[tuple[str, ...], NoDecode] = ()
+    # Provider defaults for agents that do not choose their own (spec strings, see README).
+    llm: str = "echo"
+    stt: str = "pocketsphinx"
+    tts: str = "espeak"
+    vad: str = "silero"
+
+    @field_validator("api_keys", "http_tools_allow", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> tuple[str, ...]:
+        return _comma_list(value)
+
+    @field_validator("session_ttl", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.match(r"^(https?|wss?)://[^/\s]+", value):
+            raise ValueError("PARLEY_PUBLIC_URL must look like https://host[:port][/prefix]")
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL; the default is an SQLite file under `data_dir`."""
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'parley.db').resolve()}"

@@ -1,0 +1,1 @@
+"""The conversation engine: one actor per session, transport-agnostic."""

@@ -1,0 +1,132 @@
+"""What an agent is, as the conversation engine needs it: turn-taking settings and tools.
+
+These models validate agent definitions wherever they come from (the REST API, a Deepgram
+`Settings` message, an Ultravox call body), so every dialect gets the same rules and the same
+error messages.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+
+BUILTIN_TOOLS = ("hang_up",)
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class VadSettings(BaseModel):
+    """Turn-taking. Every field has a default; an agent stores only what it overrides.
+
+    - `threshold`: speech probability above which a frame counts as speech.
+    - `start_ms`: speech must last this long before it counts as the caller talking.
+    - `endpoint_ms`: silence after speech that ends the caller's turn.
+    - `min_turn_ms`: shorter turns (coughs, "uh") are dropped, not answered.
+    - `min_interruption_ms`: speech over the agent must last this long to barge in.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(default=0.5, ge=0.05, le=0.99)
+    start_ms: int = Field(default=150, ge=0, le=2000)
+    endpoint_ms: int = Field(default=350, ge=50, le=5000)
+    min_turn_ms: int = Field(default=0, ge=0, le=5000)
+    min_interruption_ms: int = Field(default=200, ge=0, le=5000)
+
+
+class VadOverrides(BaseModel):
+    """A partial `VadSettings` as an agent stores it (PATCH merges into it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float | None = Field(default=None, ge=0.05, le=0.99)
+    start_ms: int | None = Field(default=None, ge=0, le=2000)
+    endpoint_ms: int | None = Field(default=None, ge=50, le=5000)
+    min_turn_ms: int | None = Field(default=None, ge=0, le=5000)
+    min_interruption_ms: int | None = Field(default=None, ge=0, le=5000)
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+def effective_vad(stored: dict[str, Any]) -> VadSettings:
+    return VadSettings(**stored)
+
+
+class ToolEndpoint(BaseModel):
+    """Where the server sends a server-side tool's call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class FunctionTool(BaseModel):
+    """A tool the model may call: run by the client, or by the server when it has `endpoint`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=TOOL_NAME_PATTERN)
+    description: str = Field(default="", max_length=4096)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    endpoint: ToolEndpoint | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _json_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            Draft202012Validator.check_schema(value)
+        except SchemaError as exc:
+            raise ValueError(f"parameters is not a valid JSON Schema: {exc.message}") from None
+        if value.get("type") != "object":
+            raise ValueError('parameters must be a JSON Schema with "type": "object"')
+        return value
+
+
+class BuiltinTool(BaseModel):
+    """A tool Parley itself implements, referenced by name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    builtin: str
+
+    @field_validator("builtin")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in BUILTIN_TOOLS:
+            raise ValueError(
+                f"unknown built-in tool {value!r} (available: {', '.join(BUILTIN_TOOLS)})"
+            )
+        return value
+
+
+def _tool_kind(value: Any) -> str:
+    return "builtin" if isinstance(value, dict) and "builtin" in value else "function"
+
+
+Tool = Annotated[
+    Annotated[FunctionTool, Tag("function")] | Annotated[BuiltinTool, Tag("builtin")],
+    Discriminator(_tool_kind),
+]
+
+
+def tool_name(tool: FunctionTool | BuiltinTool) -> str:
+    return tool.builtin if isinstance(tool, BuiltinTool) else tool.name
+
+
+def check_unique_tool_names(tools: list[FunctionTool | BuiltinTool]) -> None:
+    seen: set[str] = set()
+    for tool in tools:
+        name = tool_name(tool)
+        if name in seen:
+            raise ValueError(f"two tools are named {name!r}")
+        seen.add(name)

@@ -1,0 +1,1 @@
+"""Voice activity detection, speech recognition, language models and speech synthesis."""

@@ -1,0 +1,71 @@
+"""The ASGI application: REST routers, error mapping, and the process-wide lifespan.
+
+The lifespan owns everything long-lived: the store (migrated on start), the bootstrap API
+keys, and the sweeper that expires unjoined sessions. Each task it starts it also cancels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import Depends, FastAPI
+
+from parley import __version__
+from parley.config import Settings
+from parley.server.deps import Services, no_nul_in_url
+from parley.server.errors import BodySizeLimit, install_error_handlers
+from parley.server.routes import agents, health, sessions, voice
+from parley.store import Store
+
+log = logging.getLogger("parley.server")
+
+EXPIRY_SWEEP_SECONDS = 15.0
+
+
+async def _sweep_expired(store: Store) -> None:
+    while True:
+        await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
+        try:
+            expired = await store.sessions.expire_due()
+            if expired:
+                log.info("expired %d unjoined session(s)", expired)
+        except Exception:
+            log.exception("expiry sweep failed; retrying")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await Store.open(settings.resolved_database_url)
+        added = await store.accounts.bootstrap_keys(settings.api_keys)
+        if added:
+            log.info("registered %d API key(s) from PARLEY_API_KEYS", added)
+        if not await store.accounts.list_keys():
+            log.warning("no API keys exist: create one with `parley keys create`")
+        app.state.services = Services(settings=settings, store=store)
+        sweeper = asyncio.create_task(_sweep_expired(store), name="parley-expiry-sweeper")
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await store.close()
+
+    app = FastAPI(
+        title="Parley",
+        version=__version__,
+        summary="Self-hosted real-time voice agent server.",
+        lifespan=lifespan,
+        dependencies=[Depends(no_nul_in_url)],
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module in (health, agents, sessions, voice):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,63 @@
+"""Request-scoped access to the running server's parts, and API-key authentication."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
+
+from parley.config import Settings
+from parley.server.errors import ApiError
+from parley.store import Store
+from parley.store.tables import Account
+
+
+@dataclass
+class Services:
+    """What the running server holds; built by the app's lifespan, one per process."""
+
+    settings: Settings
+    store: Store
+
+
+def services(request: Request) -> Services:
+    found: Services | None = getattr(request.app.state, "services", None)
+    if found is None:
+        raise RuntimeError("the app's lifespan has not started")
+    return found
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The credential in an `Authorization: Bearer <x>` header, if there is one."""
+    if not authorization:
+        return None
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        return None
+    return credential.strip()
+
+
+async def current_account(
+    request: Request, found: Annotated[Services, Depends(services)]
+) -> Account:
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
+        raise ApiError(401, "unauthorized", "missing API key: send 'Authorization: Bearer <key>'")
+    account = await found.store.accounts.authenticate(token)
+    if account is None:
+        raise ApiError(401, "unauthorized", "invalid API key")
+    return account
+
+
+def no_nul_in_url(connection: HTTPConnection) -> None:
+    """Paths and queries with NUL name nothing that can exist; refuse them as bad input."""
+    if "\x00" in connection.url.path or any(
+        "\x00" in key or "\x00" in value for key, value in connection.query_params.multi_items()
+    ):
+        raise ApiError(400, "bad_request", "the URL may not contain the NUL character (%00)")
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+AccountDep = Annotated[Account, Depends(current_account)]

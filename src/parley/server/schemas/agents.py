@@ -1,0 +1,170 @@
+"""Agent bodies. Required fields per PROTOCOLS.md §1; the rest are Parley extras."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from parley.engine.agent import (
+    BuiltinTool,
+    FunctionTool,
+    Tool,
+    VadOverrides,
+    VadSettings,
+    check_unique_tool_names,
+    effective_vad,
+)
+from parley.providers.specs import parse_spec
+from parley.store.tables import Agent
+from parley.textcheck import reject_nul
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+VoiceId = Annotated[str, Field(min_length=1, max_length=200)]
+SystemPrompt = Annotated[str, Field(max_length=100_000)]
+Language = Annotated[str, Field(pattern=r"^[A-Za-z]{2,5}(-[A-Za-z0-9]{1,8})*$")]
+Greeting = Annotated[str, Field(min_length=1, max_length=2000)]
+Keyterm = Annotated[str, Field(min_length=1, max_length=100)]
+MaxTurns = Annotated[int, Field(ge=1, le=10_000)]
+Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
+ProviderChoice = str | Annotated[list[str], Field(min_length=1, max_length=5)]
+
+
+def _check_providers(value: ProviderChoice | None) -> ProviderChoice | None:
+    if value is not None:
+        for spec in [value] if isinstance(value, str) else value:
+            parse_spec(spec)
+    return value
+
+
+def _check_tools(tools: list[FunctionTool | BuiltinTool] | None) -> Any:
+    if tools is not None:
+        check_unique_tool_names(tools)
+    return tools
+
+
+class AgentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Name
+    voice_id: VoiceId
+    system_prompt: SystemPrompt
+    language: Language = "en"
+    tools: Annotated[list[Tool], Field(max_length=128)] = []
+    max_turns: MaxTurns = 50
+    greeting: Greeting | None = None
+    keyterms: Annotated[list[Keyterm], Field(max_length=500)] = []
+    stt: ProviderChoice | None = None
+    llm: ProviderChoice | None = None
+    tts: ProviderChoice | None = None
+    temperature: Temperature | None = None
+    vad: VadOverrides | None = None
+
+    _providers = field_validator("stt", "llm", "tts")(_check_providers)
+    _tools = field_validator("tools")(_check_tools)
+    _text = model_validator(mode="before")(reject_nul)
+
+    def columns(self) -> dict[str, Any]:
+        """The store's column values for a new agent."""
+        values = self.model_dump(exclude={"tools", "vad"})
+        values["tools"] = [tool.model_dump(exclude_none=True) for tool in self.tools]
+        values["vad"] = self.vad.stored() if self.vad else {}
+        return values
+
+
+class AgentUpdate(BaseModel):
+    """A partial agent: given fields replace stored ones; `vad` merges; null resets extras."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Name | None = None
+    voice_id: VoiceId | None = None
+    system_prompt: SystemPrompt | None = None
+    language: Language | None = None
+    tools: Annotated[list[Tool], Field(max_length=128)] | None = None
+    max_turns: MaxTurns | None = None
+    greeting: Greeting | None = None
+    keyterms: Annotated[list[Keyterm], Field(max_length=500)] | None = None
+    stt: ProviderChoice | None = None
+    llm: ProviderChoice | None = None
+    tts: ProviderChoice | None = None
+    temperature: Temperature | None = None
+    vad: VadOverrides | None = None
+    status: Literal["active", "paused"] | None = None
+
+    _providers = field_validator("stt", "llm", "tts")(_check_providers)
+    _tools = field_validator("tools")(_check_tools)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_for_required(cls, data: Any) -> Any:
+        reject_nul(data)
+        if isinstance(data, dict):
+            for field in (
+                "name",
+                "voice_id",
+                "system_prompt",
+                "language",
+                "tools",
+                "max_turns",
+                "keyterms",
+                "status",
+            ):
+                if field in data and data[field] is None:
+                    raise ValueError(f"{field} cannot be null")
+        return data
+
+    def changes(self, agent: Agent) -> dict[str, Any]:
+        """Column updates for `agent`, from the fields the client actually sent."""
+        sent = self.model_fields_set
+        values: dict[str, Any] = {
+            field: getattr(self, field) for field in sent if field not in ("tools", "vad")
+        }
+        if "tools" in sent and self.tools is not None:
+            values["tools"] = [tool.model_dump(exclude_none=True) for tool in self.tools]
+        if "vad" in sent:
+            values["vad"] = {**agent.vad, **self.vad.stored()} if self.vad else {}
+        return values
+
+
+class AgentOut(BaseModel):
+    id: str
+    name: str
+    voice_id: str
+    system_prompt: str
+    language: str
+    tools: list[dict[str, Any]]
+    max_turns: int
+    greeting: str | None
+    keyterms: list[str]
+    stt: ProviderChoice | None
+    llm: ProviderChoice | None
+    tts: ProviderChoice | None
+    temperature: float | None
+    vad: VadSettings = Field(description="Effective turn-taking settings (defaults filled in).")
+    status: Literal["active", "paused", "deleted"]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, agent: Agent) -> AgentOut:
+        return cls(
+            id=agent.id,
+            name=agent.name,
+            voice_id=agent.voice_id,
+            system_prompt=agent.system_prompt,
+            language=agent.language,
+            tools=agent.tools,
+            max_turns=agent.max_turns,
+            greeting=agent.greeting,
+            keyterms=agent.keyterms,
+            stt=agent.stt,
+            llm=agent.llm,
+            tts=agent.tts,
+            temperature=agent.temperature,
+            vad=effective_vad(agent.vad),
+            status=agent.status,  # type: ignore[arg-type]
+            created_at=agent.created_at,
+            updated_at=agent.updated_at,
+        )

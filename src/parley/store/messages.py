@@ -1,0 +1,91 @@
+"""The transcript: one row per utterance or tool call, in speaking order.
+
+The conversation engine is the only writer for a session and numbers its messages (`seq`)
+itself, so appends need no read-modify-write and survive a crash right after they return.
+A tool call is one row, written when the call is dispatched and completed in place when its
+result arrives, so the stored call and its result can never be separated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parley.credentials import new_id
+from parley.store._paging import page
+from parley.store.tables import Message, Session
+
+ROLES = ("user", "agent", "tool_call")
+
+
+class Messages:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def append(
+        self,
+        *,
+        session_id: str,
+        conversation_id: str,
+        seq: int,
+        role: str,
+        text: str = "",
+        turn: int | None = None,
+        interrupted: bool = False,
+        tool: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+    ) -> Message:
+        if role not in ROLES:
+            raise ValueError(f"unknown message role {role!r}")
+        message = Message(
+            id=new_id("msg"),
+            session_id=session_id,
+            conversation_id=conversation_id,
+            seq=seq,
+            role=role,
+            text=text,
+            turn=turn,
+            interrupted=interrupted,
+            tool=tool,
+            metrics=metrics,
+            created_at=datetime.now(UTC),
+        )
+        async with self._sessions.begin() as db:
+            db.add(message)
+        return message
+
+    async def update(self, message_id: str, **changes: Any) -> None:
+        """Complete a row in place (a tool call's result, a turn's metrics)."""
+        async with self._sessions.begin() as db:
+            message = await db.get(Message, message_id)
+            if message is None:
+                raise LookupError(f"no message {message_id}")
+            for field, value in changes.items():
+                setattr(message, field, value)
+
+    async def for_session(
+        self, account_id: str, session_id: str, *, limit: int, offset: int
+    ) -> tuple[Sequence[Message], int]:
+        query = (
+            select(Message)
+            .join(Session, Session.id == Message.session_id)
+            .where(Message.session_id == session_id, Session.account_id == account_id)
+            .order_by(Message.seq)
+        )
+        async with self._sessions() as db:
+            return await page(db, query, limit=limit, offset=offset)
+
+    async def for_conversation(self, account_id: str, conversation_id: str) -> Sequence[Message]:
+        """The whole history of a conversation across its sessions, oldest first."""
+        query = (
+            select(Message)
+            .join(Session, Session.id == Message.session_id)
+            .where(Message.conversation_id == conversation_id, Session.account_id == account_id)
+            .order_by(Session.created_at, Message.seq)
+        )
+        async with self._sessions() as db:
+            return (await db.execute(query)).scalars().all()

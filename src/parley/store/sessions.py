@@ -1,0 +1,159 @@
+"""Sessions: one connection's worth of conversation with an agent.
+
+Status moves `active → ended` (someone or something ended it) or `active → expired` (nobody
+joined before `expires_at`). Expiry is applied lazily on every read and by a periodic sweep,
+so a reader never sees an `active` session that can no longer be joined. Joining is a
+compare-and-set on `joined_at`, so a session token admits exactly one connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parley.credentials import hash_secret, new_id
+from parley.store._paging import page
+from parley.store.tables import Session
+
+
+def _expire(account_id: str | None, now: datetime) -> Any:
+    statement = update(Session).where(
+        Session.status == "active", Session.joined_at.is_(None), Session.expires_at <= now
+    )
+    if account_id is not None:
+        statement = statement.where(Session.account_id == account_id)
+    return statement.values(status="expired", ended_at=Session.expires_at, end_reason="timeout")
+
+
+class Sessions:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(
+        self,
+        *,
+        account_id: str,
+        agent_id: str,
+        ttl: float,
+        token: str | None = None,
+        conversation_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        initial_message: str | None = None,
+        start: dict[str, Any] | None = None,
+        dialect: str | None = None,
+        ephemeral: bool = False,
+        joined: bool = False,
+    ) -> Session:
+        """A new active session; `conversation_id` continues that conversation."""
+        now = datetime.now(UTC)
+        session = Session(
+            id=new_id("ses"),
+            account_id=account_id,
+            agent_id=agent_id,
+            conversation_id=conversation_id or new_id("cnv"),
+            token_hash=hash_secret(token) if token else None,
+            status="active",
+            meta=metadata or {},
+            initial_message=initial_message,
+            start=start,
+            dialect=dialect,
+            ephemeral=ephemeral,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+            joined_at=now if joined else None,
+        )
+        async with self._sessions.begin() as db:
+            db.add(session)
+        return session
+
+    async def get(self, account_id: str, session_id: str) -> Session | None:
+        query = select(Session).where(Session.id == session_id, Session.account_id == account_id)
+        return await self._fresh(query)
+
+    async def by_token(self, token: str) -> Session | None:
+        """The session a WebSocket token names (any status: the caller decides what to allow)."""
+        query = select(Session).where(Session.token_hash == hash_secret(token))
+        return await self._fresh(query)
+
+    async def list(
+        self,
+        account_id: str,
+        *,
+        limit: int,
+        offset: int,
+        agent_id: str | None = None,
+        status: str | None = None,
+    ) -> tuple[Sequence[Session], int]:
+        """Newest first."""
+        query = (
+            select(Session)
+            .where(Session.account_id == account_id)
+            .order_by(Session.created_at.desc(), Session.id.desc())
+        )
+        if agent_id is not None:
+            query = query.where(Session.agent_id == agent_id)
+        if status is not None:
+            query = query.where(Session.status == status)
+        async with self._sessions.begin() as db:
+            await db.execute(_expire(account_id, datetime.now(UTC)))
+        async with self._sessions() as db:
+            return await page(db, query, limit=limit, offset=offset)
+
+    async def conversation_owner(self, conversation_id: str) -> str | None:
+        """The account a conversation belongs to, or None if no session carries it."""
+        query = select(Session.account_id).where(Session.conversation_id == conversation_id)
+        async with self._sessions() as db:
+            return (await db.execute(query.limit(1))).scalar_one_or_none()
+
+    async def join(self, session_id: str, dialect: str) -> bool:
+        """Claim an active, unjoined, unexpired session for one connection."""
+        now = datetime.now(UTC)
+        async with self._sessions.begin() as db:
+            result = await db.execute(
+                update(Session)
+                .where(
+                    Session.id == session_id,
+                    Session.status == "active",
+                    Session.joined_at.is_(None),
+                    Session.expires_at > now,
+                )
+                .values(joined_at=now, dialect=dialect)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def end(self, session_id: str, reason: str) -> bool:
+        """End an active session; False if it had already ended or expired."""
+        async with self._sessions.begin() as db:
+            result = await db.execute(
+                update(Session)
+                .where(Session.id == session_id, Session.status == "active")
+                .values(status="ended", ended_at=datetime.now(UTC), end_reason=reason)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def expire_due(self) -> int:
+        """Mark every unjoined session past its `expires_at` as expired; returns how many."""
+        async with self._sessions.begin() as db:
+            result = await db.execute(_expire(None, datetime.now(UTC)))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _fresh(self, query: Select[Session]) -> Session | None:
+        async with self._sessions() as db:
+            session = (await db.execute(query)).scalar_one_or_none()
+        if session is None or not _is_due(session):
+            return session
+        async with self._sessions.begin() as db:
+            await db.execute(_expire(session.account_id, datetime.now(UTC)))
+            return await db.get(Session, session.id, populate_existing=True)
+
+
+def _is_due(session: Session) -> bool:
+    return (
+        session.status == "active"
+        and session.joined_at is None
+        and session.expires_at <= datetime.now(UTC)
+    )
