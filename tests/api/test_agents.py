@@ -75,7 +75,7 @@ async def test_create_stores_parley_extras(api: httpx.AsyncClient) -> None:
         greeting="Hi there!",
         keyterms=["order number", "refund"],
         stt="pocketsphinx",
-        llm=["openai:gpt-4o-mini", "echo"],
+        llm=["fake-llm:ttft=100", "echo"],
         tts="espeak",
         temperature=0.3,
         language="en-GB",
@@ -92,7 +92,7 @@ async def test_create_stores_parley_extras(api: httpx.AsyncClient) -> None:
     assert agent["tools"][2] == {"builtin": "hang_up"}
     assert agent["greeting"] == "Hi there!"
     assert agent["keyterms"] == ["order number", "refund"]
-    assert agent["llm"] == ["openai:gpt-4o-mini", "echo"]
+    assert agent["llm"] == ["fake-llm:ttft=100", "echo"]
     assert agent["temperature"] == 0.3
     assert agent["language"] == "en-GB"
     assert agent["max_turns"] == 7
@@ -124,6 +124,10 @@ async def test_required_fields_are_required(api: httpx.AsyncClient, missing: str
         ({"keyterms": "refund"}, "body.keyterms"),
         ({"greeting": "x" * 2001}, "body.greeting"),
         ({"llm": "Not A Spec"}, "not a provider spec"),
+        ({"llm": "gpt-nine"}, "unknown llm provider 'gpt-nine'"),
+        ({"stt": "espeak"}, "unknown stt provider 'espeak'"),
+        ({"vad": {"threshold": 0.5}, "tts": "fake-tts:speed=2"}, "unknown option 'speed'"),
+        ({"llm": "echo:loud"}, "echo takes no argument"),
         ({"tts": []}, "body.tts"),
         ({"vad": {"threshold": 2}}, "body.vad.threshold"),
         ({"vad": {"endpoint_ms": 10}}, "body.vad.endpoint_ms"),

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from parley.engine.agent import (
     BuiltinTool,
@@ -16,7 +23,7 @@ from parley.engine.agent import (
     check_unique_tool_names,
     effective_vad,
 )
-from parley.providers.specs import parse_spec
+from parley.providers.registry import Role, check_spec
 from parley.store.tables import Agent
 from parley.textcheck import reject_nul
 
@@ -31,10 +38,11 @@ Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
 ProviderChoice = str | Annotated[list[str], Field(min_length=1, max_length=5)]
 
 
-def _check_providers(value: ProviderChoice | None) -> ProviderChoice | None:
+def _check_providers(value: ProviderChoice | None, info: ValidationInfo) -> ProviderChoice | None:
+    role: Role = info.field_name  # type: ignore[assignment]  # the fields are named by role
     if value is not None:
         for spec in [value] if isinstance(value, str) else value:
-            parse_spec(spec)
+            check_spec(role, spec)
     return value
 
 

@@ -1,0 +1,86 @@
+"""16-bit PCM as numpy arrays, and fixed-size framing of streams of it."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+Int16Array = npt.NDArray[np.int16]
+EMPTY: Int16Array = np.zeros(0, dtype=np.int16)
+
+
+def to_samples(data: bytes) -> Int16Array:
+    """Little-endian s16 bytes as samples (a view when the length is even)."""
+    return np.frombuffer(data[: len(data) - len(data) % 2], dtype="<i2").astype(
+        np.int16, copy=False
+    )
+
+
+def rms(samples: Int16Array) -> float:
+    if samples.size == 0:
+        return 0.0
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+
+
+class Framer:
+    """Cuts a stream of sample chunks of any size into frames of exactly `size` samples.
+
+    Samples are copied once into a preallocated buffer; complete frames are returned as
+    copies so callers may keep them.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._buffer = np.zeros(size, dtype=np.int16)
+        self._filled = 0
+
+    @property
+    def pending(self) -> int:
+        return self._filled
+
+    def push(self, samples: Int16Array) -> list[Int16Array]:
+        frames: list[Int16Array] = []
+        offset = 0
+        while offset < samples.size:
+            take = min(self.size - self._filled, samples.size - offset)
+            self._buffer[self._filled : self._filled + take] = samples[offset : offset + take]
+            self._filled += take
+            offset += take
+            if self._filled == self.size:
+                frames.append(self._buffer.copy())
+                self._filled = 0
+        return frames
+
+    def flush(self) -> Int16Array | None:
+        """The incomplete tail, zero-padded to a full frame (None when there is none)."""
+        if self._filled == 0:
+            return None
+        frame = self._buffer.copy()
+        frame[self._filled :] = 0
+        self._filled = 0
+        return frame
+
+    def clear(self) -> None:
+        self._filled = 0
+
+
+class ByteFramer:
+    """Cuts a byte stream into chunks of exactly `size` bytes (for wire output frames)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pending = bytearray()
+
+    def push(self, data: bytes) -> list[bytes]:
+        self._pending += data
+        whole = len(self._pending) - len(self._pending) % self.size
+        if whole == 0:
+            return []
+        chunk = bytes(self._pending[:whole])
+        del self._pending[:whole]
+        return [chunk[i : i + self.size] for i in range(0, whole, self.size)]
+
+    def flush(self) -> bytes:
+        tail = bytes(self._pending)
+        self._pending.clear()
+        return tail

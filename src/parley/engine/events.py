@@ -1,0 +1,192 @@
+"""What flows across the engine's boundary: commands in from a dialect, events out to it.
+
+Dialects translate wire messages into these commands and these events into wire messages;
+nothing here knows a wire format. Audio in commands is in the session's input format, audio
+in events in its output format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+State = Literal["idle", "listening", "thinking", "speaking"]
+EndReason = Literal[
+    "stop",
+    "agent_hangup",
+    "max_turns",
+    "max_duration",
+    "timeout",
+    "agent_deleted",
+    "error",
+    "disconnect",
+]
+ToolStatus = Literal["requested", "running", "completed", "failed", "cancelled"]
+
+
+# Commands: dialect → engine ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserAudio:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UserText:
+    """A typed user turn (or text injected as if the user said it)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """Stop the agent now: the same effect as the caller talking over it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    call_id: str
+    result: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackProgress:
+    """The client has played this much of the session's output audio, in ms."""
+
+    played_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    reason: EndReason = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The transport is gone; nothing more can be sent."""
+
+
+Command = UserAudio | UserText | Interrupt | ToolResult | PlaybackProgress | Stop | Disconnected
+
+
+# Events: engine → dialect -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """The engine takes audio now."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    state: State
+
+
+@dataclass(frozen=True, slots=True)
+class UserStartedSpeaking:
+    """The caller is talking (and, if the agent was speaking, has interrupted it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    role: Literal["user", "agent"]
+    text: str
+    final: bool
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallUpdate:
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    status: ToolStatus
+    client_side: bool
+    result: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStartedSpeaking:
+    turn: int
+    metrics: TurnMetrics
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAudio:
+    data: bytes
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAudioDone:
+    """The last audio frame of an agent utterance has been sent."""
+
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """Drop any agent audio not yet played."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnMetrics:
+    """Latency of one turn, ms. `total_ms` runs from the end of the caller's speech (or the
+    arrival of a typed turn) to the first agent audio frame sent."""
+
+    turn: int
+    endpoint_ms: float | None = None
+    stt_ms: float | None = None
+    llm_ttft_ms: float | None = None
+    tts_ttfb_ms: float | None = None
+    total_ms: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "turn": self.turn,
+            "endpoint_ms": self.endpoint_ms,
+            "stt_ms": self.stt_ms,
+            "llm_ttft_ms": self.llm_ttft_ms,
+            "tts_ttfb_ms": self.tts_ttfb_ms,
+            "total_ms": self.total_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A non-fatal problem with something the client sent (unknown tool call id, …)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    code: str
+    message: str
+    fatal: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    reason: EndReason
+    transcript: list[dict[str, str]] = field(default_factory=list)
+
+
+Event = (
+    Ready
+    | StateChanged
+    | UserStartedSpeaking
+    | Transcript
+    | ToolCallUpdate
+    | AgentStartedSpeaking
+    | AgentAudio
+    | AgentAudioDone
+    | Interrupted
+    | TurnMetrics
+    | Notice
+    | Failure
+    | Ended
+)

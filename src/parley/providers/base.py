@@ -1,0 +1,187 @@
+"""The four provider roles and the vocabulary they share with the engine.
+
+Providers do work; they know nothing of sessions or wire protocols. Each role is a small
+interface shaped by how the conversation engine drives it:
+
+- VAD and STT are *push* interfaces with callbacks: the engine feeds audio frames as they
+  arrive and results come back whenever the (possibly off-loop) work finishes. Callbacks are
+  always invoked on the event loop thread, so the engine can post them straight to its inbox.
+- LLM and TTS are *pull* interfaces: async iterators the engine consumes in a child task and
+  cancels (closing the iterator) on barge-in. Closing must stop the work promptly.
+
+All audio handed to or received from providers is mono 16-bit PCM as numpy arrays, at the
+rate the provider declares; the engine converts to and from wire formats.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from parley.audio.pcm import Int16Array
+
+RECOGNITION_RATE = 16000
+
+
+class ProviderError(Exception):
+    """A provider failed in a way the engine should report (and maybe fall back from)."""
+
+    def __init__(self, provider: str, message: str, *, retryable: bool = True) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.retryable = retryable
+
+
+# Voice activity detection -----------------------------------------------------------------
+
+
+class VoiceActivityDetector(abc.ABC):
+    """Speech probability per fixed-size frame of 16 kHz audio, for one session.
+
+    `trailing_frames` says how many frames the detector's confidence lingers after speech
+    really ended (Silero's recurrent state carries about one window); the turn detector uses it
+    to time the end of speech from when it happened, not from when the detector noticed.
+    """
+
+    frame_samples: int
+    trailing_frames: int = 0
+
+    @abc.abstractmethod
+    def analyse(self, frame: Int16Array, deliver: Callable[[float], None]) -> None:
+        """Queue `frame`; `deliver(probability)` is called on the loop, in frame order."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release per-session state; results still in flight are dropped."""
+
+
+# Speech recognition -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transcription:
+    utterance: int
+    text: str
+    final: bool
+
+
+class RecognitionListener(abc.ABC):
+    """Where a recognizer reports; always called on the event loop thread."""
+
+    @abc.abstractmethod
+    def on_transcription(self, result: Transcription) -> None: ...
+
+    @abc.abstractmethod
+    def on_recognition_error(self, utterance: int, error: Exception) -> None: ...
+
+
+class SpeechRecognizer(abc.ABC):
+    """Streaming recognition for one session, one utterance at a time.
+
+    The engine calls `begin` when speech starts (then feeds the pre-roll and live audio),
+    `finish` at the end of the turn (exactly one final result, possibly empty, follows for
+    that utterance), or `abandon` when the utterance is dropped (no final is owed).
+    """
+
+    sample_rate: int = RECOGNITION_RATE
+
+    @abc.abstractmethod
+    def begin(self, utterance: int) -> None: ...
+
+    @abc.abstractmethod
+    def feed(self, samples: Int16Array) -> None: ...
+
+    @abc.abstractmethod
+    def finish(self) -> None: ...
+
+    @abc.abstractmethod
+    def abandon(self) -> None: ...
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Stop all work; nothing is delivered afterwards."""
+
+
+# Language models --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    """One message of the model's context, in the shape every chat API shares."""
+
+    role: Literal["user", "assistant", "tool"]
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    system_prompt: str
+    turns: tuple[ChatTurn, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    allow_tools: bool = True
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRequest:
+    call: ToolCall
+
+
+LlmEvent = TextDelta | ToolCallRequest
+
+
+class LanguageModel(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def respond(self, request: ChatRequest) -> AsyncIterator[LlmEvent]:
+        """Stream the answer: text deltas, then any tool calls, then the iterator ends."""
+
+
+# Speech synthesis -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WordMark:
+    """A word of the synthesised text (`start`:`end` characters) begins at `at_ms`."""
+
+    start: int
+    end: int
+    at_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechChunk:
+    samples: Int16Array
+    marks: tuple[WordMark, ...] = field(default=())
+
+
+class SpeechSynthesizer(abc.ABC):
+    sample_rate: int
+
+    @abc.abstractmethod
+    def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+        """Stream audio for `text`; closing the iterator aborts the synthesis."""

@@ -1,0 +1,177 @@
+"""Streaming speech recognition with pocketsphinx, offline, from the wheel's own model.
+
+pocketsphinx holds the GIL while it decodes, so threads add no capacity, but they keep the
+event loop free: each session's decoder work runs on a shared worker pool, serialised per
+session through a lane of pending operations (consecutive audio chunks are merged into one
+`process_raw` call when the lane is behind). Results come back to the loop as callbacks.
+
+EMBEDDED.md's lessons applied: a domain language model when the agent has keyterms (generic
+otherwise), faint Gaussian dither on the audio (exact digital silence ruins the acoustic
+model's feature normalisation), `fwdflat`/`bestpath` off so ending an utterance costs
+~10 ms instead of ~150 ms, and one decoder per session (its cepstral mean carries over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import deque
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from parley.audio.pcm import Int16Array
+from parley.providers.base import RecognitionListener, SpeechRecognizer, Transcription
+from parley.providers.stt import domain_lm
+
+log = logging.getLogger("parley.stt")
+
+DITHER_SIGMA = 50.0
+PARTIAL_EVERY_SAMPLES = 3200  # a partial hypothesis at most every 200 ms of audio
+
+
+@dataclass(slots=True)
+class _Op:
+    kind: str  # "init" | "begin" | "feed" | "finish" | "abandon"
+    utterance: int = 0
+    samples: Int16Array | None = None
+
+
+class PocketsphinxRecognizer(SpeechRecognizer):
+    def __init__(
+        self,
+        *,
+        listener: RecognitionListener,
+        executor: Executor,
+        keyterms: list[str],
+        cache_dir: Path,
+    ) -> None:
+        self._listener = listener
+        self._executor = executor
+        self._loop = asyncio.get_running_loop()
+        self._keyterms = keyterms
+        self._cache_dir = cache_dir
+        self._ops: deque[_Op] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+        self._closed = False
+        self._decoder: Any = None
+        self._utterance: int | None = None
+        self._since_partial = 0
+        self._last_partial = ""
+        self._rng = np.random.default_rng()
+        self._push(_Op("init"))
+
+    # Engine-facing API (event loop thread) ---------------------------------------------------
+
+    def begin(self, utterance: int) -> None:
+        self._push(_Op("begin", utterance))
+
+    def feed(self, samples: Int16Array) -> None:
+        self._push(_Op("feed", samples=samples))
+
+    def finish(self) -> None:
+        self._push(_Op("finish"))
+
+    def abandon(self) -> None:
+        self._push(_Op("abandon"))
+
+    async def aclose(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._ops.clear()
+
+    def _push(self, op: _Op) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._ops.append(op)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._executor.submit(self._drain)
+
+    # Worker side ----------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed or not self._ops:
+                    self._scheduled = False
+                    return
+                op = self._ops.popleft()
+                if op.kind == "feed":  # merge every queued chunk into one decode call
+                    parts = [op.samples]
+                    while self._ops and self._ops[0].kind == "feed":
+                        parts.append(self._ops.popleft().samples)
+                    op = _Op("feed", samples=np.concatenate([p for p in parts if p is not None]))
+            try:
+                self._apply(op)
+            except Exception as exc:
+                log.exception("pocketsphinx failed on %s", op.kind)
+                failed = self._utterance if self._utterance is not None else op.utterance
+                self._utterance = None
+                self._post(self._listener.on_recognition_error, failed, exc)
+
+    def _apply(self, op: _Op) -> None:
+        if op.kind == "init":
+            self._decoder = self._make_decoder()
+        elif op.kind == "begin":
+            if self._utterance is not None:
+                self._decoder.end_utt()
+            self._decoder.start_utt()
+            self._utterance = op.utterance
+            self._since_partial, self._last_partial = 0, ""
+        elif op.kind == "feed" and self._utterance is not None and op.samples is not None:
+            noisy = op.samples + self._rng.normal(0.0, DITHER_SIGMA, op.samples.size)
+            pcm = np.clip(noisy, -32768, 32767).astype(np.int16)
+            self._decoder.process_raw(pcm.tobytes(), False, False)
+            self._since_partial += op.samples.size
+            if self._since_partial >= PARTIAL_EVERY_SAMPLES:
+                self._since_partial = 0
+                self._partial()
+        elif op.kind == "finish" and self._utterance is not None:
+            self._decoder.end_utt()
+            hypothesis = self._decoder.hyp()
+            text = hypothesis.hypstr if hypothesis is not None else ""
+            result = Transcription(self._utterance, text, final=True)
+            self._utterance = None
+            self._post(self._listener.on_transcription, result)
+        elif op.kind == "abandon" and self._utterance is not None:
+            self._decoder.end_utt()
+            self._utterance = None
+
+    def _partial(self) -> None:
+        hypothesis = self._decoder.hyp()
+        text = hypothesis.hypstr if hypothesis is not None else ""
+        if text and text != self._last_partial and self._utterance is not None:
+            self._last_partial = text
+            self._post(
+                self._listener.on_transcription, Transcription(self._utterance, text, final=False)
+            )
+
+    def _make_decoder(self) -> Any:
+        from pocketsphinx import Decoder
+
+        options: dict[str, Any] = {"loglevel": "FATAL", "fwdflat": False, "bestpath": False}
+        if self._keyterms:
+            model = domain_lm.build(self._keyterms, self._cache_dir)
+            options.update(
+                hmm=str(domain_lm.model_dir() / "en-us"),
+                lm=str(model.lm_path),
+                dict=str(model.dict_path),
+            )
+        return Decoder(**options)
+
+    def _post(self, callback: Any, *args: Any) -> None:
+        def deliver() -> None:
+            if not self._closed:
+                callback(*args)
+
+        with contextlib.suppress(RuntimeError):  # the loop is gone; so is the session
+            self._loop.call_soon_threadsafe(deliver)

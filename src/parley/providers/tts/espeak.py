@@ -1,0 +1,194 @@
+"""espeak-ng speech synthesis, in-process through ctypes, streaming, abortable, timed.
+
+libespeak-ng keeps global state (one voice, one callback, one synthesis at a time), so the
+process has one synthesis thread that owns the library. A synthesis is a job on its queue;
+the library's callback hands each ~60 ms chunk (with WORD events carrying the character
+position and audio offset of every word) back to the event loop; returning 1 from the
+callback aborts the synthesis at once, which is how barge-in stops it. Synthesis runs a few
+hundred times faster than real time, so the queue stays short even with many sessions.
+
+The library and its data ship in the `espeakng-loader` wheel (espeak-ng is GPL-3.0+, loaded
+at run time, not bundled in Parley's source).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from parley.providers.base import ProviderError, SpeechChunk, SpeechSynthesizer, WordMark
+
+log = logging.getLogger("parley.tts")
+
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INITIALIZE_DONT_EXIT = 0x8000
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+_PARAM_RATE = 1
+_EVENT_LIST_TERMINATED = 0
+_EVENT_WORD = 1
+DEFAULT_WPM = 175
+FALLBACK_VOICE = "en-us"
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
+
+
+_Callback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
+
+
+@dataclass(eq=False)
+class _Job:
+    text: str
+    voice: str
+    wpm: int
+    loop: asyncio.AbstractEventLoop
+    chunks: asyncio.Queue[SpeechChunk | BaseException | None]
+    aborted: threading.Event = field(default_factory=threading.Event)
+
+
+class EspeakEngine:
+    """The process's one espeak-ng instance and the thread that drives it."""
+
+    def __init__(self) -> None:
+        import espeakng_loader
+
+        self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        self._lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
+        data = espeakng_loader.get_data_path().encode()
+        self.sample_rate = int(
+            self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, _INITIALIZE_DONT_EXIT)
+        )
+        if self.sample_rate <= 0:
+            raise RuntimeError("espeak-ng failed to initialise")
+        self._callback = _Callback(self._on_audio)  # keep a reference: C holds the pointer
+        self._lib.espeak_SetSynthCallback(self._callback)
+        self._current: _Job | None = None
+        self._voice: str | None = None
+        self._wpm: int | None = None
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="parley-espeak", daemon=True)
+        self._thread.start()
+
+    def synthesizer(self, voice: str, wpm: int = DEFAULT_WPM) -> EspeakSynthesizer:
+        return EspeakSynthesizer(self, voice, wpm)
+
+    def submit(self, job: _Job) -> None:
+        self._jobs.put(job)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=5)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if job.aborted.is_set():
+                self._emit(job, None)
+                continue
+            self._current = job
+            try:
+                self._configure(job)
+                encoded = job.text.encode("utf-8")
+                status = self._lib.espeak_Synth(
+                    encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+                )
+                if status != 0 and not job.aborted.is_set():
+                    raise RuntimeError(f"espeak_Synth returned {status}")
+                self._emit(job, None)
+            except Exception as exc:
+                self._emit(job, exc)
+            finally:
+                self._current = None
+
+    def _configure(self, job: _Job) -> None:
+        if job.voice != self._voice:
+            if self._lib.espeak_SetVoiceByName(job.voice.encode()) != 0:
+                log.warning("espeak has no voice %r; speaking with %s", job.voice, FALLBACK_VOICE)
+                if self._lib.espeak_SetVoiceByName(FALLBACK_VOICE.encode()) != 0:
+                    raise ProviderError("espeak", "no usable voice", retryable=False)
+            self._voice = job.voice
+        if job.wpm != self._wpm:
+            self._lib.espeak_SetParameter(_PARAM_RATE, job.wpm, 0)
+            self._wpm = job.wpm
+
+    def _on_audio(
+        self, wav: ctypes._Pointer[ctypes.c_short], count: int, events: ctypes._Pointer[_Event]
+    ) -> int:
+        job = self._current
+        if job is None:
+            return 1
+        if job.aborted.is_set():
+            return 1
+        marks: list[WordMark] = []
+        index = 0
+        while events[index].type != _EVENT_LIST_TERMINATED:
+            event = events[index]
+            if event.type == _EVENT_WORD:
+                start = event.text_position - 1  # espeak counts characters from 1
+                marks.append(WordMark(start, start + event.length, float(event.audio_position)))
+            index += 1
+        samples = (
+            np.ctypeslib.as_array(wav, shape=(count,)).astype(np.int16)
+            if count > 0 and wav
+            else np.zeros(0, dtype=np.int16)
+        )
+        if samples.size or marks:
+            self._emit(job, SpeechChunk(samples, tuple(marks)))
+        return 0
+
+    @staticmethod
+    def _emit(job: _Job, item: SpeechChunk | BaseException | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed under us
+            job.loop.call_soon_threadsafe(job.chunks.put_nowait, item)
+
+
+class EspeakSynthesizer(SpeechSynthesizer):
+    def __init__(self, engine: EspeakEngine, voice: str, wpm: int) -> None:
+        self._engine = engine
+        self._voice = voice
+        self._wpm = wpm
+        self.sample_rate = engine.sample_rate
+
+    async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+        job = _Job(text, self._voice, self._wpm, asyncio.get_running_loop(), asyncio.Queue())
+        self._engine.submit(job)
+        try:
+            while (item := await job.chunks.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise ProviderError("espeak", str(item)) from item
+                yield item
+        finally:
+            job.aborted.set()
