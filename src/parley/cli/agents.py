@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from parley.cli._common import CliError, guarded, open_store, out, resolve_account
-from parley.server.errors import describe_validation_errors
 from parley.server.schemas.agents import AgentCreate, AgentOut
+from parley.validation import describe_errors
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -86,7 +86,7 @@ async def _create(args: argparse.Namespace) -> int:
     try:
         body = AgentCreate.model_validate(fields)
     except ValidationError as exc:
-        raise CliError(describe_validation_errors(exc.errors())) from None
+        raise CliError(describe_errors(exc.errors())) from None
     store = await open_store()
     try:
         account = await resolve_account(store, args.key, args.account)

@@ -30,7 +30,7 @@ def handle(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         log_level=settings.log_level,
-        ws_max_size=settings.max_frame_bytes,
+        ws_max_size=max(16 << 20, settings.max_frame_bytes * 2),
         proxy_headers=True,
     )
     return 0

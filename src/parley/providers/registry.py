@@ -29,6 +29,7 @@ from parley.providers.fakes import (
     parse_options,
 )
 from parley.providers.specs import ProviderSpec, parse_spec
+from parley.providers.stt import domain_lm
 from parley.providers.stt.pocketsphinx import PocketsphinxRecognizer
 from parley.providers.tts.espeak import EspeakEngine
 from parley.providers.vad.fake import LoudnessDetector
@@ -106,7 +107,9 @@ class ProviderHub:
             if role == "vad" and family == "silero":
                 self._silero_service()
             elif role == "tts" and family == "espeak":
-                self._espeak_engine()
+                self._espeak_engine().warm()
+            elif role == "stt" and family == "pocketsphinx":
+                domain_lm.pronunciations()
 
     def vad(self, text: str) -> VoiceActivityDetector:
         spec = check_spec("vad", text)

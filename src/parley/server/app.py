@@ -15,14 +15,17 @@ from fastapi import Depends, FastAPI
 
 from parley import __version__
 from parley.config import Settings
+from parley.providers.registry import ProviderHub
 from parley.server.deps import Services, no_nul_in_url
 from parley.server.errors import BodySizeLimit, install_error_handlers
-from parley.server.routes import agents, health, sessions, voice
+from parley.server.live import LiveSessions
+from parley.server.routes import agents, health, native_ws, sessions, voice
 from parley.store import Store
 
 log = logging.getLogger("parley.server")
 
 EXPIRY_SWEEP_SECONDS = 15.0
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 async def _sweep_expired(store: Store) -> None:
@@ -47,14 +50,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("registered %d API key(s) from PARLEY_API_KEYS", added)
         if not await store.accounts.list_keys():
             log.warning("no API keys exist: create one with `parley keys create`")
-        app.state.services = Services(settings=settings, store=store)
+        hub = ProviderHub(settings.data_dir / "cache")
+        await asyncio.to_thread(
+            hub.warm, [("vad", settings.vad), ("tts", settings.tts), ("stt", settings.stt)]
+        )
+        if settings.llm == "echo":
+            log.warning(
+                "no language model configured: agents answer with `echo`, which "
+                "repeats the caller (set PARLEY_LLM, e.g. openai:gpt-4o-mini)"
+            )
+        live = LiveSessions()
+        app.state.services = Services(settings=settings, store=store, hub=hub, live=live)
         sweeper = asyncio.create_task(_sweep_expired(store), name="parley-expiry-sweeper")
         try:
             yield
         finally:
+            await live.end_all("error", SHUTDOWN_GRACE_SECONDS)
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            hub.close()
             await store.close()
 
     app = FastAPI(
@@ -66,6 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (health, agents, sessions, voice):
+    for module in (health, agents, sessions, voice, native_ws):
         app.include_router(module.router)
     return app

@@ -9,7 +9,9 @@ from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
 from parley.config import Settings
+from parley.providers.registry import ProviderHub
 from parley.server.errors import ApiError
+from parley.server.live import LiveSessions
 from parley.store import Store
 from parley.store.tables import Account
 
@@ -20,10 +22,12 @@ class Services:
 
     settings: Settings
     store: Store
+    hub: ProviderHub
+    live: LiveSessions
 
 
-def services(request: Request) -> Services:
-    found: Services | None = getattr(request.app.state, "services", None)
+def services(connection: HTTPConnection) -> Services:
+    found: Services | None = getattr(connection.app.state, "services", None)
     if found is None:
         raise RuntimeError("the app's lifespan has not started")
     return found

@@ -7,14 +7,14 @@ its details stay in the log, not in the response.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from parley.validation import describe_errors
 
 log = logging.getLogger("parley.server")
 
@@ -54,18 +54,6 @@ def error_response(
     )
 
 
-def describe_validation_errors(errors: Sequence[Any]) -> str:
-    """`body.tools.0.name: String should match pattern …; query.limit: …`."""
-    parts = []
-    for error in errors:
-        location = ".".join(str(part) for part in error.get("loc", ()))
-        message = error.get("msg", "invalid")
-        if message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        parts.append(f"{location}: {message}" if location else message)
-    return "; ".join(parts) or "invalid request"
-
-
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
@@ -79,7 +67,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         detail = next(e for e in errors if e.get("type") == "json_invalid")
         reason = (detail.get("ctx") or {}).get("error", "malformed JSON")
         return error_response(400, "invalid_json", f"request body is not valid JSON: {reason}")
-    return error_response(422, "invalid_request", describe_validation_errors(errors))
+    return error_response(422, "invalid_request", describe_errors(errors))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

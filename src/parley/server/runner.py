@@ -26,7 +26,7 @@ async def serving(settings: Settings, host: str = "127.0.0.1", port: int = 0) ->
     config = uvicorn.Config(
         create_app(settings),
         log_level="warning",
-        ws_max_size=settings.max_frame_bytes,
+        ws_max_size=max(16 << 20, settings.max_frame_bytes * 2),
         lifespan="on",
     )
     server = uvicorn.Server(config)

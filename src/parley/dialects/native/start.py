@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from parley.audio.formats import AudioFormat, Encoding, check_format
-from parley.textcheck import reject_nul
+from parley.validation import reject_nul
 
 Context = Annotated[str, Field(min_length=1, max_length=2000)]
 IdList = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)]

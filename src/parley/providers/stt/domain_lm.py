@@ -96,9 +96,9 @@ def build(phrases: list[str], cache_dir: Path) -> DomainModel:
             text = "\n".join(line for line in usable if line) + "\n"
             model = ArpaBoLM(sentfile=io.StringIO(text), add_start=True)
             model.compute()
-            partial = lm_path.with_suffix(".tmp")
+            partial = lm_path.with_name(lm_path.name + ".tmp")
             model.write_file(str(partial))
-            dict_partial = dict_path.with_suffix(".tmp")
+            dict_partial = dict_path.with_name(dict_path.name + ".tmp")
             with open(dict_partial, "w", encoding="utf-8") as out:
                 for word in sorted(vocabulary):
                     out.writelines(known[word])

@@ -61,6 +61,7 @@ class PocketsphinxRecognizer(SpeechRecognizer):
         self._scheduled = False
         self._closed = False
         self._decoder: Any = None
+        self._broken: str | None = None
         self._utterance: int | None = None
         self._since_partial = 0
         self._last_partial = ""
@@ -120,8 +121,17 @@ class PocketsphinxRecognizer(SpeechRecognizer):
 
     def _apply(self, op: _Op) -> None:
         if op.kind == "init":
-            self._decoder = self._make_decoder()
-        elif op.kind == "begin":
+            try:
+                self._decoder = self._make_decoder()
+            except Exception as exc:
+                self._broken = f"speech recognition could not start: {exc}"
+                raise
+            return
+        if self._broken is not None:
+            if op.kind == "begin":
+                raise RuntimeError(self._broken)
+            return
+        if op.kind == "begin":
             if self._utterance is not None:
                 self._decoder.end_utt()
             self._decoder.start_utt()

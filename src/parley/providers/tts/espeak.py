@@ -19,7 +19,7 @@ import ctypes
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,13 +61,18 @@ _Callback = ctypes.CFUNCTYPE(
 )
 
 
+_Item = SpeechChunk | BaseException | None
+
+
 @dataclass(eq=False)
 class _Job:
+    """One synthesis. `deliver` is called on the synthesis thread with each chunk, then an
+    exception or None at the end."""
+
     text: str
     voice: str
     wpm: int
-    loop: asyncio.AbstractEventLoop
-    chunks: asyncio.Queue[SpeechChunk | BaseException | None]
+    deliver: Callable[[_Item], None]
     aborted: threading.Event = field(default_factory=threading.Event)
 
 
@@ -102,6 +107,17 @@ class EspeakEngine:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="parley-espeak", daemon=True)
         self._thread.start()
+
+    def warm(self, voice: str = FALLBACK_VOICE) -> None:
+        """Load the voice data now (the first synthesis otherwise takes ~300 ms)."""
+        done = threading.Event()
+
+        def deliver(item: _Item) -> None:
+            if not isinstance(item, SpeechChunk):
+                done.set()
+
+        self.submit(_Job("ready", voice, DEFAULT_WPM, deliver))
+        done.wait(10)
 
     def synthesizer(self, voice: str, wpm: int = DEFAULT_WPM) -> EspeakSynthesizer:
         return EspeakSynthesizer(self, voice, wpm)
@@ -170,9 +186,11 @@ class EspeakEngine:
         return 0
 
     @staticmethod
-    def _emit(job: _Job, item: SpeechChunk | BaseException | None) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed under us
-            job.loop.call_soon_threadsafe(job.chunks.put_nowait, item)
+    def _emit(job: _Job, item: _Item) -> None:
+        try:
+            job.deliver(item)
+        except Exception:
+            log.exception("could not deliver synthesised audio")
 
 
 class EspeakSynthesizer(SpeechSynthesizer):
@@ -183,10 +201,18 @@ class EspeakSynthesizer(SpeechSynthesizer):
         self.sample_rate = engine.sample_rate
 
     async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
-        job = _Job(text, self._voice, self._wpm, asyncio.get_running_loop(), asyncio.Queue())
+        loop = asyncio.get_running_loop()
+        # Bounded by the text: espeak makes ~60 ms chunks, a few dozen per sentence.
+        chunks: asyncio.Queue[_Item] = asyncio.Queue()
+
+        def deliver(item: _Item) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed under us
+                loop.call_soon_threadsafe(chunks.put_nowait, item)
+
+        job = _Job(text, self._voice, self._wpm, deliver)
         self._engine.submit(job)
         try:
-            while (item := await job.chunks.get()) is not None:
+            while (item := await chunks.get()) is not None:
                 if isinstance(item, BaseException):
                     raise ProviderError("espeak", str(item)) from item
                 yield item

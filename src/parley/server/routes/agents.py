@@ -57,7 +57,8 @@ async def delete_agent(agent_id: str, account: AccountDep, found: ServicesDep) -
     deleted = await found.store.agents.delete(account.id, agent_id)
     if deleted is None:
         raise not_found("agent", agent_id)
-    agent, _ended_sessions = deleted
+    agent, ended_sessions = deleted
+    found.live.end(ended_sessions, "agent_deleted")
     return AgentOut.of(agent)
 
 

@@ -25,7 +25,7 @@ from parley.engine.agent import (
 )
 from parley.providers.registry import Role, check_spec
 from parley.store.tables import Agent
-from parley.textcheck import reject_nul
+from parley.validation import reject_nul
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 VoiceId = Annotated[str, Field(min_length=1, max_length=200)]

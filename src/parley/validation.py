@@ -1,12 +1,13 @@
-"""Text every database can store.
+"""Input checks shared by every boundary (REST bodies, WebSocket messages, the CLI).
 
 PostgreSQL cannot store the NUL character in text or JSON, so input carrying one would be
-accepted by SQLite and crash on PostgreSQL. Every boundary (REST bodies, paths, queries,
-WebSocket messages) refuses it up front, with the location of the offending string.
+accepted by SQLite and crash on PostgreSQL. Every boundary refuses it up front, with the
+location of the offending string. Validation errors are described the same way everywhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 NUL = "\x00"
@@ -38,3 +39,15 @@ def reject_nul(value: Any) -> Any:
     if where is not None:
         raise ValueError(f"text may not contain the NUL character (\\u0000), found in {where}")
     return value
+
+
+def describe_errors(errors: Sequence[Any]) -> str:
+    """Pydantic errors as one line: `body.tools.0.name: String should match …; query.limit: …`."""
+    parts = []
+    for error in errors:
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        message = error.get("msg", "invalid")
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts) or "invalid request"

@@ -1,0 +1,166 @@
+"""One native-dialect connection, from handshake to `ended` (PROTOCOLS.md §2).
+
+The flow: admit the credential (a wrong one gets a fatal `error` and the socket closes);
+wait for `start` (anything else first is an `error`, and the connection stays open for a
+correct `start`); open the session with the host and run the conversation; translate frames
+to commands and events to frames until the conversation ends, then send `ended` and close.
+If the client vanishes, the conversation ends with reason `disconnect` and keeps everything
+said so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from parley.dialects.host import Admission, LiveSession, SessionHost, SessionOptions, SessionRefused
+from parley.dialects.native import messages
+from parley.dialects.native.start import StartPayload
+from parley.dialects.outbox import Outbox
+from parley.dialects.socket import Socket
+from parley.engine.events import Disconnected, Ended, Event, UserAudio
+from parley.validation import describe_errors
+
+log = logging.getLogger("parley.dialects")
+
+UNAUTHORIZED_CLOSE = 4401
+
+
+class NativeSession:
+    def __init__(
+        self, socket: Socket, host: SessionHost, credential: str | None, max_frame_bytes: int
+    ) -> None:
+        self._socket = socket
+        self._host = host
+        self._credential = credential
+        self._max_frame = max_frame_bytes
+        self._outbox = Outbox(socket, self._client_gone)
+        self._live: LiveSession | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._binary = False
+        self._transcripts = {"user": True, "agent": True}
+
+    async def run(self) -> None:
+        try:
+            admission = await self._admit()
+            if admission is not None:
+                await self._converse(admission)
+        finally:
+            await self._finish()
+
+    async def _admit(self) -> Admission | None:
+        if not self._credential:
+            self._refuse("unauthorized", "missing token: connect to /ws/voice?token=…")
+            return None
+        try:
+            return await self._host.admit(self._credential)
+        except SessionRefused as refusal:
+            self._refuse(refusal.code, refusal.message)
+            return None
+
+    def _refuse(self, code: str, message: str) -> None:
+        self._outbox.put(messages.error(code, message, fatal=True))
+        self._outbox.close_after_pending(
+            UNAUTHORIZED_CLOSE if code == "unauthorized" else 1008, code
+        )
+
+    async def _converse(self, admission: Admission) -> None:
+        while (data := await self._socket.receive()) is not None:
+            if len(data) > self._max_frame:
+                self._error("frame_too_large", f"frames may be at most {self._max_frame} bytes")
+            elif isinstance(data, bytes):
+                await self._command(UserAudio(data))
+            else:
+                parsed = messages.parse(data)
+                if isinstance(parsed, messages.ProtocolError):
+                    self._error(parsed.code, parsed.message)
+                elif isinstance(parsed, messages.StartRequest):
+                    await self._start(admission, parsed.payload)
+                else:
+                    await self._command(parsed)
+            if self._outbox.closed:
+                return
+        if self._live is not None:
+            self._live.conversation.submit(Disconnected())
+
+    async def _command(self, command: Any) -> None:
+        if self._live is None:
+            self._error("not_started", "send a start message first")
+        else:
+            await self._live.conversation.deliver(command)
+
+    async def _start(self, admission: Admission, payload: dict[str, Any]) -> None:
+        if self._live is not None:
+            self._error("already_started", "this session has already started")
+            return
+        prepared = admission.prepared or {}
+        for key in ("agent_id", "conversation_id"):
+            if key in prepared and payload.get(key) not in (None, prepared[key]):
+                self._error("invalid_start", f"{key} differs from the prepared session's")
+                return
+        try:
+            start = StartPayload.model_validate({**prepared, **payload})
+        except ValidationError as exc:
+            self._error("invalid_start", describe_errors(exc.errors()))
+            return
+        self._binary = start.binary_audio
+        self._transcripts = {
+            "user": start.voice_config.input_transcription,
+            "agent": start.voice_config.output_transcription,
+        }
+        options = SessionOptions(
+            input_format=start.audio.input.format(),
+            output_format=start.audio.output.format(),
+            agent_id=start.agent_id,
+            conversation_id=start.conversation_id,
+            system_prompt=start.config.system_prompt if start.config else None,
+            initial_message=start.initial_message,
+            initial_context=start.initial_context,
+            ephemeral=start.ephemeral,
+        )
+        try:
+            live = await self._host.open(admission, options, self._emit, "native")
+        except SessionRefused as refusal:
+            self._refuse(refusal.code, refusal.message)
+            return
+        self._live = live
+        self._outbox.put(
+            messages.frame(
+                "started", {"session_id": live.session_id, "conversation_id": live.conversation_id}
+            )
+        )
+        self._task = asyncio.create_task(
+            live.conversation.run(), name=f"conversation-{live.session_id}"
+        )
+
+    def _emit(self, event: Event) -> None:
+        rendered = messages.render(event, binary_audio=self._binary, transcripts=self._transcripts)
+        if rendered is not None:
+            self._outbox.put(rendered)
+        if isinstance(event, Ended):
+            self._outbox.close_after_pending()
+
+    def _error(self, code: str, message: str) -> None:
+        self._outbox.put(messages.error(code, message))
+
+    def _client_gone(self) -> None:
+        if self._live is not None:
+            self._live.conversation.submit(Disconnected())
+        self._outbox.close_after_pending(1011, "client not reading")
+
+    async def _finish(self) -> None:
+        if self._task is not None:
+            try:
+                await self._task
+            except Exception:
+                log.exception("conversation task failed")
+        if self._live is not None:
+            await self._host.closed(self._live)
+        self._outbox.close_after_pending()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._outbox.wait(), 5)
+        await self._outbox.cancel()

@@ -1,0 +1,134 @@
+"""The server's side of a live session: credentials, agents, stored history, providers.
+
+Dialects call `admit` with whatever credential the client presented and `open` once the
+client has said how it wants the session; everything that touches the store or builds
+providers happens here, so every dialect gets the same rules:
+
+- a session token admits exactly one connection to its session, while it is active;
+- an API key admits a new session on any of the account's agents (the default one if none
+  is named), stored like any other unless it is ephemeral;
+- a continued conversation must be the account's own; its messages become the history.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Literal
+
+from parley.credentials import SESSION_TOKEN_PREFIX, new_id
+from parley.dialects.host import Admission, LiveSession, SessionOptions, SessionRefused
+from parley.engine.conversation import Conversation
+from parley.engine.events import Event
+from parley.engine.transcript import NoTranscript, TranscriptStore
+from parley.server.deps import Services
+from parley.server.plans import build_plan, build_voice, history
+from parley.server.transcripts import StoredTranscript
+from parley.store.tables import Agent
+
+log = logging.getLogger("parley.server")
+
+
+class ServerHost:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def admit(self, credential: str) -> Admission:
+        store = self._services.store
+        if credential.startswith(SESSION_TOKEN_PREFIX):
+            session = await store.sessions.by_token(credential)
+            if session is None:
+                raise SessionRefused("unauthorized", "unknown session token")
+            if session.status != "active":
+                raise SessionRefused("session_unavailable", f"this session has {session.status}")
+            if session.joined_at is not None:
+                raise SessionRefused("session_unavailable", "this session is already joined")
+            return Admission(session.account_id, session.id, session.start)
+        account = await store.accounts.authenticate(credential)
+        if account is None:
+            raise SessionRefused("unauthorized", "invalid token or API key")
+        return Admission(account.id)
+
+    async def open(
+        self,
+        admission: Admission,
+        options: SessionOptions,
+        emit: Callable[[Event], None],
+        dialect: Literal["native", "deepgram", "ultravox"],
+    ) -> LiveSession:
+        services = self._services
+        store = services.store
+        scripted_first: str | None = None
+        if admission.session_id is not None:
+            session = await store.sessions.get(admission.account_id, admission.session_id)
+            if session is None:
+                raise SessionRefused("session_unavailable", "the session no longer exists")
+            agent = await self._agent(admission.account_id, session.agent_id)
+            if not await store.sessions.join(session.id, dialect):
+                raise SessionRefused("session_unavailable", "this session is no longer joinable")
+            session_id, conversation_id = session.id, session.conversation_id
+            scripted_first = session.initial_message
+            keep = not (session.ephemeral or options.ephemeral)
+            continuing = options.conversation_id is not None
+        else:
+            agent = await self._agent(admission.account_id, options.agent_id)
+            continuing = options.conversation_id is not None
+            if continuing:
+                owner = await store.sessions.conversation_owner(options.conversation_id or "")
+                if owner != admission.account_id:
+                    raise SessionRefused(
+                        "not_found", f"no conversation {options.conversation_id!r}"
+                    )
+            keep = not options.ephemeral
+            if keep:
+                session = await store.sessions.create(
+                    account_id=admission.account_id,
+                    agent_id=agent.id,
+                    ttl=services.settings.session_ttl,
+                    conversation_id=options.conversation_id,
+                    metadata=options.metadata,
+                    dialect=dialect,
+                    joined=True,
+                )
+                session_id, conversation_id = session.id, session.conversation_id
+            else:
+                session_id = new_id("ses")
+                conversation_id = options.conversation_id or new_id("cnv")
+
+        earlier = (
+            history(await store.messages.for_conversation(admission.account_id, conversation_id))
+            if continuing
+            else []
+        )
+        transcript: TranscriptStore = (
+            StoredTranscript(store, session_id, conversation_id, keep_messages=keep)
+            if keep or admission.session_id is not None
+            else NoTranscript()
+        )
+        try:
+            voice = build_voice(services.hub, services.settings, agent)
+            plan = build_plan(agent, options, scripted_first=scripted_first, earlier=earlier)
+        except Exception as exc:
+            log.warning("cannot start session %s: %s", session_id, exc)
+            await transcript.finish("error")
+            raise SessionRefused("provider_unavailable", str(exc)) from exc
+        conversation = Conversation(plan, voice, transcript, emit)
+        live = LiveSession(session_id, conversation_id, conversation)
+        services.live.add(live)
+        return live
+
+    async def closed(self, session: LiveSession) -> None:
+        self._services.live.remove(session)
+
+    async def _agent(self, account_id: str, agent_id: str | None) -> Agent:
+        store = self._services.store
+        if agent_id is None:
+            agent = await store.agents.default_for(account_id)
+        else:
+            found = await store.agents.get(account_id, agent_id)
+            if found is None:
+                raise SessionRefused("not_found", f"no agent {agent_id!r}")
+            agent = found
+        if agent.status != "active":
+            raise SessionRefused("agent_paused", f"agent {agent.id!r} is paused")
+        return agent

@@ -1,0 +1,51 @@
+"""The engine's transcript store, on the database: one message row per record.
+
+Records arrive numbered (`seq`) by the engine; the first time a `seq` is seen it is inserted,
+afterwards the row is completed in place (a tool call's result).
+"""
+
+from __future__ import annotations
+
+from parley.engine.events import EndReason
+from parley.engine.transcript import Record
+from parley.store import Store
+
+
+class StoredTranscript:
+    def __init__(
+        self, store: Store, session_id: str, conversation_id: str, *, keep_messages: bool = True
+    ) -> None:
+        self._store = store
+        self._session_id = session_id
+        self._conversation_id = conversation_id
+        self._keep = keep_messages
+        self._rows: dict[int, str] = {}
+
+    async def save(self, record: Record) -> None:
+        if not self._keep:
+            return
+        row = self._rows.get(record.seq)
+        if row is not None:
+            await self._store.messages.update(
+                row,
+                text=record.text,
+                interrupted=record.interrupted,
+                tool=record.tool,
+                metrics=record.metrics,
+            )
+            return
+        message = await self._store.messages.append(
+            session_id=self._session_id,
+            conversation_id=self._conversation_id,
+            seq=record.seq,
+            role=record.role,
+            text=record.text,
+            turn=record.turn,
+            interrupted=record.interrupted,
+            tool=record.tool,
+            metrics=record.metrics,
+        )
+        self._rows[record.seq] = message.id
+
+    async def finish(self, reason: EndReason) -> None:
+        await self._store.sessions.end(self._session_id, reason)
