@@ -58,7 +58,7 @@ async def test_a_spoken_conversation_is_recognised_answered_and_stored(embedded:
         await collect(call, _final("agent"))  # the greeting
         for phrase in PHRASES[:3]:
             speaker = asyncio.create_task(stream(call, speech(phrase) + noise(1.5)))
-            messages = await collect(call, _final("agent"), timeout=20)
+            messages = await collect(call, _final("agent"), within=20)
             await speaker
             heard += [
                 t["text"] for t in of(messages, "transcript") if t["role"] == "user" and t["final"]
@@ -99,7 +99,7 @@ async def test_talking_over_the_agent_stops_it_within_a_few_hundred_ms(embedded:
         speaker = asyncio.create_task(stream(call, speech(PHRASES[0]) + noise(2.0)))
         messages = await collect(call, lambda m: m["type"] == "interrupted", within=10)
         reaction_ms = (loop.time() - speaking_from) * 1000
-        answer = await collect(call, _final("agent"), timeout=20)
+        answer = await collect(call, _final("agent"), within=20)
         await speaker
         await call.stop()
 
