@@ -75,6 +75,14 @@ def postgres_server() -> Iterator[str]:
             cluster.stop()
 
 
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """The environment for a `parley` subprocess, with its own data directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    env["PARLEY_DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "parley.db"

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
-import pytest
 
-PARLEY = [sys.executable, "-m", "parley"]
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    env["PARLEY_DATA_DIR"] = str(tmp_path / "data")
-    return env
-
-
-def parley(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*PARLEY, *args], env=env, capture_output=True, text=True, timeout=60)
-    if ok:
-        assert result.returncode == 0, result.stderr
-    return result
+from tests.support.cli import PARLEY, parley
 
 
 def test_keys_create_prints_a_working_key_once(cli_env: dict[str, str]) -> None:

@@ -1,96 +1,274 @@
-"""`parley demo`: start Parley on the embedded defaults and show it working, end to end.
+"""`parley demo`: a spoken conversation with Parley on its embedded, offline stack.
 
-The demo runs a real server on a loopback port with a throw-away database and drives it the
-way a client would, over HTTP, printing each step.
+A real server starts on a loopback port with a throw-away database. A scripted caller
+(speech synthesised in another voice) sets up an agent over REST and talks to it over the
+native WebSocket as any client would: its microphone streams 20 ms frames in real time, it
+talks over the agent once, answers the agent's tool call, and records what it hears. The
+terminal shows the live transcript and each turn's latency; the call is written to a stereo
+WAV (caller left, agent right, on one clock).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
 import tempfile
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.panel import Panel
-from rich.table import Table
+import numpy as np
 
+from parley.audio.pcm import Int16Array, rms
+from parley.audio.resample import Resampler
+from parley.audio.wav import write_wav
 from parley.cli._common import out, run
-from parley.client import ParleyClient, ParleyError
+from parley.client import ParleyClient, VoiceClient
+from parley.client.playback import CallRecording
 from parley.config import Settings
 from parley.credentials import new_api_key
+from parley.providers.tts.espeak import EspeakEngine
 from parley.server.runner import serving
+
+RATE = 16000
+FRAME = RATE // 50
+CALLER_VOICE = "en-us+m3"  # distinct from the agent; pocketsphinx hears it well
+GREETING = "Hello, this is the pizza line. What can I get you?"
+PHRASES = [
+    "i would like a large pepperoni pizza",
+    "what time do you close",
+    "no thank you",
+    "yes please place the order",
+    "can i get a small cheese pizza",
+]
+ORDER_TOOL = {
+    "name": "place_order",
+    "description": "Place the caller's order once they confirm it.",
+    "parameters": {
+        "type": "object",
+        "properties": {"item": {"type": "string"}},
+        "required": ["item"],
+    },
+}
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("demo", help="run Parley on the embedded defaults and show it")
-    parser.add_argument("--data-dir", type=Path, help="keep the demo database here")
+    parser = commands.add_parser("demo", help="hold a spoken conversation with Parley, offline")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("parley-demo.wav"),
+        help="where to write the recording (default parley-demo.wav)",
+    )
     parser.set_defaults(handler=lambda args: run(lambda: _demo(args)))
 
 
-def _show(title: str, body: Any) -> None:
-    text = json.dumps(body, indent=2) if not isinstance(body, str) else body
-    out.print(Panel(text, title=title, title_align="left", expand=False))
+@dataclass
+class Turn:
+    said: str
+    heard: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class Caller:
+    """The scripted caller: a real-time microphone, a listener, a recording."""
+
+    def __init__(self, call: VoiceClient) -> None:
+        self.call = call
+        self.loop = asyncio.get_running_loop()
+        self.t0 = self.loop.time()
+        self.recording = CallRecording(RATE)
+        self.turns: list[Turn] = []
+        self.finals: asyncio.Queue[str] = asyncio.Queue()
+        self.agent_audio_started = asyncio.Event()
+        self.interrupted_at: float | None = None
+        self.barge_in_spoken_at: float | None = None
+        self._pending: deque[Int16Array] = deque()
+        self._rng = np.random.default_rng(11)
+
+    def now(self) -> float:
+        return self.loop.time() - self.t0
+
+    def say(self, samples: Int16Array) -> None:
+        self._pending.extend(np.array_split(samples, max(1, samples.size // FRAME)))
+
+    async def microphone(self) -> None:
+        sent = 0
+        while True:
+            frame = (
+                self._pending.popleft()
+                if self._pending
+                else self._rng.normal(0, 50, FRAME).astype(np.int16)
+            )
+            if self.barge_in_spoken_at is None and self._barging and rms(frame) > 500:
+                self.barge_in_spoken_at = self.now()
+            self.recording.caller(frame, self.now())
+            await self.call.send_audio(frame.tobytes())
+            sent += 1
+            await asyncio.sleep(max(0.0, self.t0 + sent * 0.02 - self.loop.time()))
+
+    _barging = False
+
+    async def listen(self) -> None:
+        async for message in self.call.messages():
+            kind, payload = message["type"], message["payload"]
+            if kind == "audio":
+                samples = np.frombuffer(payload["data"], dtype=np.int16)
+                self.recording.agent(samples, self.now())
+                self.agent_audio_started.set()
+            elif kind == "transcript" and payload["final"]:
+                self._transcript(payload)
+            elif kind == "metrics" and self.turns and payload["turn"] == len(self.turns):
+                self.turns[-1].metrics = payload
+                out.print(
+                    f"[dim]{self.now():6.2f}s        first agent audio "
+                    f"{payload['total_ms']:.0f} ms after the caller stopped[/dim]"
+                )
+            elif kind == "interrupted":
+                self.interrupted_at = self.now()
+                self.recording.interrupted(self.now())
+                out.print(
+                    f"[yellow]{self.now():6.2f}s  ✋     the caller talked over the agent:"
+                    " its audio stops[/yellow]"
+                )
+            elif kind == "tool_call" and payload["status"] == "requested":
+                out.print(
+                    f"[magenta]{self.now():6.2f}s  tool  {payload['name']}"
+                    f"({payload['arguments']}) → confirmed[/magenta]"
+                )
+                await self.call.tool_result(payload["id"], {"status": "confirmed"})
+            elif kind == "ended":
+                out.print(f"[dim]{self.now():6.2f}s  ended: {payload['reason']}[/dim]")
+
+    def _transcript(self, payload: dict[str, Any]) -> None:
+        if payload["role"] == "user":
+            if self.turns:
+                self.turns[-1].heard = payload["text"]
+            out.print(f"[cyan]{self.now():6.2f}s  caller[/cyan] {payload['text']}")
+        else:
+            out.print(f"[green]{self.now():6.2f}s  agent[/green]  {payload['text']}")
+            self.finals.put_nowait(payload["text"])
+
+    async def agent_finished(self) -> None:
+        """Wait for the agent's next utterance to end and be played out, then a pause."""
+        await asyncio.wait_for(self.finals.get(), 30)
+        await asyncio.sleep(max(0.0, self.recording.agent_played_until() - self.now()) + 0.6)
+
+
+async def _voice(text: str) -> Int16Array:
+    """The caller's speech: espeak in another voice, at 16 kHz with a faint noise floor."""
+    synthesizer = EspeakEngine.shared().synthesizer(CALLER_VOICE, wpm=165)
+    chunks = [chunk.samples async for chunk in synthesizer.synthesize(text)]
+    resampler = Resampler(synthesizer.sample_rate, RATE, "HQ")
+    pcm = np.concatenate([resampler.process(np.concatenate(chunks)), resampler.flush()])
+    noisy = pcm + np.random.default_rng(len(text)).normal(0, 50, pcm.size)
+    return np.clip(noisy, -32768, 32767).astype(np.int16)
+
+
+async def _script(caller: Caller) -> None:
+    voices = {text: await _voice(text) for text in PHRASES}
+    await caller.agent_finished()  # the greeting
+    for text in ("i would like a large pepperoni pizza", "can i get a small cheese pizza"):
+        caller.turns.append(Turn(text))
+        caller.say(voices[text])
+        if text == "can i get a small cheese pizza":
+            caller.agent_audio_started.clear()
+            await caller.agent_audio_started.wait()
+            await asyncio.sleep(0.9)  # the agent is mid-sentence: talk over it
+            caller._barging = True
+            caller.turns.append(Turn("no thank you"))
+            caller.say(voices["no thank you"])
+            await asyncio.wait_for(caller.finals.get(), 30)  # the cut-off reply
+        await caller.agent_finished()
+    caller.turns.append(Turn("yes please place the order"))
+    caller.say(voices["yes please place the order"])
+    await caller.agent_finished()
 
 
 async def _demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="parley-demo-") as scratch:
-        data_dir = args.data_dir or Path(scratch)
         key = new_api_key()
-        settings = Settings(data_dir=data_dir, api_keys=(key,), session_ttl=300)
-        async with serving(settings) as base_url:
-            out.rule(f"[bold]Parley[/bold] serving on {base_url} (database in {data_dir})")
-            async with ParleyClient(base_url, key) as client:
-                await _walk_rest_api(client, base_url)
+        settings = Settings(data_dir=Path(scratch), api_keys=(key,))
+        out.rule("[bold]Parley demo[/bold]: embedded VAD, speech recognition and synthesis")
+        async with serving(settings) as base_url, ParleyClient(base_url, key) as rest:
+            agent = await rest.create_agent(
+                name="Pizza line",
+                voice_id="en-us",
+                greeting=GREETING,
+                system_prompt="You take pizza orders. Keep it short.",
+                keyterms=PHRASES,
+                tools=[ORDER_TOOL],
+            )
+            session = await rest.create_session(agent["id"], metadata={"caller": "demo"})
+            out.print(
+                f"server {base_url}  agent {agent['id']}  session {session['session_id']}"
+                "\n[dim]language model: echo (the offline stand-in: it repeats what it "
+                "heard; set PARLEY_LLM for a real one)[/dim]\n"
+            )
+            start = {
+                "binary_audio": True,
+                "audio": {"output": {"encoding": "linear16", "sample_rate": RATE}},
+            }
+            async with VoiceClient.connect(session["websocket_url"], start=start) as call:
+                caller = Caller(call)
+                tasks = [
+                    asyncio.create_task(caller.microphone()),
+                    asyncio.create_task(caller.listen()),
+                ]
+                try:
+                    await _script(caller)
+                    await call.stop()
+                    await asyncio.wait_for(tasks[1], 10)
+                finally:
+                    for task in tasks:
+                        task.cancel()
+            stored = await rest.messages(session["session_id"])
+        left, right = caller.recording.tracks()
+        write_wav(args.out, [left, right], RATE)
+    _summary(caller, stored["total"], args.out)
     return 0
 
 
-async def _walk_rest_api(client: ParleyClient, base_url: str) -> None:
-    _show("GET /healthz", await client.health())
-    agent = await client.create_agent(
-        name="Pizza line",
-        voice_id="en-us",
-        system_prompt="You take pizza orders. Be brief.",
-        greeting="Hello, pizza line, what can I get you?",
-        keyterms=["margherita", "pepperoni", "large", "small"],
-        tools=[
-            {
-                "name": "place_order",
-                "description": "Place the order once the caller confirms it.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"pizza": {"type": "string"}, "size": {"type": "string"}},
-                    "required": ["pizza"],
-                },
-            },
-            {"builtin": "hang_up"},
-        ],
+def _summary(caller: Caller, stored: int, path: Path) -> None:
+    from rich.table import Table
+
+    from parley.cli._wer import word_error_rate
+
+    table = Table(
+        "caller said",
+        "recognised",
+        "WER",
+        "endpoint",
+        "stt",
+        "llm",
+        "tts",
+        "total ms",
+        title="turns",
     )
-    _show("POST /v1/agents → 201", agent)
-    listing = await client.list_agents()
-    table = Table("id", "name", "status", title=f"GET /v1/agents (total {listing['total']})")
-    for item in listing["data"]:
-        table.add_row(item["id"], item["name"], item["status"])
+    for turn in caller.turns:
+        m = turn.metrics
+        table.add_row(
+            turn.said,
+            turn.heard,
+            f"{word_error_rate(turn.said, turn.heard):.0%}",
+            *(
+                f"{m[k]:.0f}" if m.get(k) is not None else "–"
+                for k in ("endpoint_ms", "stt_ms", "llm_ttft_ms", "tts_ttfb_ms", "total_ms")
+            ),
+        )
     out.print(table)
-    patched = await client.update_agent(agent["id"], vad={"endpoint_ms": 400})
-    _show("PATCH /v1/agents/{id} (vad.endpoint_ms=400)", patched["vad"])
-
-    session = await client.create_session(agent["id"], metadata={"caller": "demo"})
-    _show("POST /v1/agents/{id}/sessions → 201", session)
-    prepared = await client.prepare_voice(
-        audio={"output": {"encoding": "linear16", "sample_rate": 16000}}
-    )
-    _show("POST /v1/voice (default agent)", prepared)
-
-    try:
-        await client.create_agent(name="", voice_id="x", system_prompt="y")
-    except ParleyError as exc:
-        _show(f"bad input → {exc.status}", {"error": {"code": exc.code, "message": exc.message}})
-
-    await client.delete_agent(agent["id"])
-    ended = await client.get_session(session["session_id"])
-    _show(
-        "DELETE /v1/agents/{id} → its session",
-        {k: ended[k] for k in ("session_id", "status", "end_reason", "ended_at")},
-    )
-    out.rule(f"done: the REST API at {base_url}/docs describes every endpoint")
+    wers = [word_error_rate(turn.said, turn.heard) for turn in caller.turns]
+    totals = sorted(t.metrics["total_ms"] for t in caller.turns if t.metrics.get("total_ms"))
+    if wers and totals:
+        out.print(
+            f"recognition: {len(wers)} turns, mean WER {sum(wers) / len(wers):.0%}; "
+            f"end of speech → first agent audio: median {totals[len(totals) // 2]:.0f} ms"
+        )
+    if caller.interrupted_at is not None and caller.barge_in_spoken_at is not None:
+        reaction = (caller.interrupted_at - caller.barge_in_spoken_at) * 1000
+        out.print(
+            f"barge-in: the agent stopped {reaction:.0f} ms after the caller started "
+            "talking over it"
+        )
+    out.print(f"{stored} messages stored; recording (caller left, agent right): {path}")

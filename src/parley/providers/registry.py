@@ -161,10 +161,9 @@ class ProviderHub:
         )
 
     def close(self) -> None:
+        """Stop this hub's workers (the shared espeak engine lives as long as the process)."""
         if self._silero is not None:
             self._silero.close()
-        if self._espeak is not None:
-            self._espeak.close()
         self._recognition_pool.shutdown(wait=False, cancel_futures=True)
 
     def _silero_service(self) -> SileroService:
@@ -174,5 +173,5 @@ class ProviderHub:
 
     def _espeak_engine(self) -> EspeakEngine:
         if self._espeak is None:
-            self._espeak = EspeakEngine()
+            self._espeak = EspeakEngine.shared()
         return self._espeak

@@ -2,7 +2,7 @@
 
 No language model ships inside a Python package, so Parley's offline default answers from
 what it heard: it repeats the caller's words, and when the caller names one of the agent's
-tools ("place order" for `place_order`) it calls that tool, then reports its result. Honest
+tools ("place the order" for `place_order`) it calls that tool, then reports its result. Honest
 and deterministic, which also makes it the right model for end-to-end tests.
 """
 
@@ -29,6 +29,26 @@ def _spoken(name: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", name.lower()))
 
 
+def _names(tool: ToolSpec, utterance: str) -> bool:
+    """The tool's name words occur in the utterance in order ("place the order" names
+    `place_order`), with at most two other words between each."""
+    wanted, words = _spoken(tool.name).split(), utterance.split()
+    if not wanted:
+        return False
+    for start, word in enumerate(words):
+        if word != wanted[0]:
+            continue
+        position = start
+        for name_word in wanted[1:]:
+            window = words[position + 1 : position + 4]
+            if name_word not in window:
+                break
+            position += 1 + window.index(name_word)
+        else:
+            return True
+    return False
+
+
 def _arguments(tool: ToolSpec, utterance: str) -> dict[str, Any]:
     """Fill the tool's required string parameters with what the caller said."""
     properties = tool.parameters.get("properties", {})
@@ -51,7 +71,7 @@ class EchoModel(LanguageModel):
             spoken = " ".join(re.findall(r"[a-z0-9']+", heard.lower()))
             if request.allow_tools:
                 for tool in request.tools:
-                    if _spoken(tool.name) and f" {_spoken(tool.name)} " in f" {spoken} ":
+                    if _names(tool, spoken):
                         call_id = "call_" + secrets.token_hex(6)
                         yield ToolCallRequest(ToolCall(call_id, tool.name, _arguments(tool, heard)))
                         return

@@ -65,7 +65,7 @@ class PocketsphinxRecognizer(SpeechRecognizer):
         self._utterance: int | None = None
         self._since_partial = 0
         self._last_partial = ""
-        self._rng = np.random.default_rng()
+        self._rng = np.random.default_rng(0)  # same audio, same transcript
         self._push(_Op("init"))
 
     # Engine-facing API (event loop thread) ---------------------------------------------------

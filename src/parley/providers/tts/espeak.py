@@ -77,7 +77,20 @@ class _Job:
 
 
 class EspeakEngine:
-    """The process's one espeak-ng instance and the thread that drives it."""
+    """The process's one espeak-ng instance and the thread that drives it.
+
+    libespeak-ng is global state, so there must be one engine per process: use `shared()`.
+    """
+
+    _shared: EspeakEngine | None = None
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> EspeakEngine:
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
 
     def __init__(self) -> None:
         import espeakng_loader

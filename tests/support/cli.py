@@ -1,0 +1,15 @@
+"""Running the `parley` console script as a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+PARLEY = [sys.executable, "-m", "parley"]
+
+
+def parley(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*PARLEY, *args], env=env, capture_output=True, text=True, timeout=60)
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
