@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     stt: str = "pocketsphinx"
     tts: str = "espeak"
     vad: str = "silero"
+    # Where hosted speech services are (tests and self-hosted gateways move them).
+    deepgram_url: str = "https://api.deepgram.com"
+    elevenlabs_url: str = "https://api.elevenlabs.io"
+    openai_stt_url: str | None = None  # default: OPENAI_BASE_URL, else OpenAI itself
+    openai_tts_url: str | None = None
+    # How long a provider may take before the next one in the chain is tried, in seconds.
+    llm_timeout: float = Field(default=8.0, gt=0)
+    tts_timeout: float = Field(default=5.0, gt=0)
+    tool_timeout: float = Field(default=10.0, gt=0)
 
     @field_validator("api_keys", "http_tools_allow", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from parley.store import Store
 from tests.api.helpers import agent_body, assert_error, make_agent, make_session, parse_time
 
 
@@ -28,6 +29,7 @@ async def test_create_agent_returns_the_agent_with_documented_defaults(
     assert agent["keyterms"] == []
     assert agent["greeting"] is None
     assert agent["stt"] is None and agent["llm"] is None and agent["tts"] is None
+    assert agent["max_tokens"] is None and agent["llm_endpoint"] is None
     assert agent["vad"] == {
         "threshold": 0.5,
         "start_ms": 150,
@@ -87,7 +89,7 @@ async def test_create_stores_parley_extras(api: httpx.AsyncClient) -> None:
     assert agent["tools"][1]["endpoint"] == {
         "url": "https://api.example.com/weather",
         "method": "GET",
-        "headers": {"X-Key": "k"},
+        "headers": {"X-Key": "********"},
     }
     assert agent["tools"][2] == {"builtin": "hang_up"}
     assert agent["greeting"] == "Hi there!"
@@ -306,3 +308,52 @@ async def test_delete_removes_the_agent_and_ends_its_active_sessions(
     other = (await api.get(f"/v1/sessions/{survivor['session_id']}")).json()
     assert other["status"] == "active"
     assert_error(await api.post(f"/v1/agents/{agent['id']}/sessions", json={}), 404, "not_found")
+
+
+async def test_secrets_in_headers_are_masked_and_kept_when_sent_back(
+    api: httpx.AsyncClient, store: Store
+) -> None:
+    tool = {
+        "name": "crm",
+        "parameters": {"type": "object", "properties": {}},
+        "endpoint": {"url": "https://crm.example.com/lookup", "headers": {"X-Key": "tool-s3cret"}},
+    }
+    agent = await make_agent(
+        api,
+        tools=[tool],
+        max_tokens=300,
+        llm_endpoint={
+            "url": "https://llm.example.com/v1",
+            "headers": {"Authorization": "Bearer llm-s3cret"},
+        },
+    )
+    assert agent["llm_endpoint"] == {
+        "url": "https://llm.example.com/v1",
+        "headers": {"Authorization": "********"},
+    }
+    assert "s3cret" not in str(agent)
+
+    # Sending back what was read (masked) keeps the stored secrets; new values replace them.
+    await api.patch(
+        f"/v1/agents/{agent['id']}",
+        json={"tools": agent["tools"], "llm_endpoint": agent["llm_endpoint"]},
+    )
+    kept = await store.agents.get("acc_default", agent["id"])
+    assert kept is not None and kept.tools[0]["endpoint"]["headers"] == {"X-Key": "tool-s3cret"}
+    assert kept.llm_endpoint == {
+        "url": "https://llm.example.com/v1",
+        "headers": {"Authorization": "Bearer llm-s3cret"},
+    }
+    await api.patch(
+        f"/v1/agents/{agent['id']}",
+        json={
+            "llm_endpoint": {
+                "url": "https://llm.example.com/v1",
+                "headers": {"Authorization": "new"},
+            }
+        },
+    )
+    replaced = await store.agents.get("acc_default", agent["id"])
+    assert replaced is not None and replaced.llm_endpoint is not None
+    assert replaced.llm_endpoint["headers"] == {"Authorization": "new"}
+    assert replaced.max_tokens == 300

@@ -21,7 +21,8 @@ from parley.engine.events import (
     UserText,
 )
 from parley.engine.plan import Opening
-from parley.providers.base import ChatRequest, LlmEvent
+from parley.providers.base import ChatRequest, LlmEvent, ProviderError, SpeechChunk
+from parley.providers.fakes import FakeSynthesizer, ToneShape
 from tests.engine.timeline import Timeline, words
 
 pytestmark = pytest.mark.looptime
@@ -206,3 +207,36 @@ async def test_an_unanswered_recognition_drops_the_turn_and_keeps_listening() ->
     assert line.of(AgentStartedSpeaking) == []
     assert line.of(StateChanged)[-2].state == "listening"
     assert [t for t in line.of(Transcript) if t.final] == []
+
+
+class FailsAfterFirstSentence(FakeSynthesizer):
+    def __init__(self) -> None:
+        super().__init__(ToneShape(delay_ms=50, seconds=None, word_ms=200))
+        self.calls = 0
+
+    async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+        self.calls += 1
+        if self.calls > 1:
+            raise ProviderError("tts", "the voice service went away")
+        async for chunk in super().synthesize(text):
+            yield chunk
+
+
+async def test_a_synthesiser_failing_partway_stores_only_what_was_heard() -> None:
+    line = Timeline(
+        replies=[words("First part here. Second part never heard.")],
+        synthesizer=FailsAfterFirstSentence(),
+    )
+    await line.start()
+    line.send(UserText("talk"))
+    await line.audio(until_s=3.0)
+    line.send(Stop())
+    await line.finish()
+
+    assert [f.code for f in line.of(Failure)] == ["tts_error"]
+    agent = [r for r in line.transcript.messages() if r.role == "agent"]
+    # cut short by the failure: only the heard part is stored, marked as interrupted
+    assert [(r.text, r.interrupted) for r in agent] == [("First part here.", True)]
+    assert [e.text for e in line.of(Transcript) if e.final and e.role == "agent"] == [
+        "First part here."
+    ]

@@ -22,7 +22,13 @@ from parley.engine.events import Command, Ended, Event, UserAudio
 from parley.engine.plan import Opening, Plan, Voice
 from parley.engine.tools import ServerToolRunner, ToolCatalogue
 from parley.engine.transcript import Record
-from parley.providers.base import ChatRequest, LlmEvent, RecognitionListener, TextDelta
+from parley.providers.base import (
+    ChatRequest,
+    LlmEvent,
+    RecognitionListener,
+    SpeechSynthesizer,
+    TextDelta,
+)
 from parley.providers.fakes import FakeModel, FakeRecognizer, FakeSynthesizer, ToneShape
 from parley.providers.vad.fake import LoudnessDetector
 
@@ -73,6 +79,7 @@ class Timeline:
     server_tools: ServerToolRunner | None = None
     max_turns: int = 50
     plan_options: dict[str, Any] = field(default_factory=dict)
+    synthesizer: SpeechSynthesizer | None = None
 
     def __post_init__(self) -> None:
         self.events: list[tuple[float, Event]] = []
@@ -105,7 +112,10 @@ class Timeline:
             return FakeRecognizer(listener, delay_ms=self.stt_delay_ms, texts=self.stt_texts)
 
         voice = Voice(
-            LoudnessDetector(frame_samples=320), recognizer, self.llm, FakeSynthesizer(self.tts)
+            LoudnessDetector(frame_samples=320),
+            recognizer,
+            self.llm,
+            self.synthesizer or FakeSynthesizer(self.tts),
         )
         self.conversation = Conversation(
             plan, voice, self.transcript, self._record, self.server_tools

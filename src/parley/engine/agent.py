@@ -70,6 +70,32 @@ class ToolEndpoint(BaseModel):
         return value.upper() if isinstance(value, str) else value
 
 
+class LlmEndpoint(BaseModel):
+    """Where an agent's language model is served, when not at the provider's usual address:
+    an OpenAI-compatible `/v1` base URL (vLLM, llama.cpp, LM Studio, …) or an Anthropic one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+SECRET_MASK = "********"
+
+
+def mask_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Header values are credentials more often than not: never echo them back."""
+    return {name: SECRET_MASK for name in headers}
+
+
+def unmask_headers(given: dict[str, str], stored: dict[str, str]) -> dict[str, str]:
+    """A masked value in an update means "keep what is stored"."""
+    return {
+        name: stored.get(name, value) if value == SECRET_MASK else value
+        for name, value in given.items()
+    }
+
+
 class FunctionTool(BaseModel):
     """A tool the model may call: run by the client, or by the server when it has `endpoint`."""
 

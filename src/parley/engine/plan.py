@@ -50,6 +50,7 @@ class Plan:
     max_turns: int = 50
     max_tool_rounds: int = 5
     temperature: float | None = None
+    max_tokens: int | None = None
     frame_ms: float = 20.0
     lead_ms: float = 200.0
     recognition_timeout_s: float = 3.0

@@ -129,6 +129,7 @@ class Responder:
             tools=self.desk.catalogue.specs(),
             allow_tools=response.rounds < self.plan.max_tool_rounds,
             temperature=self.plan.temperature,
+            max_tokens=self.plan.max_tokens,
         )
         response.ask(self.llm, request, self._post)
 
@@ -269,7 +270,9 @@ class Responder:
         if response is None or response.id != response_id:
             return
         self.current = None
-        self._commit(response, len(response.text), now)
+        # Everything sent has been played; what had no audio (a synthesiser that failed
+        # partway) was never heard, so it is not committed.
+        self._commit(response, self.speaker.heard_until(now), now)
         self._set_state("listening")
         self._on_finished(response)
 

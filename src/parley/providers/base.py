@@ -26,12 +26,29 @@ RECOGNITION_RATE = 16000
 
 
 class ProviderError(Exception):
-    """A provider failed in a way the engine should report (and maybe fall back from)."""
+    """A provider failed in a way the engine should report (and maybe fall back from).
 
-    def __init__(self, provider: str, message: str, *, retryable: bool = True) -> None:
+    `retry_after` is the provider's own hint (HTTP `Retry-After`), in seconds.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        *,
+        retryable: bool = True,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(Exception):
+    """A provider cannot be used as configured (no credentials, no such model, …)."""
 
 
 # Voice activity detection -----------------------------------------------------------------

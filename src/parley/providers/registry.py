@@ -1,44 +1,45 @@
-"""Choosing providers by spec string, and the process-wide resources behind them.
+"""Provider families by role, and what their spec strings must look like.
 
-`check_spec` validates a spec for a role (unknown family or bad arguments: ValueError with
-a message for the API's 422). `ProviderHub` is created once per server process: it owns the
-shared, expensive parts (the Silero batching worker, the espeak thread, the recognition
-thread pool, the domain-LM cache) and makes the per-session provider objects.
+`check_spec` is what agent creation validates against (unknown family or bad arguments:
+`ValueError`, shown to the client as a 422). Building providers is the hub's job.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Literal
 
-from parley.providers.base import (
-    LanguageModel,
-    RecognitionListener,
-    SpeechRecognizer,
-    SpeechSynthesizer,
-    VoiceActivityDetector,
-)
-from parley.providers.fakes import (
-    FakeModel,
-    FakeRecognizer,
-    FakeSynthesizer,
-    ToneShape,
-    parse_options,
-)
+from parley.providers.fakes import FakeModel, FakeRecognizer, FakeSynthesizer, parse_options
 from parley.providers.specs import ProviderSpec, parse_spec
-from parley.providers.stt import domain_lm
-from parley.providers.stt.pocketsphinx import PocketsphinxRecognizer
-from parley.providers.tts.espeak import EspeakEngine
-from parley.providers.vad.fake import LoudnessDetector
-from parley.providers.vad.silero import SileroService
-from parley.providers.vad.webrtc import WebRtcDetector
-
-log = logging.getLogger("parley.providers")
 
 Role = Literal["vad", "stt", "llm", "tts"]
+
+
+@dataclass(frozen=True)
+class OpenAICompatible:
+    """A chat server that speaks OpenAI's API: where it is and which key it wants."""
+
+    base_url: str
+    key_env: str | None  # None: no key needed (a local server)
+    url_env: str | None = None  # an environment variable that moves it
+
+
+OPENAI_COMPATIBLE: dict[str, OpenAICompatible] = {
+    "openai": OpenAICompatible("https://api.openai.com/v1", "OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    "ollama": OpenAICompatible("http://localhost:11434/v1", None, "OLLAMA_BASE_URL"),
+    "vllm": OpenAICompatible("http://localhost:8000/v1", None, "VLLM_BASE_URL"),
+    "llamacpp": OpenAICompatible("http://localhost:8080/v1", None, "LLAMACPP_BASE_URL"),
+    "lmstudio": OpenAICompatible("http://localhost:1234/v1", None, "LMSTUDIO_BASE_URL"),
+    "groq": OpenAICompatible("https://api.groq.com/openai/v1", "GROQ_API_KEY"),
+    "together": OpenAICompatible("https://api.together.xyz/v1", "TOGETHER_API_KEY"),
+    "fireworks": OpenAICompatible("https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY"),
+    "mistral": OpenAICompatible("https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
+    "deepseek": OpenAICompatible("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    "openrouter": OpenAICompatible("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+    "google": OpenAICompatible(
+        "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY"
+    ),
+}
 
 FAMILIES: dict[Role, dict[str, str]] = {
     "vad": {
@@ -48,14 +49,24 @@ FAMILIES: dict[Role, dict[str, str]] = {
     },
     "stt": {
         "pocketsphinx": "pocketsphinx, offline (embedded)",
+        "deepgram": "Deepgram streaming (argument: model, default nova-3)",
+        "openai-stt": "any OpenAI-compatible /v1/audio/transcriptions (argument: model)",
         "fake-stt": "scripted transcript after a delay (tests, benchmark)",
     },
     "llm": {
         "echo": "repeats the caller; calls a tool the caller names (embedded stand-in)",
+        "anthropic": "Anthropic Messages API (argument: model)",
+        **{
+            name: f"OpenAI-compatible chat at {entry.base_url} (argument: model)"
+            for name, entry in OPENAI_COMPATIBLE.items()
+        },
         "fake-llm": "scripted tokens after a delay (tests, benchmark)",
     },
     "tts": {
         "espeak": "espeak-ng, offline (embedded)",
+        "openai-tts": "any OpenAI-compatible /v1/audio/speech (argument: model/voice)",
+        "deepgram-tts": "Deepgram Aura (argument: model, e.g. aura-2-thalia-en)",
+        "elevenlabs": "ElevenLabs streaming (argument: voice id[/model])",
         "fake-tts": "a tone after a delay (tests, benchmark)",
     },
 }
@@ -66,6 +77,8 @@ _FAKE_OPTIONS = {
     "fake-tts": FakeSynthesizer.OPTIONS,
     "fake-vad": ("threshold",),
 }
+_NO_ARGUMENT = ("silero", "pocketsphinx", "echo", "espeak")
+_NEEDS_MODEL = ("anthropic", *OPENAI_COMPATIBLE)
 
 
 def check_spec(role: Role, text: str) -> ProviderSpec:
@@ -79,8 +92,10 @@ def check_spec(role: Role, text: str) -> ProviderSpec:
         parse_options(spec.argument, _FAKE_OPTIONS[spec.family])
     elif spec.family == "webrtc" and spec.argument not in (None, "0", "1", "2", "3"):
         raise ValueError("webrtc takes an aggressiveness from 0 to 3, e.g. 'webrtc:3'")
-    elif spec.family in ("silero", "pocketsphinx", "echo") and spec.argument:
+    elif spec.family in _NO_ARGUMENT and spec.argument:
         raise ValueError(f"{spec.family} takes no argument")
+    elif spec.family in _NEEDS_MODEL and not spec.argument:
+        raise ValueError(f"{spec.family} needs a model, e.g. '{spec.family}:<model name>'")
     return spec
 
 
@@ -89,89 +104,3 @@ def espeak_voice(voice_id: str, language: str) -> str:
     if voice_id and voice_id != "default":
         return voice_id
     return {"en": "en-us"}.get(language.lower(), language.lower())
-
-
-class ProviderHub:
-    def __init__(self, cache_dir: Path, recognition_threads: int = 2) -> None:
-        self.cache_dir = cache_dir
-        self._recognition_pool = ThreadPoolExecutor(
-            recognition_threads, thread_name_prefix="parley-stt"
-        )
-        self._silero: SileroService | None = None
-        self._espeak: EspeakEngine | None = None
-
-    def warm(self, specs: list[tuple[Role, str]]) -> None:
-        """Load shared models the given defaults need (blocking; call it off the loop)."""
-        for role, text in specs:
-            family = parse_spec(text).family
-            if role == "vad" and family == "silero":
-                self._silero_service()
-            elif role == "tts" and family == "espeak":
-                self._espeak_engine().warm()
-            elif role == "stt" and family == "pocketsphinx":
-                domain_lm.pronunciations()
-
-    def vad(self, text: str) -> VoiceActivityDetector:
-        spec = check_spec("vad", text)
-        if spec.family == "silero":
-            return self._silero_service().detector(asyncio.get_running_loop())
-        if spec.family == "webrtc":
-            return WebRtcDetector(int(spec.argument or 3))
-        options = parse_options(spec.argument, ("threshold",))
-        return LoudnessDetector(threshold=options.get("threshold", 300.0))
-
-    def recognizer(
-        self, text: str, listener: RecognitionListener, *, keyterms: list[str]
-    ) -> SpeechRecognizer:
-        spec = check_spec("stt", text)
-        if spec.family == "pocketsphinx":
-            return PocketsphinxRecognizer(
-                listener=listener,
-                executor=self._recognition_pool,
-                keyterms=keyterms,
-                cache_dir=self.cache_dir / "pocketsphinx",
-            )
-        options = parse_options(spec.argument, FakeRecognizer.OPTIONS)
-        return FakeRecognizer(listener, delay_ms=options.get("delay", 100.0))
-
-    def language_model(self, text: str) -> LanguageModel:
-        spec = check_spec("llm", text)
-        if spec.family == "echo":
-            from parley.providers.llm.echo import EchoModel
-
-            return EchoModel()
-        options = parse_options(spec.argument, FakeModel.OPTIONS)
-        return FakeModel(
-            ttft_ms=options.get("ttft", 200.0),
-            gap_ms=options.get("gap", 5.0),
-            tokens=int(options.get("tokens", 20)),
-        )
-
-    def synthesizer(self, text: str, *, voice_id: str, language: str) -> SpeechSynthesizer:
-        spec = check_spec("tts", text)
-        if spec.family == "espeak":
-            return self._espeak_engine().synthesizer(espeak_voice(voice_id, language))
-        options = parse_options(spec.argument, FakeSynthesizer.OPTIONS)
-        return FakeSynthesizer(
-            ToneShape(
-                delay_ms=options.get("delay", 100.0),
-                seconds=options.get("seconds", 1.0),
-                word_ms=options.get("word_ms"),
-            )
-        )
-
-    def close(self) -> None:
-        """Stop this hub's workers (the shared espeak engine lives as long as the process)."""
-        if self._silero is not None:
-            self._silero.close()
-        self._recognition_pool.shutdown(wait=False, cancel_futures=True)
-
-    def _silero_service(self) -> SileroService:
-        if self._silero is None:
-            self._silero = SileroService()
-        return self._silero
-
-    def _espeak_engine(self) -> EspeakEngine:
-        if self._espeak is None:
-            self._espeak = EspeakEngine.shared()
-        return self._espeak

@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI
 
 from parley import __version__
 from parley.config import Settings
-from parley.providers.registry import ProviderHub
+from parley.providers.hub import ProviderHub
 from parley.server.deps import Services, no_nul_in_url
 from parley.server.errors import BodySizeLimit, install_error_handlers
 from parley.server.live import LiveSessions
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("registered %d API key(s) from PARLEY_API_KEYS", added)
         if not await store.accounts.list_keys():
             log.warning("no API keys exist: create one with `parley keys create`")
-        hub = ProviderHub(settings.data_dir / "cache")
+        hub = ProviderHub(settings)
         await asyncio.to_thread(
             hub.warm, [("vad", settings.vad), ("tts", settings.tts), ("stt", settings.stt)]
         )
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
-            hub.close()
+            await hub.aclose()
             await store.close()
 
     app = FastAPI(

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
 from parley.config import Settings
-from parley.providers.registry import ProviderHub
+from parley.providers.hub import ProviderHub
 from parley.server.errors import ApiError
 from parley.server.live import LiveSessions
 from parley.store import Store

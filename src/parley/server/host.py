@@ -112,7 +112,7 @@ class ServerHost:
             log.warning("cannot start session %s: %s", session_id, exc)
             await transcript.finish("error")
             raise SessionRefused("provider_unavailable", str(exc)) from exc
-        conversation = Conversation(plan, voice, transcript, emit)
+        conversation = Conversation(plan, voice, transcript, emit, services.hub.tool_runner())
         live = LiveSession(session_id, conversation_id, conversation)
         services.live.add(live)
         return live

@@ -14,12 +14,12 @@ from pydantic import TypeAdapter
 
 from parley.config import Settings
 from parley.dialects.host import SessionOptions
-from parley.engine.agent import BuiltinTool, FunctionTool, Tool, effective_vad
+from parley.engine.agent import BuiltinTool, FunctionTool, LlmEndpoint, Tool, effective_vad
 from parley.engine.history import Entry, Invocation, Said
 from parley.engine.plan import Opening, Plan, Voice
 from parley.engine.tools import ToolCatalogue
-from parley.providers.base import RecognitionListener, SpeechRecognizer, ToolCall
-from parley.providers.registry import ProviderHub
+from parley.providers.base import ToolCall
+from parley.providers.hub import LlmChoice, ProviderHub
 from parley.store.tables import Agent, Message
 
 _TOOLS = TypeAdapter(list[Tool])
@@ -29,10 +29,10 @@ def agent_tools(agent: Agent) -> list[FunctionTool | BuiltinTool]:
     return _TOOLS.validate_python(agent.tools)
 
 
-def first_spec(choice: str | list[str] | None, default: str) -> str:
+def spec_list(choice: str | list[str] | None, default: str) -> list[str]:
     if choice is None:
-        return default
-    return choice if isinstance(choice, str) else choice[0]
+        return [default]
+    return [choice] if isinstance(choice, str) else list(choice)
 
 
 def opening(options: SessionOptions, agent: Agent, scripted_first: str | None) -> Opening:
@@ -81,22 +81,27 @@ def build_plan(
         history=earlier,
         max_turns=agent.max_turns,
         temperature=agent.temperature,
+        max_tokens=agent.max_tokens,
     )
 
 
 def build_voice(hub: ProviderHub, settings: Settings, agent: Agent) -> Voice:
-    """The agent's providers (server defaults where it names none); raises ValueError."""
-    stt = first_spec(agent.stt, settings.stt)
-    keyterms = list(agent.keyterms)
-
-    def recognizer(listener: RecognitionListener) -> SpeechRecognizer:
-        return hub.recognizer(stt, listener, keyterms=keyterms)
-
+    """The agent's providers, server defaults where it names none, each list a fallback
+    chain; raises `ProviderUnavailable` (no credentials) or `ValueError` (bad spec)."""
+    endpoint = LlmEndpoint.model_validate(agent.llm_endpoint) if agent.llm_endpoint else None
+    llm = [
+        LlmChoice(spec, endpoint if index == 0 else None)
+        for index, spec in enumerate(spec_list(agent.llm, settings.llm))
+    ]
     return Voice(
         vad=hub.vad(settings.vad),
-        recognizer=recognizer,
-        llm=hub.language_model(first_spec(agent.llm, settings.llm)),
+        recognizer=hub.recognizer(
+            spec_list(agent.stt, settings.stt),
+            keyterms=list(agent.keyterms),
+            language=agent.language,
+        ),
+        llm=hub.language_model(llm),
         tts=hub.synthesizer(
-            first_spec(agent.tts, settings.tts), voice_id=agent.voice_id, language=agent.language
+            spec_list(agent.tts, settings.tts), voice_id=agent.voice_id, language=agent.language
         ),
     )

@@ -102,6 +102,8 @@ class Agent(Base):
     llm: Mapped[str | list[str] | None] = mapped_column(JSONType, default=None)
     tts: Mapped[str | list[str] | None] = mapped_column(JSONType, default=None)
     temperature: Mapped[float | None] = mapped_column(Float, default=None)
+    max_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    llm_endpoint: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     vad: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="active")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)

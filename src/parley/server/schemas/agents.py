@@ -17,11 +17,14 @@ from pydantic import (
 from parley.engine.agent import (
     BuiltinTool,
     FunctionTool,
+    LlmEndpoint,
     Tool,
     VadOverrides,
     VadSettings,
     check_unique_tool_names,
     effective_vad,
+    mask_headers,
+    unmask_headers,
 )
 from parley.providers.registry import Role, check_spec
 from parley.store.tables import Agent
@@ -35,6 +38,7 @@ Greeting = Annotated[str, Field(min_length=1, max_length=2000)]
 Keyterm = Annotated[str, Field(min_length=1, max_length=100)]
 MaxTurns = Annotated[int, Field(ge=1, le=10_000)]
 Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
+MaxTokens = Annotated[int, Field(ge=1, le=32_000)]
 ProviderChoice = str | Annotated[list[str], Field(min_length=1, max_length=5)]
 
 
@@ -67,6 +71,10 @@ class AgentCreate(BaseModel):
     llm: ProviderChoice | None = None
     tts: ProviderChoice | None = None
     temperature: Temperature | None = None
+    max_tokens: MaxTokens | None = None
+    llm_endpoint: LlmEndpoint | None = Field(
+        default=None, description="Where the first `llm` spec is served, if not the default."
+    )
     vad: VadOverrides | None = None
 
     _providers = field_validator("stt", "llm", "tts")(_check_providers)
@@ -75,9 +83,10 @@ class AgentCreate(BaseModel):
 
     def columns(self) -> dict[str, Any]:
         """The store's column values for a new agent."""
-        values = self.model_dump(exclude={"tools", "vad"})
+        values = self.model_dump(exclude={"tools", "vad", "llm_endpoint"})
         values["tools"] = [tool.model_dump(exclude_none=True) for tool in self.tools]
         values["vad"] = self.vad.stored() if self.vad else {}
+        values["llm_endpoint"] = self.llm_endpoint.model_dump() if self.llm_endpoint else None
         return values
 
 
@@ -98,6 +107,8 @@ class AgentUpdate(BaseModel):
     llm: ProviderChoice | None = None
     tts: ProviderChoice | None = None
     temperature: Temperature | None = None
+    max_tokens: MaxTokens | None = None
+    llm_endpoint: LlmEndpoint | None = None
     vad: VadOverrides | None = None
     status: Literal["active", "paused"] | None = None
 
@@ -126,14 +137,45 @@ class AgentUpdate(BaseModel):
     def changes(self, agent: Agent) -> dict[str, Any]:
         """Column updates for `agent`, from the fields the client actually sent."""
         sent = self.model_fields_set
+        special = ("tools", "vad", "llm_endpoint")
         values: dict[str, Any] = {
-            field: getattr(self, field) for field in sent if field not in ("tools", "vad")
+            field: getattr(self, field) for field in sent if field not in special
         }
         if "tools" in sent and self.tools is not None:
-            values["tools"] = [tool.model_dump(exclude_none=True) for tool in self.tools]
+            values["tools"] = [
+                _keep_secrets(tool.model_dump(exclude_none=True), agent.tools)
+                for tool in self.tools
+            ]
         if "vad" in sent:
             values["vad"] = {**agent.vad, **self.vad.stored()} if self.vad else {}
+        if "llm_endpoint" in sent:
+            endpoint = self.llm_endpoint.model_dump() if self.llm_endpoint else None
+            if endpoint is not None and agent.llm_endpoint:
+                endpoint["headers"] = unmask_headers(
+                    endpoint["headers"], agent.llm_endpoint.get("headers", {})
+                )
+            values["llm_endpoint"] = endpoint
         return values
+
+
+def _keep_secrets(tool: dict[str, Any], stored_tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """A tool sent back as it was read keeps its stored (masked) header values."""
+    endpoint = tool.get("endpoint")
+    if endpoint is None:
+        return tool
+    stored = next((t for t in stored_tools if t.get("name") == tool.get("name")), {})
+    stored_headers = (stored.get("endpoint") or {}).get("headers", {})
+    return {
+        **tool,
+        "endpoint": {**endpoint, "headers": unmask_headers(endpoint["headers"], stored_headers)},
+    }
+
+
+def _masked_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    endpoint = tool.get("endpoint")
+    if not endpoint:
+        return tool
+    return {**tool, "endpoint": {**endpoint, "headers": mask_headers(endpoint.get("headers", {}))}}
 
 
 class AgentOut(BaseModel):
@@ -150,6 +192,10 @@ class AgentOut(BaseModel):
     llm: ProviderChoice | None
     tts: ProviderChoice | None
     temperature: float | None
+    max_tokens: int | None
+    llm_endpoint: dict[str, Any] | None = Field(
+        description="Header values are shown masked; send them back masked to keep them."
+    )
     vad: VadSettings = Field(description="Effective turn-taking settings (defaults filled in).")
     status: Literal["active", "paused", "deleted"]
     created_at: datetime
@@ -163,7 +209,7 @@ class AgentOut(BaseModel):
             voice_id=agent.voice_id,
             system_prompt=agent.system_prompt,
             language=agent.language,
-            tools=agent.tools,
+            tools=[_masked_tool(tool) for tool in agent.tools],
             max_turns=agent.max_turns,
             greeting=agent.greeting,
             keyterms=agent.keyterms,
@@ -171,6 +217,15 @@ class AgentOut(BaseModel):
             llm=agent.llm,
             tts=agent.tts,
             temperature=agent.temperature,
+            max_tokens=agent.max_tokens,
+            llm_endpoint=(
+                {
+                    **agent.llm_endpoint,
+                    "headers": mask_headers(agent.llm_endpoint.get("headers", {})),
+                }
+                if agent.llm_endpoint
+                else None
+            ),
             vad=effective_vad(agent.vad),
             status=agent.status,  # type: ignore[arg-type]
             created_at=agent.created_at,

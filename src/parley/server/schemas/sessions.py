@@ -76,7 +76,8 @@ class MessageOut(BaseModel):
     text: str
     turn: int | None
     interrupted: bool = Field(
-        description="An agent utterance cut short by the caller; `text` holds only what was heard."
+        description="An agent utterance cut short (the caller talked over it, the session "
+        "ended, or speech synthesis failed); `text` holds only what was heard."
     )
     tool: dict[str, Any] | None
     metrics: dict[str, Any] | None

@@ -1,0 +1,167 @@
+"""Server-side HTTP tools over real HTTP, and the guard against reaching private networks."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from parley.engine.agent import ToolEndpoint
+from parley.engine.tools import ToolDefinition
+from parley.providers.base import ToolSpec
+from parley.providers.http_tools import HttpToolRunner, ToolCallFailed
+from parley.providers.netguard import AddressPolicy, AddressRefused, is_public
+from tests.providers.conftest import Served
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+def tool(url: str, method: str = "POST", headers: dict[str, str] | None = None) -> ToolDefinition:
+    spec = ToolSpec("weather", "", {"type": "object", "properties": {}})
+    return ToolDefinition(
+        spec,
+        "http",
+        ToolEndpoint(
+            url=url,
+            method=method,  # type: ignore[arg-type]
+            headers=headers or {},
+        ),
+    )
+
+
+def runner(http: httpx.AsyncClient, *allow: str, timeout: float = 2.0) -> HttpToolRunner:
+    return HttpToolRunner(http, AddressPolicy(allow), timeout)
+
+
+async def test_post_sends_the_arguments_as_json_and_returns_the_body(
+    http: httpx.AsyncClient, tool_server: Served
+) -> None:
+    call = tool(f"{tool_server.url}/weather", headers={"X-Key": "s3cret"})
+
+    result = await runner(http, "127.0.0.1").run(call, {"city": "Oslo"})
+
+    assert result == '{"forecast":"sunny in Oslo"}'
+    [seen] = tool_server.fake.calls
+    assert seen["method"] == "POST" and seen["body"] == {"city": "Oslo"}
+    assert seen["auth"] == "s3cret"
+    assert seen["host"] == tool_server.url.removeprefix("http://")
+
+
+async def test_get_sends_the_arguments_as_the_query(
+    http: httpx.AsyncClient, tool_server: Served
+) -> None:
+    result = await runner(http, "127.0.0.0/8").run(
+        tool(f"{tool_server.url}/weather", "GET"), {"city": "Lima", "days": 3}
+    )
+
+    assert "sunny in Lima" in result
+    assert tool_server.fake.calls[0]["query"] == {"city": "Lima", "days": "3"}
+
+
+@pytest.mark.parametrize(
+    ("path", "message"), [("/fail", "HTTP 503"), ("/slow", "did not answer within")]
+)
+async def test_errors_and_timeouts_are_failures(
+    http: httpx.AsyncClient, tool_server: Served, path: str, message: str
+) -> None:
+    with pytest.raises(ToolCallFailed, match=message):
+        await runner(http, "127.0.0.1", timeout=0.5).run(tool(tool_server.url + path), {})
+
+
+async def test_loopback_is_refused_unless_allowed(
+    http: httpx.AsyncClient, tool_server: Served
+) -> None:
+    with pytest.raises(ToolCallFailed, match=r"127\.0\.0\.1, a private, loopback or link-local"):
+        await runner(http).run(tool(f"{tool_server.url}/weather"), {})
+    assert tool_server.fake.calls == []
+
+
+async def test_a_hostname_that_resolves_to_loopback_is_refused(
+    http: httpx.AsyncClient, tool_server: Served
+) -> None:
+    port = tool_server.url.rsplit(":", 1)[1]
+
+    with pytest.raises(ToolCallFailed, match="localhost resolves to"):
+        await runner(http).run(tool(f"http://localhost:{port}/weather"), {})
+    assert tool_server.fake.calls == []
+    # … and an operator can allow that name explicitly.
+    assert "sunny" in await runner(http, "localhost").run(
+        tool(f"http://localhost:{port}/weather"), {"city": "Rome"}
+    )
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://10.255.255.1/internal",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:9/x",
+        "http://192.168.1.1/",
+    ],
+)
+async def test_a_redirect_to_a_private_address_is_refused(
+    http: httpx.AsyncClient, tool_server: Served, target: str
+) -> None:
+    tool_server.fake.redirect_to = target
+
+    with pytest.raises(ToolCallFailed, match="private, loopback or link-local"):
+        await runner(http, "127.0.0.1").run(tool(f"{tool_server.url}/redirect"), {})
+
+
+async def test_redirects_within_allowed_addresses_are_followed(
+    http: httpx.AsyncClient, tool_server: Served
+) -> None:
+    tool_server.fake.redirect_to = f"{tool_server.url}/weather?city=Quito"
+
+    result = await runner(http, "127.0.0.1").run(tool(f"{tool_server.url}/redirect"), {})
+
+    assert "sunny in Quito" in result
+    assert tool_server.fake.calls[0]["method"] == "GET"  # a 302 after POST becomes a GET
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("127.0.0.1", False),
+        ("10.0.0.1", False),
+        ("172.16.5.4", False),
+        ("192.168.0.1", False),
+        ("169.254.169.254", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("::ffff:127.0.0.1", False),
+        ("::ffff:8.8.8.8", True),
+        ("100.64.0.1", False),
+    ],
+)
+def test_what_counts_as_public(address: str, public: bool) -> None:
+    assert is_public(ipaddress.ip_address(address)) is public
+
+
+async def test_the_policy_pins_the_checked_address() -> None:
+    target = await AddressPolicy(["localhost"]).check("localhost", 80)
+
+    assert ipaddress.ip_address(target.address).is_loopback
+    with pytest.raises(AddressRefused, match="cannot resolve"):
+        await AddressPolicy().check("no-such-host.invalid", 80)
+
+
+def test_allow_entries_are_hosts_or_networks() -> None:
+    policy = AddressPolicy(["10.0.0.0/8", "Internal.Example."])
+    private: Any = ipaddress.ip_address("10.1.2.3")
+
+    assert policy.permits("anything", private)
+    assert policy.permits("internal.example", ipaddress.ip_address("192.168.1.1"))
+    assert not policy.permits("other", ipaddress.ip_address("192.168.1.1"))

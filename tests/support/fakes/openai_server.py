@@ -1,0 +1,149 @@
+"""A local OpenAI-compatible server: streaming chat completions, transcriptions, speech.
+
+It speaks the real wire protocol (server-sent `chat.completion.chunk`s with tool-call deltas
+split across chunks, `[DONE]`; multipart transcriptions; chunked PCM speech), checks the
+bearer key, records every request, and follows a script of answers and faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.support.fakes.faults import Dropped, Fault, hang, http_fault, sse
+
+
+@dataclass
+class Reply:
+    """A chat answer: text streamed in pieces, then tool calls as argument deltas."""
+
+    text: str = ""
+    tool_calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "fake",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+class FakeOpenAI:
+    def __init__(self, key: str = "sk-test") -> None:
+        self.key = key
+        self.chat_script: list[Reply | Fault] = []
+        self.transcripts: list[str | Fault] = []
+        self.speech_script: list[float | Fault] = []  # seconds of tone, or a fault
+        self.requests: list[dict[str, Any]] = []
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/audio/transcriptions", self._transcribe, methods=["POST"]),
+                Route("/v1/audio/speech", self._speech, methods=["POST"]),
+            ]
+        )
+
+    def _authorised(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.key}"
+
+    async def _chat(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
+        body = await request.json()
+        self.requests.append(body)
+        step = self.chat_script.pop(0) if self.chat_script else Reply("Okay.")
+        if isinstance(step, Fault):
+            if step.kind == "http":
+                return http_fault(step)
+            if step.kind == "hang":
+                await hang(step)
+        return StreamingResponse(self._events(step), media_type="text/event-stream")
+
+    async def _events(self, step: Reply | Fault) -> AsyncIterator[bytes]:
+        yield sse(_chunk({"role": "assistant", "content": ""}))
+        if isinstance(step, Fault) and step.kind == "garbage":
+            yield b"data: {this is not json\n\n"
+            return
+        text = step.text if isinstance(step, Reply) else "This answer will be cut"
+        for index in range(0, len(text), 4):
+            yield sse(_chunk({"content": text[index : index + 4]}))
+            await asyncio.sleep(0.002)
+        if isinstance(step, Fault) and step.kind == "drop":
+            raise Dropped
+        assert isinstance(step, Reply)
+        for position, (call_id, name, arguments) in enumerate(step.tool_calls):
+            yield sse(
+                _chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": position,
+                                "id": call_id,
+                                "type": "function",
+                                "function": {"name": name, "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            )
+            encoded = json.dumps(arguments)
+            for start in range(0, len(encoded), 5):
+                piece = encoded[start : start + 5]
+                yield sse(
+                    _chunk({"tool_calls": [{"index": position, "function": {"arguments": piece}}]})
+                )
+        yield sse(_chunk({}, "tool_calls" if step.tool_calls else "stop"))
+        yield sse("[DONE]")
+
+    async def _transcribe(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
+        form = await request.form()
+        upload = form["file"]
+        audio = await upload.read()  # type: ignore[union-attr]
+        self.requests.append(
+            {
+                "model": form.get("model"),
+                "prompt": form.get("prompt"),
+                "language": form.get("language"),
+                "bytes": len(audio),
+            }
+        )
+        step = self.transcripts.pop(0) if self.transcripts else "hello there"
+        if isinstance(step, Fault):
+            return http_fault(step)
+        return JSONResponse({"text": step})
+
+    async def _speech(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
+        body = await request.json()
+        self.requests.append(body)
+        step = self.speech_script.pop(0) if self.speech_script else 0.5
+        if isinstance(step, Fault):
+            if step.kind == "http":
+                return http_fault(step)
+            await hang(step)
+            step = 0.5
+        return StreamingResponse(pcm_tone(24000, step), media_type="audio/pcm")
+
+
+async def pcm_tone(rate: int, seconds: float, chunk_bytes: int = 4801) -> AsyncIterator[bytes]:
+    """A tone as little-endian PCM in odd-sized chunks (samples split across chunks)."""
+    t = np.arange(int(rate * seconds)) / rate
+    data = (np.sin(2 * np.pi * 330 * t) * 7000).astype("<i2").tobytes()
+    for start in range(0, len(data), chunk_bytes):
+        yield data[start : start + chunk_bytes]
+        await asyncio.sleep(0)
