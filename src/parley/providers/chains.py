@@ -37,6 +37,7 @@ log = logging.getLogger("parley.providers")
 SHORT_RETRY_AFTER_S = 1.0
 MAX_UTTERANCE_SAMPLES = 16000 * 60
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 def _retry_delay(error: ProviderError, attempt: int) -> float | None:
@@ -65,6 +66,42 @@ async def _first_then_rest(
         timeout = gap_timeout
 
 
+async def _fall_through(
+    providers: Sequence[P],
+    stream_of: Callable[[P], AsyncIterator[T]],
+    name_of: Callable[[P], str],
+    role: str,
+    first_timeout: float,
+    gap_timeout: float,
+) -> AsyncIterator[tuple[P, T]]:
+    """Each provider's stream in turn until one completes; items tagged with their provider."""
+    failures: list[str] = []
+    for provider in providers:
+        attempt = 0
+        while True:
+            produced = False
+            stream = stream_of(provider)
+            try:
+                async for item in _first_then_rest(stream, first_timeout, gap_timeout):
+                    produced = True
+                    yield provider, item
+                return
+            except Exception as exc:
+                error = classify(name_of(provider), exc)
+                if produced:
+                    raise error from exc
+                delay = _retry_delay(error, attempt)
+                if delay is None:
+                    log.warning("%s failed, trying the next: %s", role, error)
+                    failures.append(str(error))
+                    break
+                attempt += 1
+                await asyncio.sleep(delay)
+            finally:
+                await stream.aclose()  # type: ignore[attr-defined]
+    raise ProviderError(role, f"every {role} failed: " + "; ".join(failures))
+
+
 class ModelChain(LanguageModel):
     def __init__(
         self,
@@ -79,37 +116,19 @@ class ModelChain(LanguageModel):
         self._gap_timeout = gap_timeout
 
     async def respond(self, request: ChatRequest) -> AsyncIterator[LlmEvent]:
-        failures: list[str] = []
-        for model in self.models:
-            attempt = 0
-            while True:
-                produced = False
-                stream = model.respond(request)
-                try:
-                    async for event in _first_then_rest(
-                        stream, self._first_timeout, self._gap_timeout
-                    ):
-                        produced = True
-                        yield event
-                    return
-                except Exception as exc:
-                    error = classify(model.name, exc)
-                    if produced:
-                        raise error from exc
-                    delay = _retry_delay(error, attempt)
-                    if delay is None:
-                        log.warning("language model failed, trying the next: %s", error)
-                        failures.append(str(error))
-                        break
-                    attempt += 1
-                    await asyncio.sleep(delay)
-                finally:
-                    await stream.aclose()  # type: ignore[attr-defined]
-        raise ProviderError("llm", "every language model failed: " + "; ".join(failures))
+        async for _, event in _fall_through(
+            self.models,
+            lambda model: model.respond(request),
+            lambda model: model.name,
+            "language model",
+            self._first_timeout,
+            self._gap_timeout,
+        ):
+            yield event
 
 
 class SynthesizerChain(SpeechSynthesizer):
-    """Every synthesiser in the chain must speak at the same rate (the hub resamples)."""
+    """Speaks at the first synthesiser's rate; a fallback's audio is resampled to it."""
 
     def __init__(
         self,
@@ -124,33 +143,15 @@ class SynthesizerChain(SpeechSynthesizer):
         self._gap_timeout = gap_timeout
 
     async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
-        failures: list[str] = []
-        for synthesizer in self.synthesizers:
-            attempt = 0
-            while True:
-                produced = False
-                stream = synthesizer.synthesize(text)
-                try:
-                    async for chunk in _first_then_rest(
-                        stream, self._first_timeout, self._gap_timeout
-                    ):
-                        produced = True
-                        yield _at_rate(chunk, synthesizer.sample_rate, self.sample_rate)
-                    return
-                except Exception as exc:
-                    error = classify(type(synthesizer).__name__, exc)
-                    if produced:
-                        raise error from exc
-                    delay = _retry_delay(error, attempt)
-                    if delay is None:
-                        log.warning("speech synthesis failed, trying the next: %s", error)
-                        failures.append(str(error))
-                        break
-                    attempt += 1
-                    await asyncio.sleep(delay)
-                finally:
-                    await stream.aclose()  # type: ignore[attr-defined]
-        raise ProviderError("tts", "every speech synthesiser failed: " + "; ".join(failures))
+        async for synthesizer, chunk in _fall_through(
+            self.synthesizers,
+            lambda synthesizer: synthesizer.synthesize(text),
+            lambda synthesizer: type(synthesizer).__name__,
+            "speech synthesiser",
+            self._first_timeout,
+            self._gap_timeout,
+        ):
+            yield _at_rate(chunk, synthesizer.sample_rate, self.sample_rate)
 
 
 def _at_rate(chunk: SpeechChunk, rate: int, target: int) -> SpeechChunk:

@@ -12,24 +12,23 @@ import socket
 from collections.abc import AsyncIterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from parley.config import Settings
 from parley.server.app import create_app
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve until the block exits; yields the base URL (`http://127.0.0.1:<port>`)."""
+async def serve_app(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, ws_max_size: int = 16 << 20
+) -> AsyncIterator[str]:
+    """Serve any ASGI app until the block exits; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    config = uvicorn.Config(
-        create_app(settings),
-        log_level="warning",
-        ws_max_size=max(16 << 20, settings.max_frame_bytes * 2),
-        lifespan="on",
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", ws_max_size=ws_max_size, lifespan="auto")
     )
-    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="parley-server")
     try:
         while not server.started:
@@ -43,3 +42,11 @@ async def serving(settings: Settings, host: str = "127.0.0.1", port: int = 0) ->
         with contextlib.suppress(asyncio.CancelledError):
             await task
         sock.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve Parley until the block exits; yields the base URL (`http://127.0.0.1:<port>`)."""
+    ws_max_size = max(16 << 20, settings.max_frame_bytes * 2)
+    async with serve_app(create_app(settings), host, port, ws_max_size) as base_url:
+        yield base_url
