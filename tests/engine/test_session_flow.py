@@ -12,9 +12,12 @@ from parley.engine.events import (
     Disconnected,
     Ended,
     Failure,
+    InjectionRefused,
     Interrupt,
     Interrupted,
     PlaybackProgress,
+    Reconfigure,
+    SayAsAgent,
     StateChanged,
     Stop,
     Transcript,
@@ -22,7 +25,7 @@ from parley.engine.events import (
 )
 from parley.engine.plan import Opening
 from parley.providers.base import ChatRequest, LlmEvent, ProviderError, SpeechChunk
-from parley.providers.fakes import FakeSynthesizer, ToneShape
+from parley.providers.fakes import FakeModel, FakeSynthesizer, ToneShape
 from tests.engine.timeline import Timeline, words
 
 pytestmark = pytest.mark.looptime
@@ -240,3 +243,73 @@ async def test_a_synthesiser_failing_partway_stores_only_what_was_heard() -> Non
     assert [e.text for e in line.of(Transcript) if e.final and e.role == "agent"] == [
         "First part here."
     ]
+
+
+async def test_an_injected_agent_message_is_spoken_when_nobody_is_talking() -> None:
+    line = Timeline()
+    await line.start()
+    await line.audio(until_s=0.5)
+
+    line.send(SayAsAgent("Are you still there?"))
+    await line.audio(until_s=2.0)
+    line.send(Stop())
+    await line.finish()
+
+    assert line.of(InjectionRefused) == []
+    assert [(r.role, r.text) for r in line.transcript.messages()] == [
+        ("agent", "Are you still there?")
+    ]
+    assert line.llm.requests == [], "said verbatim, not generated"
+
+
+async def test_an_injected_agent_message_is_refused_mid_turn() -> None:
+    line = Timeline(replies=[words("one two three four five six.")])
+    await line.start()
+    line.send(UserText("count"))
+    await line.audio(until_s=0.8)
+    line.send(SayAsAgent("Meanwhile…"))  # the agent is speaking
+    await line.audio(until_s=3.0, speech=[(2.5, 3.0)])
+    line.send(SayAsAgent("Hello?"))  # the caller is speaking
+    await line.audio(until_s=3.1)
+    line.send(Stop())
+    await line.finish()
+
+    refusals = line.of(InjectionRefused)
+    assert [(r.message, r.during) for r in refusals] == [
+        ("Meanwhile…", "agent_speech"),
+        ("Hello?", "user_speech"),
+    ]
+    assert all("Meanwhile" not in r.text for r in line.transcript.messages())
+
+
+async def test_reconfiguring_changes_the_next_response() -> None:
+    line = Timeline(replies=[words("First.")])
+    replacement = FakeModel(ttft_ms=50, gap_ms=1, script=lambda request: words("Second."))
+    await line.start()
+    line.send(UserText("one"))
+    await line.audio(until_s=1.5)
+
+    line.send(Reconfigure(system_prompt="Speak like a pirate.", llm=replacement))
+    line.send(UserText("two"))
+    await line.audio(until_s=3.0)
+    line.send(Stop())
+    await line.finish()
+
+    assert [r.text for r in line.transcript.messages() if r.role == "agent"] == [
+        "First.",
+        "Second.",
+    ]
+    assert replacement.requests[0].system_prompt == "Speak like a pirate."
+    assert len(line.llm.requests) == 1
+
+
+async def test_the_agent_announces_speaking_before_its_first_sound() -> None:
+    line = Timeline()
+    await line.start()
+    line.send(UserText("hi"))
+    await line.audio(until_s=1.5)
+    line.send(Stop())
+    await line.finish()
+
+    kinds = line.kinds()
+    assert kinds.index("AgentStartedSpeaking") < kinds.index("AgentAudio")

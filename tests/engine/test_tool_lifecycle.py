@@ -8,6 +8,7 @@ import pytest
 
 from parley.engine.agent import BuiltinTool, FunctionTool, ToolEndpoint
 from parley.engine.events import (
+    AgentThinking,
     Interrupt,
     Notice,
     Stop,
@@ -237,3 +238,17 @@ async def test_a_call_to_a_tool_the_agent_does_not_have_is_an_error_result() -> 
     [update] = line.of(ToolCallUpdate)
     assert update.status == "failed" and "no tool named 'launch'" in (update.result or "")
     assert line.llm.requests[1].turns[-1].role == "tool"
+
+
+async def test_the_agent_thinks_aloud_to_the_client_when_it_calls_tools() -> None:
+    line = Timeline(tools=[LOOKUP], replies=[calling(CALL), words("Done.")])
+    await line.start()
+    line.send(UserText("check 42"))
+    await line.audio(until_s=1.0)
+    line.send(ToolResult("call_1", "ok"))
+    await line.audio(until_s=2.0)
+    line.send(Stop())
+    await line.finish()
+
+    [thinking] = line.of(AgentThinking)
+    assert thinking.content == "calling lookup_order"

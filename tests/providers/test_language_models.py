@@ -19,7 +19,7 @@ from parley.providers.base import (
     ToolCallRequest,
     ToolSpec,
 )
-from parley.providers.hub import LlmChoice
+from parley.providers.specs import LlmChoice
 from tests.providers.conftest import HubFactory, Served
 from tests.support.fakes.faults import Fault
 from tests.support.fakes.openai_server import Reply

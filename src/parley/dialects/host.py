@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from parley.audio.formats import AudioFormat
+from parley.engine.agent import BuiltinTool, FunctionTool
 from parley.engine.conversation import Conversation
-from parley.engine.events import Event
+from parley.engine.events import Event, Reconfigure
+from parley.engine.history import Entry
+from parley.providers.specs import LlmChoice
 
 
 class SessionRefused(Exception):
@@ -36,6 +39,22 @@ class Admission:
 
 
 @dataclass
+class AgentOverrides:
+    """An agent described (or adjusted) by the client when it connects, as Deepgram's
+    `Settings` do; each field left None keeps the stored agent's. Provider lists the server
+    cannot use become warnings and the agent's own providers, not a refusal."""
+
+    tools: list[FunctionTool | BuiltinTool] | None = None
+    llm: list[LlmChoice] | None = None
+    stt: list[str] | None = None
+    tts: list[str] | None = None
+    keyterms: list[str] | None = None
+    language: str | None = None
+    temperature: float | None = None
+    history: list[Entry] = field(default_factory=list)
+
+
+@dataclass
 class SessionOptions:
     """What a client asked for, in the engine's terms (every dialect maps onto these)."""
 
@@ -49,6 +68,7 @@ class SessionOptions:
     greeting: str | None = None  # overrides the agent's greeting
     ephemeral: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    overrides: AgentOverrides | None = None
 
 
 @dataclass
@@ -56,6 +76,7 @@ class LiveSession:
     session_id: str
     conversation_id: str
     conversation: Conversation
+    warnings: list[str] = field(default_factory=list)  # what the host could not honour
 
 
 class SessionHost(Protocol):
@@ -70,6 +91,16 @@ class SessionHost(Protocol):
         dialect: Literal["native", "deepgram", "ultravox"],
     ) -> LiveSession:
         """Resolve everything and build the conversation (not yet running)."""
+
+    async def rebuild(
+        self,
+        session: LiveSession,
+        *,
+        llm: list[LlmChoice] | None = None,
+        tts: list[str] | None = None,
+        tools: list[FunctionTool | BuiltinTool] | None = None,
+    ) -> tuple[Reconfigure, list[str]]:
+        """New providers for a live session (the engine gets them as a command)."""
 
     async def closed(self, session: LiveSession) -> None:
         """The conversation has finished; forget the live session."""

@@ -13,6 +13,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+from parley.providers.specs import LlmEndpoint as LlmEndpoint  # agents describe endpoints
+
 BUILTIN_TOOLS = ("hang_up",)
 TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -68,16 +70,6 @@ class ToolEndpoint(BaseModel):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
-
-
-class LlmEndpoint(BaseModel):
-    """Where an agent's language model is served, when not at the provider's usual address:
-    an OpenAI-compatible `/v1` base URL (vLLM, llama.cpp, LM Studio, …) or an Anthropic one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
-    headers: dict[str, str] = Field(default_factory=dict)
 
 
 SECRET_MASK = "********"

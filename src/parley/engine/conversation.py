@@ -24,11 +24,14 @@ from parley.engine.events import (
     EndReason,
     Event,
     Failure,
+    InjectionRefused,
     Interrupt,
     Interrupted,
     Notice,
     PlaybackProgress,
     Ready,
+    Reconfigure,
+    SayAsAgent,
     State,
     StateChanged,
     Stop,
@@ -209,6 +212,10 @@ class Conversation(RecognitionListener):
             self._ending = "disconnect"
         elif isinstance(item, _RecognitionFailed):
             self._recognition_failed(item)
+        elif isinstance(item, SayAsAgent):
+            self._say_as_agent(item.text, now)
+        elif isinstance(item, Reconfigure):
+            self._reconfigure(item)
         else:
             self._responder.handle(item, now)  # type: ignore[arg-type]
 
@@ -361,6 +368,24 @@ class Conversation(RecognitionListener):
         elif alarm.kind == "tool_timeout":
             assert isinstance(key, str)
             self._tool_done(self._desk.timed_out(key), now)
+
+    def _say_as_agent(self, text: str, now: float) -> None:
+        if self._responder.current is not None:
+            self._emit(InjectionRefused(text, "agent_speech"))
+        elif self._listener.utterance is not None:
+            self._emit(InjectionRefused(text, "user_speech"))
+        else:
+            self._responder.say(self.turn, text, TurnTiming(now))
+
+    def _reconfigure(self, change: Reconfigure) -> None:
+        if change.system_prompt is not None:
+            self.system_prompt = change.system_prompt
+        if change.llm is not None:
+            self._responder.llm = change.llm
+        if change.tts is not None:
+            self._responder.tts = change.tts
+        if change.tools is not None:
+            self._desk.catalogue = change.tools
 
     def _response_finished(self, response: Response) -> None:
         if response.hang_up:

@@ -68,7 +68,38 @@ class Disconnected:
     """The transport is gone; nothing more can be sent."""
 
 
-Command = UserAudio | UserText | Interrupt | ToolResult | PlaybackProgress | Stop | Disconnected
+@dataclass(frozen=True, slots=True)
+class SayAsAgent:
+    """The agent says `text` now, unless the caller or the agent is mid-turn (then refused)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reconfigure:
+    """Change the agent mid-conversation; takes effect from the next response.
+
+    Fields left None are unchanged. `llm`, `tts` and `tools` are ready-built objects (the
+    host builds providers; the engine never looks them up).
+    """
+
+    system_prompt: str | None = None
+    llm: Any = None  # LanguageModel
+    tts: Any = None  # SpeechSynthesizer
+    tools: Any = None  # ToolCatalogue
+
+
+Command = (
+    UserAudio
+    | UserText
+    | Interrupt
+    | ToolResult
+    | PlaybackProgress
+    | Stop
+    | Disconnected
+    | SayAsAgent
+    | Reconfigure
+)
 
 
 # Events: engine → dialect -----------------------------------------------------------------
@@ -127,6 +158,21 @@ class AgentAudioDone:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentThinking:
+    """What the agent is doing without saying it (calling tools)."""
+
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionRefused:
+    """A `SayAsAgent` arrived mid-turn and was not spoken."""
+
+    message: str
+    during: Literal["user_speech", "agent_speech"]
+
+
+@dataclass(frozen=True, slots=True)
 class Interrupted:
     """Drop any agent audio not yet played."""
 
@@ -177,6 +223,8 @@ class Ended:
 
 Event = (
     Ready
+    | AgentThinking
+    | InjectionRefused
     | StateChanged
     | UserStartedSpeaking
     | Transcript

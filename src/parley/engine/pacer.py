@@ -51,6 +51,12 @@ class Pacer:
             self.sent_ms += self.frame_ms
         return out
 
+    def has_due(self, now: float) -> bool:
+        if self._origin is None or not self._queue:
+            return False
+        allowed = (now - self._origin) * 1000 + self.lead_ms + _TOLERANCE_MS
+        return self.sent_ms + self.frame_ms <= allowed
+
     def next_due(self) -> float | None:
         """Loop time at which the next queued frame may be sent, or None if none is queued."""
         if not self._queue or self._origin is None:

@@ -19,6 +19,7 @@ from parley.engine.alarms import Alarms
 from parley.engine.events import (
     AgentAudioDone,
     AgentStartedSpeaking,
+    AgentThinking,
     Event,
     Failure,
     State,
@@ -185,6 +186,8 @@ class Responder:
         round_text = response.text[segment.start : segment.end].strip()
         if round_text:  # the model's words belong before its calls in the context
             self._history.add(Said("agent", round_text, segment.group))
+        names = ", ".join(call.name for call in response.calls)
+        self._emit(AgentThinking(f"calling {names}"))
         hang_up = self.desk.dispatch(
             response.calls, response=response.id, group=segment.group, turn=response.turn
         )
@@ -224,9 +227,10 @@ class Responder:
         response = self.current
         if response is None:
             return
-        if self.speaker.send_due(now) and response.timing.first_frame is None:
+        if response.timing.first_frame is None and self.speaker.pacer.has_due(now):
             response.timing.first_frame = now
-            self._started_speaking(response)
+            self._started_speaking(response)  # announced before its first sound
+        self.speaker.send_due(now)
         due = self.speaker.pacer.next_due()
         if due is not None:
             self._alarms.set("pace", response.id, due)

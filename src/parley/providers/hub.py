@@ -16,7 +16,6 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -37,7 +36,7 @@ from parley.providers.fakes import FakeModel, FakeRecognizer, FakeSynthesizer, T
 from parley.providers.fakes import parse_options as options_of
 from parley.providers.http_tools import HttpToolRunner
 from parley.providers.netguard import AddressPolicy
-from parley.providers.specs import ProviderSpec
+from parley.providers.specs import LlmChoice, ProviderSpec
 from parley.providers.stt import domain_lm
 from parley.providers.stt.pocketsphinx import PocketsphinxRecognizer
 from parley.providers.tts.espeak import EspeakEngine
@@ -50,12 +49,6 @@ log = logging.getLogger("parley.providers")
 RecognizerFactory = Callable[[RecognitionListener], SpeechRecognizer]
 C = TypeVar("C")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LlmChoice:
-    spec: str
-    endpoint: LlmEndpoint | None = None
 
 
 class ProviderHub:

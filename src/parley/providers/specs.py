@@ -9,7 +9,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, Field
+
 _SPEC = re.compile(r"^(?P<family>[a-z][a-z0-9_-]{0,39})(?::(?P<argument>\S{1,200}))?$")
+
+
+class LlmEndpoint(BaseModel):
+    """Where an agent's language model is served, when not at the provider's usual address:
+    an OpenAI-compatible `/v1` base URL (vLLM, llama.cpp, LM Studio, …) or an Anthropic one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LlmChoice:
+    """A language model spec and, optionally, where that model is served."""
+
+    spec: str
+    endpoint: LlmEndpoint | None = None
 
 
 @dataclass(frozen=True, slots=True)

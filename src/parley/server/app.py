@@ -19,7 +19,7 @@ from parley.providers.hub import ProviderHub
 from parley.server.deps import Services, no_nul_in_url
 from parley.server.errors import BodySizeLimit, install_error_handlers
 from parley.server.live import LiveSessions
-from parley.server.routes import agents, health, native_ws, sessions, voice
+from parley.server.routes import agents, deepgram_ws, health, native_ws, sessions, voice
 from parley.store import Store
 
 log = logging.getLogger("parley.server")
@@ -81,6 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (health, agents, sessions, voice, native_ws):
+    for module in (health, agents, sessions, voice, native_ws, deepgram_ws):
         app.include_router(module.router)
     return app

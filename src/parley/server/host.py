@@ -18,11 +18,14 @@ from typing import Literal
 
 from parley.credentials import SESSION_TOKEN_PREFIX, new_id
 from parley.dialects.host import Admission, LiveSession, SessionOptions, SessionRefused
+from parley.engine.agent import BuiltinTool, FunctionTool
 from parley.engine.conversation import Conversation
-from parley.engine.events import Event
+from parley.engine.events import Event, Reconfigure
+from parley.engine.tools import ToolCatalogue
 from parley.engine.transcript import NoTranscript, TranscriptStore
+from parley.providers.specs import LlmChoice
 from parley.server.deps import Services
-from parley.server.plans import build_plan, build_voice, history
+from parley.server.plans import VoiceBuilder, build_plan, history
 from parley.server.transcripts import StoredTranscript
 from parley.store.tables import Agent
 
@@ -32,6 +35,7 @@ log = logging.getLogger("parley.server")
 class ServerHost:
     def __init__(self, services: Services) -> None:
         self._services = services
+        self._builders: dict[str, VoiceBuilder] = {}
 
     async def admit(self, credential: str) -> Admission:
         store = self._services.store
@@ -105,20 +109,40 @@ class ServerHost:
             if keep or admission.session_id is not None
             else NoTranscript()
         )
+        builder = VoiceBuilder(services.hub, services.settings, agent, options.overrides)
         try:
-            voice = build_voice(services.hub, services.settings, agent)
+            voice = builder.voice()
             plan = build_plan(agent, options, scripted_first=scripted_first, earlier=earlier)
         except Exception as exc:
             log.warning("cannot start session %s: %s", session_id, exc)
             await transcript.finish("error")
             raise SessionRefused("provider_unavailable", str(exc)) from exc
         conversation = Conversation(plan, voice, transcript, emit, services.hub.tool_runner())
-        live = LiveSession(session_id, conversation_id, conversation)
+        live = LiveSession(session_id, conversation_id, conversation, builder.warnings)
         services.live.add(live)
+        self._builders[session_id] = builder
         return live
+
+    async def rebuild(
+        self,
+        session: LiveSession,
+        *,
+        llm: list[LlmChoice] | None = None,
+        tts: list[str] | None = None,
+        tools: list[FunctionTool | BuiltinTool] | None = None,
+    ) -> tuple[Reconfigure, list[str]]:
+        builder = self._builders[session.session_id]
+        builder.warnings = []
+        change = Reconfigure(
+            llm=builder.llm(llm) if llm is not None else None,
+            tts=builder.tts(tts) if tts is not None else None,
+            tools=ToolCatalogue(tools) if tools is not None else None,
+        )
+        return change, builder.warnings
 
     async def closed(self, session: LiveSession) -> None:
         self._services.live.remove(session)
+        self._builders.pop(session.session_id, None)
 
     async def _agent(self, account_id: str, agent_id: str | None) -> Agent:
         store = self._services.store

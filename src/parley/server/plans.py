@@ -8,21 +8,30 @@ stored messages become the engine's history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from pydantic import TypeAdapter
 
 from parley.config import Settings
-from parley.dialects.host import SessionOptions
+from parley.dialects.host import AgentOverrides, SessionOptions
 from parley.engine.agent import BuiltinTool, FunctionTool, LlmEndpoint, Tool, effective_vad
 from parley.engine.history import Entry, Invocation, Said
 from parley.engine.plan import Opening, Plan, Voice
 from parley.engine.tools import ToolCatalogue
-from parley.providers.base import ToolCall
-from parley.providers.hub import LlmChoice, ProviderHub
+from parley.providers.base import (
+    LanguageModel,
+    ProviderUnavailable,
+    SpeechSynthesizer,
+    ToolCall,
+)
+from parley.providers.hub import ProviderHub
+from parley.providers.specs import LlmChoice
 from parley.store.tables import Agent, Message
 
 _TOOLS = TypeAdapter(list[Tool])
+C = TypeVar("C")
+T = TypeVar("T")
 
 
 def agent_tools(agent: Agent) -> list[FunctionTool | BuiltinTool]:
@@ -71,37 +80,93 @@ def build_plan(
     scripted_first: str | None,
     earlier: list[Entry],
 ) -> Plan:
+    overrides = options.overrides or AgentOverrides()
+    tools = overrides.tools if overrides.tools is not None else agent_tools(agent)
+    temperature = overrides.temperature if overrides.temperature is not None else agent.temperature
     return Plan(
         system_prompt=options.system_prompt or agent.system_prompt,
         input_format=options.input_format,
         output_format=options.output_format,
-        tools=ToolCatalogue(agent_tools(agent)),
+        tools=ToolCatalogue(tools),
         vad=effective_vad(agent.vad),
         opening=opening(options, agent, scripted_first),
-        history=earlier,
+        history=[*earlier, *overrides.history],
         max_turns=agent.max_turns,
-        temperature=agent.temperature,
+        temperature=temperature,
         max_tokens=agent.max_tokens,
     )
 
 
+class VoiceBuilder:
+    """Providers for one session: the agent's (server defaults where it names none), or a
+    client's choice. A client's choice the server cannot use is a warning, and the agent's
+    own providers serve instead; each list is a fallback chain."""
+
+    def __init__(
+        self,
+        hub: ProviderHub,
+        settings: Settings,
+        agent: Agent,
+        overrides: AgentOverrides | None = None,
+    ) -> None:
+        self.hub = hub
+        self.settings = settings
+        self.agent = agent
+        self.overrides = overrides or AgentOverrides()
+        self.warnings: list[str] = []
+
+    def voice(self) -> Voice:
+        """Raises `ProviderUnavailable` or `ValueError` when even the agent's providers fail."""
+        agent, overrides = self.agent, self.overrides
+        keyterms = overrides.keyterms if overrides.keyterms is not None else list(agent.keyterms)
+        language = overrides.language or agent.language
+        stt = self._choose(
+            "listen",
+            overrides.stt,
+            spec_list(agent.stt, self.settings.stt),
+            lambda specs: self.hub.recognizer(specs, keyterms=keyterms, language=language),
+        )
+        return Voice(
+            vad=self.hub.vad(self.settings.vad), recognizer=stt, llm=self.llm(), tts=self.tts()
+        )
+
+    def llm(self, choices: list[LlmChoice] | None = None) -> LanguageModel:
+        endpoint = (
+            LlmEndpoint.model_validate(self.agent.llm_endpoint) if self.agent.llm_endpoint else None
+        )
+        own = [
+            LlmChoice(spec, endpoint if index == 0 else None)
+            for index, spec in enumerate(spec_list(self.agent.llm, self.settings.llm))
+        ]
+        return self._choose(
+            "think",
+            choices if choices is not None else self.overrides.llm,
+            own,
+            self.hub.language_model,
+        )
+
+    def tts(self, specs: list[str] | None = None) -> SpeechSynthesizer:
+        language = self.overrides.language or self.agent.language
+        own = spec_list(self.agent.tts, self.settings.tts)
+        return self._choose(
+            "speak",
+            specs if specs is not None else self.overrides.tts,
+            own,
+            lambda chosen: self.hub.synthesizer(
+                chosen, voice_id=self.agent.voice_id, language=language
+            ),
+        )
+
+    def _choose(
+        self, role: str, chosen: list[C] | None, own: list[C], build: Callable[[list[C]], T]
+    ) -> T:
+        if chosen:
+            try:
+                return build(chosen)
+            except (ProviderUnavailable, ValueError) as exc:
+                self.warnings.append(f"{role}: {exc}; using the agent's own provider")
+        return build(own)
+
+
 def build_voice(hub: ProviderHub, settings: Settings, agent: Agent) -> Voice:
-    """The agent's providers, server defaults where it names none, each list a fallback
-    chain; raises `ProviderUnavailable` (no credentials) or `ValueError` (bad spec)."""
-    endpoint = LlmEndpoint.model_validate(agent.llm_endpoint) if agent.llm_endpoint else None
-    llm = [
-        LlmChoice(spec, endpoint if index == 0 else None)
-        for index, spec in enumerate(spec_list(agent.llm, settings.llm))
-    ]
-    return Voice(
-        vad=hub.vad(settings.vad),
-        recognizer=hub.recognizer(
-            spec_list(agent.stt, settings.stt),
-            keyterms=list(agent.keyterms),
-            language=agent.language,
-        ),
-        llm=hub.language_model(llm),
-        tts=hub.synthesizer(
-            spec_list(agent.tts, settings.tts), voice_id=agent.voice_id, language=agent.language
-        ),
-    )
+    return VoiceBuilder(hub, settings, agent).voice()

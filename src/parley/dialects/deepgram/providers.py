@@ -1,0 +1,81 @@
+"""Deepgram provider objects (`listen`, `think`, `speak`) as Parley provider specs.
+
+Providers Deepgram names map to Parley's (`open_ai` → `openai:<model>`, `eleven_labs` →
+`elevenlabs:<voice>/<model>`, …); a `type` that is already a Parley family (`echo`,
+`ollama`, `espeak`, …) passes through, which lets self-hosters pick any Parley provider
+from an unmodified Deepgram client. Ones Parley does not have become warnings; whether the
+server can actually use a spec (credentials) is the host's call, with the same outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.providers.specs import LlmChoice, LlmEndpoint
+
+_THINK = {"open_ai": "openai", "anthropic": "anthropic", "groq": "groq", "google": "google"}
+_UNSUPPORTED_THINK = {"deepgram", "aws_bedrock"}
+_UNSUPPORTED_SPEAK = {"cartesia", "aws_polly"}
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [item for item in items if isinstance(item, dict)]
+
+
+def _spec(family: str, argument: str | None) -> str:
+    return f"{family}:{argument}" if argument else family
+
+
+def think_choices(value: Any) -> tuple[list[LlmChoice], list[str]]:
+    choices: list[LlmChoice] = []
+    warnings: list[str] = []
+    for item in _items(value):
+        provider = item.get("provider") or {}
+        kind, model = str(provider.get("type", "")), provider.get("model")
+        if not kind or kind in _UNSUPPORTED_THINK:
+            warnings.append(f"think provider {kind or '(none)'!r} is not available here")
+            continue
+        endpoint = item.get("endpoint")
+        choices.append(
+            LlmChoice(
+                _spec(_THINK.get(kind, kind), model),
+                LlmEndpoint(url=endpoint["url"], headers=endpoint.get("headers") or {})
+                if isinstance(endpoint, dict) and endpoint.get("url")
+                else None,
+            )
+        )
+    return choices, warnings
+
+
+def listen_specs(provider: Any) -> list[str]:
+    if not isinstance(provider, dict) or not provider.get("type"):
+        return []
+    kind, model = str(provider["type"]), provider.get("model")
+    if kind == "deepgram":
+        return [_spec("deepgram", model or "nova-3")]
+    return [_spec(kind, model)]
+
+
+def speak_specs(value: Any) -> tuple[list[str], list[str]]:
+    specs: list[str] = []
+    warnings: list[str] = []
+    for item in _items(value):
+        provider = item.get("provider") or {}
+        kind = str(provider.get("type", ""))
+        if kind == "deepgram":
+            specs.append(_spec("deepgram-tts", provider.get("model")))
+        elif kind == "eleven_labs":
+            voice = provider.get("voice_id") or provider.get("voice")
+            model = provider.get("model_id")
+            specs.append(_spec("elevenlabs", f"{voice}/{model}" if voice and model else voice))
+        elif kind == "open_ai":
+            model, voice = provider.get("model") or "tts-1", provider.get("voice")
+            specs.append(_spec("openai-tts", f"{model}/{voice}" if voice else model))
+        elif not kind or kind in _UNSUPPORTED_SPEAK:
+            warnings.append(f"speak provider {kind or '(none)'!r} is not available here")
+        else:
+            specs.append(_spec(kind, provider.get("model")))
+    return specs, warnings

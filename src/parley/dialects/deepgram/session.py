@@ -1,0 +1,277 @@
+"""One Deepgram Voice Agent connection (PROTOCOLS.md §3), either era.
+
+`Welcome` → the client's `Settings` (v0: `SettingsConfiguration`) → `SettingsApplied` and
+any warnings → binary audio both ways and JSON control messages until the conversation
+ends. Bad input gets the `Error` Deepgram would send (`UNPARSABLE_CLIENT_MESSAGE`,
+`NON_SETTINGS_MESSAGE_BEFORE_SETTINGS`, `SETTINGS_ALREADY_APPLIED`, `INVALID_SETTINGS`)
+and the connection carries on; only silence (no audio and no `KeepAlive` for
+`IDLE_TIMEOUT_S`) ends it, with `CLIENT_MESSAGE_TIMEOUT`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from parley.dialects.deepgram import settings as deepgram_settings
+from parley.dialects.deepgram.messages import Renderer, error, message, warning
+from parley.dialects.deepgram.providers import speak_specs, think_choices
+from parley.dialects.deepgram.settings import InvalidSettings, Version
+from parley.dialects.host import Admission, LiveSession, SessionHost, SessionOptions, SessionRefused
+from parley.dialects.outbox import Outbox
+from parley.dialects.socket import Socket
+from parley.engine.events import (
+    Disconnected,
+    Ended,
+    Event,
+    Reconfigure,
+    SayAsAgent,
+    Stop,
+    ToolResult,
+    UserAudio,
+    UserText,
+)
+
+log = logging.getLogger("parley.dialects")
+
+IDLE_TIMEOUT_S = 10.0
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidSettings(f"{what} must be a non-empty string")
+    return value
+
+
+class DeepgramSession:
+    def __init__(
+        self,
+        socket: Socket,
+        host: SessionHost,
+        admission: Admission,
+        version: Version,
+        max_frame_bytes: int,
+    ) -> None:
+        self._socket = socket
+        self._host = host
+        self._admission = admission
+        self._version = version
+        self._max_frame = max_frame_bytes
+        self._outbox = Outbox(socket, self._client_gone)
+        self._live: LiveSession | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._renderer: Renderer | None = None
+        self._loop = asyncio.get_running_loop()
+        self._last_heard = self._loop.time()
+        self._handlers: dict[str, Handler] = {
+            "UpdatePrompt": self._update_prompt,
+            "UpdateInstructions": self._update_prompt,
+            "UpdateSpeak": self._update_speak,
+            "UpdateThink": self._update_think,
+            "InjectUserMessage": self._inject_user,
+            "InjectAgentMessage": self._inject_agent,
+            "FunctionCallResponse": self._function_result,
+        }
+
+    async def run(self) -> None:
+        request_id = str(uuid.uuid4())
+        key = "request_id" if self._version == "v1" else "session_id"
+        self._outbox.put(message("Welcome", **{key: request_id}))
+        watchdog = asyncio.create_task(self._watch_idle(), name="deepgram-idle")
+        try:
+            await self._converse()
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+            await self._finish()
+
+    async def _converse(self) -> None:
+        while (data := await self._socket.receive()) is not None:
+            if len(data) > self._max_frame:
+                self._error(
+                    "UNPARSABLE_CLIENT_MESSAGE", f"messages may be at most {self._max_frame} bytes"
+                )
+            elif isinstance(data, bytes):
+                self._last_heard = self._loop.time()
+                if self._live is None:
+                    self._error(
+                        "NON_SETTINGS_MESSAGE_BEFORE_SETTINGS", "send Settings before any audio"
+                    )
+                else:
+                    await self._live.conversation.deliver(UserAudio(data))
+            else:
+                await self._control(data)
+            if self._outbox.closed:
+                return
+        if self._live is not None:
+            self._live.conversation.submit(Disconnected())
+
+    async def _control(self, data: str) -> None:
+        try:
+            parsed = json.loads(data)
+        except ValueError as exc:
+            self._error("UNPARSABLE_CLIENT_MESSAGE", f"not valid JSON: {exc}")
+            return
+        kind = parsed.get("type") if isinstance(parsed, dict) else None
+        if not isinstance(kind, str):
+            self._error("UNPARSABLE_CLIENT_MESSAGE", 'a message must be {"type": ..., ...}')
+            return
+        if kind == "KeepAlive":
+            self._last_heard = self._loop.time()
+        elif kind in ("Settings", "SettingsConfiguration"):
+            await self._settings(parsed, "v1" if kind == "Settings" else "v0")
+        elif kind not in self._handlers:
+            self._error("UNPARSABLE_CLIENT_MESSAGE", f"unknown message type {kind!r}")
+        elif self._live is None:
+            self._error("NON_SETTINGS_MESSAGE_BEFORE_SETTINGS", f"send Settings before {kind}")
+        else:
+            try:
+                await self._handlers[kind](parsed)
+            except InvalidSettings as exc:
+                self._error("UNPARSABLE_CLIENT_MESSAGE", f"{kind}: {exc}")
+
+    # Settings -----------------------------------------------------------------------------------
+
+    async def _settings(self, parsed: dict[str, Any], version: Version) -> None:
+        if self._live is not None:
+            self._error("SETTINGS_ALREADY_APPLIED", "settings can be applied only once")
+            return
+        try:
+            setup = deepgram_settings.parse(parsed, version)
+        except InvalidSettings as exc:
+            self._error("INVALID_SETTINGS", str(exc))
+            return
+        options = SessionOptions(
+            input_format=setup.input_format,
+            output_format=setup.output_format,
+            agent_id=setup.agent_id,
+            system_prompt=setup.system_prompt,
+            greeting=setup.greeting,
+            overrides=setup.overrides,
+        )
+        self._renderer = Renderer(self._version, setup.output_format, setup.wav_container)
+        try:
+            live = await self._host.open(self._admission, options, self._emit, "deepgram")
+        except SessionRefused as refusal:
+            self._error("INVALID_SETTINGS", refusal.message)
+            return
+        self._live = live
+        self._outbox.put(message("SettingsApplied"))
+        for note in [*setup.warnings, *live.warnings]:
+            self._outbox.put(warning("PROVIDER_NOT_AVAILABLE", note))
+        self._task = asyncio.create_task(
+            live.conversation.run(), name=f"conversation-{live.session_id}"
+        )
+
+    # Control messages after Settings --------------------------------------------------------
+
+    async def _update_prompt(self, parsed: dict[str, Any]) -> None:
+        assert self._live is not None
+        v0 = parsed["type"] == "UpdateInstructions"
+        prompt = _text(parsed.get("instructions" if v0 else "prompt"), "prompt")
+        answer = "InstructionsUpdated" if v0 else "PromptUpdated"
+        self._live.conversation.submit(Reconfigure(system_prompt=prompt))
+        self._outbox.put(message(answer))
+
+    async def _update_speak(self, parsed: dict[str, Any]) -> None:
+        assert self._live is not None
+        notes: list[str] = []
+        if "model" in parsed:  # v0: {"model": "aura-…"}
+            specs = [f"deepgram-tts:{_text(parsed['model'], 'model')}"]
+        else:
+            specs, notes = speak_specs(parsed.get("speak"))
+        change, warnings = await self._host.rebuild(self._live, tts=specs or None)
+        self._apply(change, [*notes, *warnings], "SpeakUpdated")
+
+    async def _update_think(self, parsed: dict[str, Any]) -> None:
+        assert self._live is not None
+        think = parsed.get("think")
+        if not isinstance(think, dict | list):
+            raise InvalidSettings("think must be an object or a list")
+        choices, notes = think_choices(think)
+        first = think[0] if isinstance(think, list) and think else think
+        tools = deepgram_settings.functions_of(think)
+        change, warnings = await self._host.rebuild(self._live, llm=choices or None, tools=tools)
+        prompt = first.get("prompt") if isinstance(first, dict) else None
+        if isinstance(prompt, str) and prompt:
+            change = Reconfigure(
+                system_prompt=prompt, llm=change.llm, tts=change.tts, tools=change.tools
+            )
+        self._apply(change, [*notes, *warnings], "ThinkUpdated")
+
+    def _apply(self, change: Reconfigure, warnings: list[str], answer: str) -> None:
+        assert self._live is not None
+        for note in warnings:
+            self._outbox.put(warning("PROVIDER_NOT_AVAILABLE", note))
+        self._live.conversation.submit(change)
+        self._outbox.put(message(answer))
+
+    async def _inject_user(self, parsed: dict[str, Any]) -> None:
+        assert self._live is not None
+        await self._live.conversation.deliver(UserText(_text(parsed.get("content"), "content")))
+
+    async def _inject_agent(self, parsed: dict[str, Any]) -> None:
+        assert self._live is not None
+        text = _text(parsed.get("message") or parsed.get("content"), "message")
+        await self._live.conversation.deliver(SayAsAgent(text))
+
+    async def _function_result(self, parsed: dict[str, Any]) -> None:
+        assert self._live is not None
+        call_id = parsed.get("id") or parsed.get("function_call_id")
+        result = parsed.get("content", parsed.get("output"))
+        if not isinstance(call_id, str) or result is None:
+            raise InvalidSettings("FunctionCallResponse needs an id and content")
+        text = result if isinstance(result, str) else json.dumps(result)
+        await self._live.conversation.deliver(ToolResult(call_id, text))
+
+    # Output, timeouts, ending -------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        if self._renderer is not None:
+            for frame in self._renderer.render(event):
+                self._outbox.put(frame)
+        if isinstance(event, Ended):
+            self._outbox.close_after_pending()
+
+    def _error(self, code: str, description: str) -> None:
+        self._outbox.put(error(code, description))
+
+    async def _watch_idle(self) -> None:
+        while True:
+            deadline = self._last_heard + IDLE_TIMEOUT_S
+            if self._loop.time() >= deadline:
+                self._error(
+                    "CLIENT_MESSAGE_TIMEOUT",
+                    f"no audio or KeepAlive for {IDLE_TIMEOUT_S:.0f} seconds",
+                )
+                if self._live is not None:
+                    self._live.conversation.submit(Stop("timeout"))
+                else:
+                    self._outbox.close_after_pending(1000, "idle")
+                return
+            await asyncio.sleep(deadline - self._loop.time())
+
+    def _client_gone(self) -> None:
+        if self._live is not None:
+            self._live.conversation.submit(Disconnected())
+        self._outbox.close_after_pending(1011, "client not reading")
+
+    async def _finish(self) -> None:
+        if self._task is not None:
+            try:
+                await self._task
+            except Exception:
+                log.exception("conversation task failed")
+        if self._live is not None:
+            await self._host.closed(self._live)
+        self._outbox.close_after_pending()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._outbox.wait(), 5)
+        await self._outbox.cancel()

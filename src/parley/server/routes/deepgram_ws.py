@@ -1,0 +1,61 @@
+"""Deepgram's Voice Agent endpoints: `/v1/agent/converse` (v1) and `/agent` (v0).
+
+Credentials come as `Authorization: Token <key>` / `Bearer <token>`, or, from browsers,
+as the subprotocols `token, <key>` — then the 101 answer must name `token` (or `bearer`)
+or the browser drops the connection. Missing or wrong credentials refuse the handshake
+with 401, as Deepgram does.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket
+from fastapi.responses import JSONResponse
+
+from parley.dialects.deepgram.session import DeepgramSession
+from parley.dialects.deepgram.settings import Version
+from parley.dialects.host import SessionRefused
+from parley.server.deps import ServicesDep
+from parley.server.host import ServerHost
+from parley.server.sockets import StarletteSocket
+
+router = APIRouter(tags=["deepgram"])
+
+
+def credentials(websocket: WebSocket) -> tuple[str | None, str | None]:
+    """The credential presented, and the subprotocol to echo (when it came that way)."""
+    scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() in ("token", "bearer") and value.strip():
+        return value.strip(), None
+    offered = [p.strip() for p in websocket.scope.get("subprotocols") or []]
+    if len(offered) >= 2 and offered[0].lower() in ("token", "bearer"):
+        return offered[1], offered[0]
+    return None, None
+
+
+async def _converse(websocket: WebSocket, found: ServicesDep, version: Version) -> None:
+    credential, subprotocol = credentials(websocket)
+    host = ServerHost(found)
+    try:
+        if credential is None:
+            raise SessionRefused("unauthorized", "missing credentials")
+        admission = await host.admit(credential)
+    except SessionRefused as refusal:
+        await websocket.send_denial_response(
+            JSONResponse({"err_code": "INVALID_AUTH", "err_msg": refusal.message}, status_code=401)
+        )
+        return
+    await websocket.accept(subprotocol=subprotocol)
+    session = DeepgramSession(
+        StarletteSocket(websocket), host, admission, version, found.settings.max_frame_bytes
+    )
+    await session.run()
+
+
+@router.websocket("/v1/agent/converse")
+async def converse_v1(websocket: WebSocket, found: ServicesDep) -> None:
+    await _converse(websocket, found, "v1")
+
+
+@router.websocket("/agent")
+async def converse_v0(websocket: WebSocket, found: ServicesDep) -> None:
+    await _converse(websocket, found, "v0")
