@@ -4,10 +4,9 @@ Everything that happens to a session arrives in one inbox, in order: client comm
 results, transcripts, model text, synthesised audio, tool results and alarms. Provider work
 runs in child tasks and threads that only post into the inbox; handlers never block.
 
-Turn-taking: speech onset opens an utterance; while the agent is thinking or speaking, it
-becomes a barge-in only once it has lasted `min_interruption_ms` (shorter sounds over the
-agent are ignored). Silence of `endpoint_ms` after speech ends the turn; the final transcript
-is awaited (bounded), then the agent answers. `max_turns` answered turns end the session.
+The actor routes: the caller's side of turn-taking to `TurnTaking`, the agent's responses to
+`Responder`, tool calls to `ToolDesk`. It owns the turn count, the history, the transcript
+and the session's lifecycle; `max_turns` answered turns end the session.
 """
 
 from __future__ import annotations
@@ -38,11 +37,10 @@ from parley.engine.events import (
     ToolResult,
     Transcript,
     UserAudio,
-    UserStartedSpeaking,
     UserText,
 )
 from parley.engine.history import History, Said
-from parley.engine.listening import Listener, Utterance, VadOutcome
+from parley.engine.listening import Listener, VadOutcome
 from parley.engine.plan import Plan, Voice
 from parley.engine.responder import Responder
 from parley.engine.response import Response, TurnTiming
@@ -50,7 +48,7 @@ from parley.engine.speaking import Speaker
 from parley.engine.tooldesk import DispatchedCall, ServerToolDone, ToolDesk
 from parley.engine.tools import ServerToolRunner
 from parley.engine.transcript import Record, TranscriptStore, TranscriptWriter
-from parley.engine.turns import SilenceStarted, SpeechResumed, SpeechStarted
+from parley.engine.turntaking import TurnTaking
 from parley.providers.base import RecognitionListener, Transcription
 
 log = logging.getLogger("parley.engine")
@@ -155,6 +153,16 @@ class Conversation(RecognitionListener):
             on_finished=self._response_finished,
             system_prompt=lambda: self.system_prompt,
         )
+        self._turns = TurnTaking(
+            plan=self.plan,
+            listener=self._listener,
+            responder=self._responder,
+            alarms=self._alarms,
+            emit=self._emit,
+            set_state=self._set_state,
+            user_turn=self._user_turn,
+            next_turn=lambda: self.turn + 1,
+        )
         reason: EndReason = "error"
         try:
             self._emit(Ready())
@@ -191,11 +199,11 @@ class Conversation(RecognitionListener):
         if isinstance(item, UserAudio):
             self._listener.audio(item.data, now)
         elif isinstance(item, VadOutcome):
-            await self._vad(item, now)
+            await self._turns.vad(item, now)
         elif isinstance(item, Alarm):
             await self._alarm(item, now)
         elif isinstance(item, Transcription):
-            await self._transcription(item, now)
+            await self._turns.transcription(item, now)
         elif isinstance(item, ServerToolDone):
             self._tool_done(self._desk.resolve(item.call_id, item.result, failed=item.failed), now)
         elif isinstance(item, UserText):
@@ -211,7 +219,7 @@ class Conversation(RecognitionListener):
         elif isinstance(item, Disconnected):
             self._ending = "disconnect"
         elif isinstance(item, _RecognitionFailed):
-            self._recognition_failed(item)
+            self._turns.recognition_failed(item.utterance, item.error)
         elif isinstance(item, SayAsAgent):
             self._say_as_agent(item.text, now)
         elif isinstance(item, Reconfigure):
@@ -219,88 +227,10 @@ class Conversation(RecognitionListener):
         else:
             self._responder.handle(item, now)  # type: ignore[arg-type]
 
-    # The caller's turns -------------------------------------------------------------------------
-
-    async def _vad(self, outcome: VadOutcome, now: float) -> None:
-        signal = self._listener.vad_outcome(outcome)
-        utterance = self._listener.utterance
-        if isinstance(signal, SpeechStarted):
-            busy = self._responder.current is not None
-            utterance = self._listener.begin(signal.at, interrupting=busy)
-            if not busy:
-                self._emit(UserStartedSpeaking())
-                self._set_state("listening")
-                return
-            barge_at = signal.at + self.plan.vad.min_interruption_ms / 1000
-            if barge_at <= now:
-                await self._barge_in(utterance, now)
-            else:
-                self._alarms.set("barge_in", utterance.id, barge_at)
-        elif isinstance(signal, SilenceStarted) and utterance is not None:
-            utterance.ended_at = signal.at
-            at = signal.at + self.plan.vad.endpoint_ms / 1000
-            self._alarms.set("endpoint", utterance.id, at)
-        elif isinstance(signal, SpeechResumed) and utterance is not None:
-            utterance.ended_at = None
-            self._alarms.cancel("endpoint", utterance.id)
-
-    async def _barge_in(self, utterance: Utterance, now: float) -> None:
-        utterance.confirmed = True
-        self._emit(UserStartedSpeaking())
-        if await self._responder.cancel(now):
-            self._emit(Interrupted())
-        self._set_state("listening")
-
     async def _interrupt(self, now: float) -> None:
         if await self._responder.cancel(now):
             self._emit(Interrupted())
         self._set_state("listening")
-
-    def _end_of_turn(self, utterance_id: int, now: float) -> None:
-        utterance = self._listener.utterance
-        if utterance is None or utterance.id != utterance_id:
-            return
-        if self._listener.end_of_turn(now) is None:
-            if self._responder.current is None:
-                self._set_state("listening")
-            return
-        self._alarms.set("recognition", utterance.id, now + self.plan.recognition_timeout_s)
-        if self._responder.current is None:
-            self._set_state("thinking")
-
-    async def _transcription(self, result: Transcription, now: float) -> None:
-        utterance = self._listener.utterance
-        if utterance is None or utterance.id != result.utterance:
-            return
-        if not result.final:
-            utterance.partial = result.text
-            self._emit(Transcript("user", result.text, final=False, turn=self.turn + 1))
-            return
-        if utterance.endpoint_at is None:
-            return  # a final before the endpoint (a streaming provider's own): wait for ours
-        self._alarms.cancel("recognition", utterance.id)
-        utterance.final_text = result.text
-        self._listener.utterance = None
-        text = result.text.strip()
-        if not text:
-            self._set_state("listening")
-            return
-        ended = utterance.ended_at if utterance.ended_at is not None else utterance.endpoint_at
-        timing = TurnTiming(
-            turn_end=ended,
-            endpoint_ms=round((utterance.endpoint_at - ended) * 1000, 1),
-            stt_ms=round((now - utterance.endpoint_at) * 1000, 1),
-        )
-        await self._user_turn(text, timing)
-
-    def _recognition_failed(self, failure: _RecognitionFailed) -> None:
-        utterance = self._listener.utterance
-        if utterance is not None and utterance.id == failure.utterance:
-            self._alarms.cancel("recognition", utterance.id)
-            self._listener.utterance = None
-        self._emit(Failure("stt_error", f"speech recognition failed: {failure.error}", False))
-        if self._responder.current is None:
-            self._set_state("listening")
 
     async def _user_turn(self, text: str, timing: TurnTiming) -> None:
         now = self._loop.time()
@@ -336,38 +266,22 @@ class Conversation(RecognitionListener):
             self._responder.tools_settled(call.response, group, now)
 
     async def _alarm(self, alarm: Alarm, now: float) -> None:
-        key = alarm.key
-        if alarm.kind == "pace":
+        key, kind = alarm.key, alarm.kind
+        if kind == "pace":
             self._responder.pace(now)
-        elif alarm.kind == "played_out":
-            assert isinstance(key, int)
-            self._responder.played_out(key, now)
-        elif alarm.kind == "endpoint":
-            assert isinstance(key, int)
-            self._end_of_turn(key, now)
-        elif alarm.kind == "barge_in":
-            utterance = self._listener.utterance
-            detector = self._listener.detector
-            if (
-                utterance is not None
-                and utterance.id == key
-                and detector.speaking
-                and not detector.in_silence
-            ):
-                await self._barge_in(utterance, now)
-        elif alarm.kind == "recognition":
-            utterance = self._listener.utterance
-            if utterance is not None and utterance.id == key:
-                log.warning("no transcript for utterance %s in time; dropping the turn", key)
-                self._listener.drop()
-                self._emit(
-                    Failure("stt_timeout", "speech recognition did not answer in time", False)
-                )
-                if self._responder.current is None:
-                    self._set_state("listening")
-        elif alarm.kind == "tool_timeout":
+        elif kind == "tool_timeout":
             assert isinstance(key, str)
             self._tool_done(self._desk.timed_out(key), now)
+            return
+        assert isinstance(key, int)
+        if kind == "played_out":
+            self._responder.played_out(key, now)
+        elif kind == "endpoint":
+            self._turns.end_of_turn(key, now)
+        elif kind == "barge_in":
+            await self._turns.barge_in_due(key, now)
+        elif kind == "recognition":
+            self._turns.recognition_overdue(key)
 
     def _say_as_agent(self, text: str, now: float) -> None:
         if self._responder.current is not None:

@@ -18,15 +18,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from parley.dialects.connection import Connection
 from parley.dialects.deepgram import settings as deepgram_settings
 from parley.dialects.deepgram.messages import Renderer, error, message, warning
 from parley.dialects.deepgram.providers import speak_specs, think_choices
 from parley.dialects.deepgram.settings import InvalidSettings, Version
-from parley.dialects.host import Admission, LiveSession, SessionHost, SessionOptions, SessionRefused
-from parley.dialects.outbox import Outbox
+from parley.dialects.host import Admission, SessionHost, SessionOptions, SessionRefused
 from parley.dialects.socket import Socket
 from parley.engine.events import (
-    Disconnected,
     Ended,
     Event,
     Reconfigure,
@@ -63,9 +62,7 @@ class DeepgramSession:
         self._admission = admission
         self._version = version
         self._max_frame = max_frame_bytes
-        self._outbox = Outbox(socket, self._client_gone)
-        self._live: LiveSession | None = None
-        self._task: asyncio.Task[Any] | None = None
+        self._conn = Connection(socket, host)
         self._renderer: Renderer | None = None
         self._loop = asyncio.get_running_loop()
         self._last_heard = self._loop.time()
@@ -82,7 +79,7 @@ class DeepgramSession:
     async def run(self) -> None:
         request_id = str(uuid.uuid4())
         key = "request_id" if self._version == "v1" else "session_id"
-        self._outbox.put(message("Welcome", **{key: request_id}))
+        self._conn.outbox.put(message("Welcome", **{key: request_id}))
         watchdog = asyncio.create_task(self._watch_idle(), name="deepgram-idle")
         try:
             await self._converse()
@@ -90,7 +87,7 @@ class DeepgramSession:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
-            await self._finish()
+            await self._conn.finish()
 
     async def _converse(self) -> None:
         while (data := await self._socket.receive()) is not None:
@@ -100,18 +97,17 @@ class DeepgramSession:
                 )
             elif isinstance(data, bytes):
                 self._last_heard = self._loop.time()
-                if self._live is None:
+                if self._conn.live is None:
                     self._error(
                         "NON_SETTINGS_MESSAGE_BEFORE_SETTINGS", "send Settings before any audio"
                     )
                 else:
-                    await self._live.conversation.deliver(UserAudio(data))
+                    await self._conn.live.conversation.deliver(UserAudio(data))
             else:
                 await self._control(data)
-            if self._outbox.closed:
+            if self._conn.outbox.closed:
                 return
-        if self._live is not None:
-            self._live.conversation.submit(Disconnected())
+        self._conn.disconnected()
 
     async def _control(self, data: str) -> None:
         try:
@@ -129,7 +125,7 @@ class DeepgramSession:
             await self._settings(parsed, "v1" if kind == "Settings" else "v0")
         elif kind not in self._handlers:
             self._error("UNPARSABLE_CLIENT_MESSAGE", f"unknown message type {kind!r}")
-        elif self._live is None:
+        elif self._conn.live is None:
             self._error("NON_SETTINGS_MESSAGE_BEFORE_SETTINGS", f"send Settings before {kind}")
         else:
             try:
@@ -140,7 +136,7 @@ class DeepgramSession:
     # Settings -----------------------------------------------------------------------------------
 
     async def _settings(self, parsed: dict[str, Any], version: Version) -> None:
-        if self._live is not None:
+        if self._conn.live is not None:
             self._error("SETTINGS_ALREADY_APPLIED", "settings can be applied only once")
             return
         try:
@@ -162,43 +158,42 @@ class DeepgramSession:
         except SessionRefused as refusal:
             self._error("INVALID_SETTINGS", refusal.message)
             return
-        self._live = live
-        self._outbox.put(message("SettingsApplied"))
+        self._conn.outbox.put(message("SettingsApplied"))
         for note in [*setup.warnings, *live.warnings]:
-            self._outbox.put(warning("PROVIDER_NOT_AVAILABLE", note))
-        self._task = asyncio.create_task(
-            live.conversation.run(), name=f"conversation-{live.session_id}"
-        )
+            self._conn.outbox.put(warning("PROVIDER_NOT_AVAILABLE", note))
+        self._conn.start(live)
 
     # Control messages after Settings --------------------------------------------------------
 
     async def _update_prompt(self, parsed: dict[str, Any]) -> None:
-        assert self._live is not None
+        assert self._conn.live is not None
         v0 = parsed["type"] == "UpdateInstructions"
         prompt = _text(parsed.get("instructions" if v0 else "prompt"), "prompt")
         answer = "InstructionsUpdated" if v0 else "PromptUpdated"
-        self._live.conversation.submit(Reconfigure(system_prompt=prompt))
-        self._outbox.put(message(answer))
+        self._conn.live.conversation.submit(Reconfigure(system_prompt=prompt))
+        self._conn.outbox.put(message(answer))
 
     async def _update_speak(self, parsed: dict[str, Any]) -> None:
-        assert self._live is not None
+        assert self._conn.live is not None
         notes: list[str] = []
         if "model" in parsed:  # v0: {"model": "aura-…"}
             specs = [f"deepgram-tts:{_text(parsed['model'], 'model')}"]
         else:
             specs, notes = speak_specs(parsed.get("speak"))
-        change, warnings = await self._host.rebuild(self._live, tts=specs or None)
+        change, warnings = await self._host.rebuild(self._conn.live, tts=specs or None)
         self._apply(change, [*notes, *warnings], "SpeakUpdated")
 
     async def _update_think(self, parsed: dict[str, Any]) -> None:
-        assert self._live is not None
+        assert self._conn.live is not None
         think = parsed.get("think")
         if not isinstance(think, dict | list):
             raise InvalidSettings("think must be an object or a list")
         choices, notes = think_choices(think)
         first = think[0] if isinstance(think, list) and think else think
         tools = deepgram_settings.functions_of(think)
-        change, warnings = await self._host.rebuild(self._live, llm=choices or None, tools=tools)
+        change, warnings = await self._host.rebuild(
+            self._conn.live, llm=choices or None, tools=tools
+        )
         prompt = first.get("prompt") if isinstance(first, dict) else None
         if isinstance(prompt, str) and prompt:
             change = Reconfigure(
@@ -207,41 +202,43 @@ class DeepgramSession:
         self._apply(change, [*notes, *warnings], "ThinkUpdated")
 
     def _apply(self, change: Reconfigure, warnings: list[str], answer: str) -> None:
-        assert self._live is not None
+        assert self._conn.live is not None
         for note in warnings:
-            self._outbox.put(warning("PROVIDER_NOT_AVAILABLE", note))
-        self._live.conversation.submit(change)
-        self._outbox.put(message(answer))
+            self._conn.outbox.put(warning("PROVIDER_NOT_AVAILABLE", note))
+        self._conn.live.conversation.submit(change)
+        self._conn.outbox.put(message(answer))
 
     async def _inject_user(self, parsed: dict[str, Any]) -> None:
-        assert self._live is not None
-        await self._live.conversation.deliver(UserText(_text(parsed.get("content"), "content")))
+        assert self._conn.live is not None
+        await self._conn.live.conversation.deliver(
+            UserText(_text(parsed.get("content"), "content"))
+        )
 
     async def _inject_agent(self, parsed: dict[str, Any]) -> None:
-        assert self._live is not None
+        assert self._conn.live is not None
         text = _text(parsed.get("message") or parsed.get("content"), "message")
-        await self._live.conversation.deliver(SayAsAgent(text))
+        await self._conn.live.conversation.deliver(SayAsAgent(text))
 
     async def _function_result(self, parsed: dict[str, Any]) -> None:
-        assert self._live is not None
+        assert self._conn.live is not None
         call_id = parsed.get("id") or parsed.get("function_call_id")
         result = parsed.get("content", parsed.get("output"))
         if not isinstance(call_id, str) or result is None:
             raise InvalidSettings("FunctionCallResponse needs an id and content")
         text = result if isinstance(result, str) else json.dumps(result)
-        await self._live.conversation.deliver(ToolResult(call_id, text))
+        await self._conn.live.conversation.deliver(ToolResult(call_id, text))
 
     # Output, timeouts, ending -------------------------------------------------------------------
 
     def _emit(self, event: Event) -> None:
         if self._renderer is not None:
             for frame in self._renderer.render(event):
-                self._outbox.put(frame)
+                self._conn.outbox.put(frame)
         if isinstance(event, Ended):
-            self._outbox.close_after_pending()
+            self._conn.outbox.close_after_pending()
 
     def _error(self, code: str, description: str) -> None:
-        self._outbox.put(error(code, description))
+        self._conn.outbox.put(error(code, description))
 
     async def _watch_idle(self) -> None:
         while True:
@@ -251,27 +248,9 @@ class DeepgramSession:
                     "CLIENT_MESSAGE_TIMEOUT",
                     f"no audio or KeepAlive for {IDLE_TIMEOUT_S:.0f} seconds",
                 )
-                if self._live is not None:
-                    self._live.conversation.submit(Stop("timeout"))
+                if self._conn.live is not None:
+                    self._conn.live.conversation.submit(Stop("timeout"))
                 else:
-                    self._outbox.close_after_pending(1000, "idle")
+                    self._conn.outbox.close_after_pending(1000, "idle")
                 return
             await asyncio.sleep(deadline - self._loop.time())
-
-    def _client_gone(self) -> None:
-        if self._live is not None:
-            self._live.conversation.submit(Disconnected())
-        self._outbox.close_after_pending(1011, "client not reading")
-
-    async def _finish(self) -> None:
-        if self._task is not None:
-            try:
-                await self._task
-            except Exception:
-                log.exception("conversation task failed")
-        if self._live is not None:
-            await self._host.closed(self._live)
-        self._outbox.close_after_pending()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._outbox.wait(), 5)
-        await self._outbox.cancel()

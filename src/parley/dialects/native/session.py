@@ -10,19 +10,17 @@ said so far.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 
 from pydantic import ValidationError
 
-from parley.dialects.host import Admission, LiveSession, SessionHost, SessionOptions, SessionRefused
+from parley.dialects.connection import Connection
+from parley.dialects.host import Admission, SessionHost, SessionOptions, SessionRefused
 from parley.dialects.native import messages
 from parley.dialects.native.start import StartPayload
-from parley.dialects.outbox import Outbox
 from parley.dialects.socket import Socket
-from parley.engine.events import Disconnected, Ended, Event, UserAudio
+from parley.engine.events import Ended, Event, UserAudio
 from parley.validation import describe_errors
 
 log = logging.getLogger("parley.dialects")
@@ -38,9 +36,7 @@ class NativeSession:
         self._host = host
         self._credential = credential
         self._max_frame = max_frame_bytes
-        self._outbox = Outbox(socket, self._client_gone)
-        self._live: LiveSession | None = None
-        self._task: asyncio.Task[Any] | None = None
+        self._conn = Connection(socket, host)
         self._binary = False
         self._transcripts = {"user": True, "agent": True}
 
@@ -50,7 +46,7 @@ class NativeSession:
             if admission is not None:
                 await self._converse(admission)
         finally:
-            await self._finish()
+            await self._conn.finish()
 
     async def _admit(self) -> Admission | None:
         if not self._credential:
@@ -63,8 +59,8 @@ class NativeSession:
             return None
 
     def _refuse(self, code: str, message: str) -> None:
-        self._outbox.put(messages.error(code, message, fatal=True))
-        self._outbox.close_after_pending(
+        self._conn.outbox.put(messages.error(code, message, fatal=True))
+        self._conn.outbox.close_after_pending(
             UNAUTHORIZED_CLOSE if code == "unauthorized" else 1008, code
         )
 
@@ -82,19 +78,18 @@ class NativeSession:
                     await self._start(admission, parsed.payload)
                 else:
                     await self._command(parsed)
-            if self._outbox.closed:
+            if self._conn.outbox.closed:
                 return
-        if self._live is not None:
-            self._live.conversation.submit(Disconnected())
+        self._conn.disconnected()
 
     async def _command(self, command: Any) -> None:
-        if self._live is None:
+        if self._conn.live is None:
             self._error("not_started", "send a start message first")
         else:
-            await self._live.conversation.deliver(command)
+            await self._conn.live.conversation.deliver(command)
 
     async def _start(self, admission: Admission, payload: dict[str, Any]) -> None:
-        if self._live is not None:
+        if self._conn.live is not None:
             self._error("already_started", "this session has already started")
             return
         prepared = admission.prepared or {}
@@ -127,40 +122,19 @@ class NativeSession:
         except SessionRefused as refusal:
             self._refuse(refusal.code, refusal.message)
             return
-        self._live = live
-        self._outbox.put(
+        self._conn.outbox.put(
             messages.frame(
                 "started", {"session_id": live.session_id, "conversation_id": live.conversation_id}
             )
         )
-        self._task = asyncio.create_task(
-            live.conversation.run(), name=f"conversation-{live.session_id}"
-        )
+        self._conn.start(live)
 
     def _emit(self, event: Event) -> None:
         rendered = messages.render(event, binary_audio=self._binary, transcripts=self._transcripts)
         if rendered is not None:
-            self._outbox.put(rendered)
+            self._conn.outbox.put(rendered)
         if isinstance(event, Ended):
-            self._outbox.close_after_pending()
+            self._conn.outbox.close_after_pending()
 
     def _error(self, code: str, message: str) -> None:
-        self._outbox.put(messages.error(code, message))
-
-    def _client_gone(self) -> None:
-        if self._live is not None:
-            self._live.conversation.submit(Disconnected())
-        self._outbox.close_after_pending(1011, "client not reading")
-
-    async def _finish(self) -> None:
-        if self._task is not None:
-            try:
-                await self._task
-            except Exception:
-                log.exception("conversation task failed")
-        if self._live is not None:
-            await self._host.closed(self._live)
-        self._outbox.close_after_pending()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._outbox.wait(), 5)
-        await self._outbox.cancel()
+        self._conn.outbox.put(messages.error(code, message))
