@@ -39,7 +39,7 @@ class InputConverter:
         self._odd_byte = b""
 
     def convert(self, data: bytes) -> Int16Array:
-        if self.source.encoding == "linear16":
+        if self.source.encoding == "linear16" and (self._odd_byte or len(data) % 2):
             data = self._odd_byte + data
             self._odd_byte = data[-1:] if len(data) % 2 else b""
         return self._resampler.process(decode(data, self.source.encoding))

@@ -25,7 +25,7 @@ def rms(samples: Int16Array) -> float:
 class Framer:
     """Cuts a stream of sample chunks of any size into frames of exactly `size` samples.
 
-    Samples are copied once into a preallocated buffer; complete frames are returned as
+    The incomplete tail waits in a preallocated buffer; complete frames are returned as
     copies so callers may keep them.
     """
 
@@ -39,16 +39,12 @@ class Framer:
         return self._filled
 
     def push(self, samples: Int16Array) -> list[Int16Array]:
-        frames: list[Int16Array] = []
-        offset = 0
-        while offset < samples.size:
-            take = min(self.size - self._filled, samples.size - offset)
-            self._buffer[self._filled : self._filled + take] = samples[offset : offset + take]
-            self._filled += take
-            offset += take
-            if self._filled == self.size:
-                frames.append(self._buffer.copy())
-                self._filled = 0
+        pending = self._buffer[: self._filled]
+        data = np.concatenate((pending, samples)) if self._filled else samples
+        whole = data.size - data.size % self.size
+        frames = [data[i : i + self.size].copy() for i in range(0, whole, self.size)]
+        self._filled = data.size - whole
+        self._buffer[: self._filled] = data[whole:]
         return frames
 
     def flush(self) -> Int16Array | None:

@@ -1,21 +1,45 @@
-"""`parley serve`: run the HTTP/WebSocket server with uvicorn."""
+"""`parley serve`: run the HTTP/WebSocket server with uvicorn, in one or several processes.
+
+With `--workers N`, the parent migrates the database and registers the configured keys
+once, then uvicorn forks N workers that share the listening socket. Each worker runs its
+own conversations; anything created over REST is in the shared database, so a session
+made through one worker can be joined through any other, and an agent deleted through one
+ends its live sessions everywhere (each worker checks its live sessions against the
+store). Prometheus numbers from every worker are aggregated at `/metrics`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
+import shutil
+import tempfile
 
 import uvicorn
 
 from parley.config import Settings
 from parley.server.app import create_app
+from parley.store import Store
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("serve", help="run the server")
     parser.add_argument("--host", help="address to bind (default PARLEY_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default PARLEY_PORT or 8000)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes to run (default 1; use one per core)"
+    )
     parser.set_defaults(handler=handle)
+
+
+async def _prepare(settings: Settings) -> None:
+    store = await Store.open(settings.resolved_database_url)
+    try:
+        await store.accounts.bootstrap_keys(settings.api_keys)
+    finally:
+        await store.close()
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -25,12 +49,22 @@ def handle(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        ws_max_size=max(16 << 20, settings.max_frame_bytes * 2),
-        proxy_headers=True,
-    )
+    common = {
+        "host": host,
+        "port": port,
+        "log_level": settings.log_level,
+        "ws_max_size": max(16 << 20, settings.max_frame_bytes * 2),
+        "ws_per_message_deflate": False,  # audio does not compress: deflate only costs CPU
+        "proxy_headers": True,
+    }
+    if args.workers <= 1:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        return 0
+    asyncio.run(_prepare(settings))
+    metrics_dir = tempfile.mkdtemp(prefix="parley-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run("parley.server.app:create_app", factory=True, workers=args.workers, **common)  # type: ignore[arg-type]
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

@@ -91,9 +91,14 @@ class Listener:
             self.recognizer.feed(samples)
         else:
             self._remember(samples)
-        deliver = partial(self._deliver, now)
-        for frame in self._framer.push(samples):
-            self.vad.analyse(frame, deliver)
+        already = self._framer.pending
+        frames = self._framer.push(samples)
+        size = self._framer.size
+        for index, frame in enumerate(frames):
+            # when this frame's last sample arrived: the chunk arrived `now`, and what
+            # follows the frame in the chunk took that long to record
+            after = samples.size - ((index + 1) * size - already)
+            self.vad.analyse(frame, partial(self._deliver, now - after / RECOGNITION_RATE))
 
     def _deliver(self, frame_end: float, probability: float) -> None:
         self._post(VadOutcome(frame_end, probability))

@@ -53,6 +53,7 @@ class Plan:
     max_tokens: int | None = None
     frame_ms: float = 20.0
     lead_ms: float = 200.0
+    pace_quantum_ms: float = 60.0  # frames leave in bunches this long (the first at once)
     recognition_timeout_s: float = 3.0
     client_tool_timeout_s: float = 30.0
     server_tool_timeout_s: float = 10.0

@@ -232,8 +232,10 @@ class Responder:
             self._started_speaking(response)  # announced before its first sound
         self.speaker.send_due(now)
         due = self.speaker.pacer.next_due()
-        if due is not None:
-            self._alarms.set("pace", response.id, due)
+        if due is not None:  # wake once per quantum, not once per frame
+            self._alarms.set(
+                "pace", response.id, due + (self.plan.pace_quantum_ms - self.plan.frame_ms) / 1000
+            )
         if (
             response.speech_done
             and not response.audio_done_sent

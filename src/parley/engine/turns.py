@@ -8,8 +8,10 @@ so a turn still ends when a client stops sending audio altogether.
   frames have covered `start_ms` without a dip below the lower hysteresis threshold.
   `SpeechStarted.at` is the candidate's first frame, i.e. when the caller started talking.
 - Offset: a frame below `threshold - 0.15` while in speech reports `SilenceStarted`, timed at
-  the end of the last speech frame minus the detector's lingering (`trailing_frames`), which
-  is when speech really ended: Silero stays confident about one window too long.
+  the end of the last *confident* frame (at or above `threshold`: the hysteresis keeps a
+  fading frame in speech, but it does not date the end) minus the detector's lingering
+  (`trailing_frames`): Silero stays confident about one window too long, so that is when
+  speech really ended.
 - A speech frame during that silence reports `SpeechResumed`.
 """
 
@@ -75,10 +77,11 @@ class TurnDetector:
         start = end - self.frame_s
         if not self._speaking:
             return self._onset(probability, start, end)
+        if probability >= self.threshold:
+            self._last_speech_end = end  # a confident window: the end is dated from these
         if probability >= self.threshold or (
             self._silent_since is None and probability >= self.low
         ):
-            self._last_speech_end = end
             if self._silent_since is not None:
                 self._silent_since = None
                 return SpeechResumed(start)

@@ -12,6 +12,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -163,6 +164,10 @@ def _words(text: str) -> list[re.Match[str]]:
     return list(re.finditer(r"\S+", text))
 
 
+@cache
 def tone(rate: int, seconds: float, hz: float = 440.0, amplitude: float = 8000.0) -> Int16Array:
+    """A sine tone (cached and read-only: fakes should cost the server nothing)."""
     t = np.arange(int(rate * seconds)) / rate
-    return (np.sin(2 * np.pi * hz * t) * amplitude).astype(np.int16)
+    samples = (np.sin(2 * np.pi * hz * t) * amplitude).astype(np.int16)
+    samples.flags.writeable = False
+    return samples

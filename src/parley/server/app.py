@@ -19,6 +19,8 @@ from parley.providers.hub import ProviderHub
 from parley.server.deps import Services, no_nul_in_url
 from parley.server.errors import BodySizeLimit, install_error_handlers
 from parley.server.live import LiveSessions
+from parley.server.metrics import router as metrics_router
+from parley.server.metrics import watch_loop_lag
 from parley.server.routes import agents, deepgram_ws, health, native_ws, sessions, voice
 from parley.store import Store
 
@@ -61,14 +63,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         live = LiveSessions()
         app.state.services = Services(settings=settings, store=store, hub=hub, live=live)
-        sweeper = asyncio.create_task(_sweep_expired(store), name="parley-expiry-sweeper")
+        background = [
+            asyncio.create_task(_sweep_expired(store), name="parley-expiry-sweeper"),
+            asyncio.create_task(
+                live.follow_store(store.sessions.ended_among), name="parley-live-sync"
+            ),
+            asyncio.create_task(watch_loop_lag(), name="parley-loop-lag"),
+        ]
         try:
             yield
         finally:
             await live.end_all("error", SHUTDOWN_GRACE_SECONDS)
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await hub.aclose()
             await store.close()
 
@@ -83,4 +93,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for module in (health, agents, sessions, voice, native_ws, deepgram_ws):
         app.include_router(module.router)
+    app.include_router(metrics_router)
     return app

@@ -24,6 +24,7 @@ from parley.engine.events import Event, Reconfigure
 from parley.engine.tools import ToolCatalogue
 from parley.engine.transcript import NoTranscript, TranscriptStore
 from parley.providers.specs import LlmChoice
+from parley.server import metrics
 from parley.server.deps import Services
 from parley.server.plans import VoiceBuilder, build_plan, history
 from parley.server.transcripts import StoredTranscript
@@ -117,8 +118,12 @@ class ServerHost:
             log.warning("cannot start session %s: %s", session_id, exc)
             await transcript.finish("error")
             raise SessionRefused("provider_unavailable", str(exc)) from exc
-        conversation = Conversation(plan, voice, transcript, emit, services.hub.tool_runner())
+        conversation = Conversation(
+            plan, voice, transcript, metrics.observe(emit), services.hub.tool_runner()
+        )
         live = LiveSession(session_id, conversation_id, conversation, builder.warnings)
+        metrics.SESSIONS_STARTED.labels(dialect).inc()
+        metrics.SESSIONS_LIVE.inc()
         services.live.add(live)
         self._builders[session_id] = builder
         return live
@@ -142,6 +147,7 @@ class ServerHost:
 
     async def closed(self, session: LiveSession) -> None:
         self._services.live.remove(session)
+        metrics.SESSIONS_LIVE.dec()
         self._builders.pop(session.session_id, None)
 
     async def _agent(self, account_id: str, agent_id: str | None) -> Agent:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import get_args
 
 from parley.dialects.host import LiveSession
 from parley.engine.events import EndReason, Stop
 
 log = logging.getLogger("parley.server")
+_REASONS = set(get_args(EndReason))
 
 
 class LiveSessions:
@@ -44,6 +46,21 @@ class LiveSessions:
                 live.conversation.submit(Stop(reason))
                 ended += 1
         return ended
+
+    async def follow_store(
+        self, ended_among: Callable[[list[str]], Awaitable[dict[str, str]]], every_s: float = 2.0
+    ) -> None:
+        """End live sessions that another process ended in the store (an agent deleted
+        through another worker). Runs forever; cancel it to stop."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                ended = await ended_among(list(self._sessions))
+            except Exception:
+                log.exception("could not check live sessions against the store")
+                continue
+            for session_id, reason in ended.items():
+                self.end([session_id], reason if reason in _REASONS else "error")  # type: ignore[arg-type]
 
     async def end_all(self, reason: EndReason, grace_s: float) -> None:
         count = self.end(list(self._sessions), reason)

@@ -27,7 +27,13 @@ async def serve_app(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", ws_max_size=ws_max_size, lifespan="auto")
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            ws_max_size=ws_max_size,
+            ws_per_message_deflate=False,
+            lifespan="auto",
+        )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]), name="parley-server")
     try:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parley.credentials import display_prefix, hash_secret, new_api_key, new_id
@@ -48,6 +49,12 @@ class Accounts:
             return 0
         await self.ensure_default()
         hashes = {hash_secret(key): key for key in keys}
+        try:
+            return await self._add_keys(hashes)
+        except IntegrityError:  # another process registered them at the same moment
+            return await self._add_keys(hashes)
+
+    async def _add_keys(self, hashes: dict[str, str]) -> int:
         async with self._sessions.begin() as db:
             known = set(
                 (await db.execute(select(ApiKey.key_hash).where(ApiKey.key_hash.in_(hashes))))

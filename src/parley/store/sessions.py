@@ -135,6 +135,17 @@ class Sessions:
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def ended_among(self, session_ids: Sequence[str]) -> dict[str, str]:
+        """Of these sessions, the ones no longer active, with why (for other processes)."""
+        if not session_ids:
+            return {}
+        query = select(Session.id, Session.end_reason, Session.status).where(
+            Session.id.in_(session_ids), Session.status != "active"
+        )
+        async with self._sessions() as db:
+            rows = (await db.execute(query)).all()
+        return {row.id: row.end_reason or row.status for row in rows}
+
     async def expire_due(self) -> int:
         """Mark every unjoined session past its `expires_at` as expired; returns how many."""
         async with self._sessions.begin() as db:

@@ -1,0 +1,1 @@
+"""The standard benchmark (BENCHMARK.md): Parley's own overhead at growing concurrency."""

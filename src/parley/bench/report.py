@@ -1,0 +1,138 @@
+"""Benchmark numbers: percentiles, event-loop lag from Prometheus buckets, table, plot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from parley.bench.scenario import FIXED_DELAYS_MS
+
+_BUCKET = re.compile(r'^parley_event_loop_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$')
+
+
+def percentiles(values: list[float], *points: int) -> dict[str, float | None]:
+    if not values:
+        return {f"p{p}": None for p in points}
+    return {f"p{p}": round(float(np.percentile(values, p)), 1) for p in points}
+
+
+def lag_buckets(metrics: str) -> list[tuple[float, float]]:
+    buckets = []
+    for line in metrics.splitlines():
+        match = _BUCKET.match(line)
+        if match:
+            bound = float("inf") if match.group(1) == "+Inf" else float(match.group(1))
+            buckets.append((bound, float(match.group(2))))
+    return sorted(buckets)
+
+
+def loop_lag(before: str, after: str) -> dict[str, float | None]:
+    """p99 and max of the loop lag in the window, in ms, from cumulative bucket counts:
+    p99 interpolated inside its bucket, max given as the bound of the highest bucket used."""
+    start = dict(lag_buckets(before))
+    window = [(bound, count - start.get(bound, 0.0)) for bound, count in lag_buckets(after)]
+    total = window[-1][1] if window else 0
+    if total <= 0:
+        return {"p99": None, "max": None}
+    target, lower, previous = 0.99 * total, 0.0, 0.0
+    p99 = None
+    for bound, count in window:
+        if count >= target and p99 is None:
+            upper = bound if bound != float("inf") else lower * 2
+            share = (target - previous) / max(count - previous, 1e-9)
+            p99 = (lower + (upper - lower) * share) * 1000
+        lower, previous = (bound if bound != float("inf") else lower), count
+    highest = next((bound for bound, count in window if count >= total), float("inf"))
+    return {
+        "p99": round(p99 or 0.0, 2),
+        "max": None if highest == float("inf") else round(highest * 1000, 2),
+    }
+
+
+def summarise(turns: list[dict[str, Any]]) -> dict[str, Any]:
+    v2v = [t["v2v_ms"] for t in turns if t["v2v_ms"] is not None]
+    overhead = [v - FIXED_DELAYS_MS for v in v2v]
+    barge = [t["barge_in_ms"] for t in turns if t["barge_in_ms"] is not None]
+    stream = [t["reply_stream_ms"] for t in turns if t["reply_stream_ms"] is not None]
+    return {
+        "turns": len(turns),
+        "missing_replies": sum(1 for t in turns if t["missing"]),
+        "v2v_ms": percentiles(v2v, 50, 95, 99),
+        "overhead_ms": percentiles(overhead, 50, 95, 99),
+        "bargein_ms": percentiles(barge, 50, 99),
+        "reply_stream_ms": percentiles(stream, 50),
+    }
+
+
+def table(levels: list[dict[str, Any]]) -> Table:
+    grid = Table(
+        "callers",
+        "workers",
+        "turns",
+        "missing",
+        "v2v p50",
+        "overhead p50/p95/p99",
+        "barge-in p50",
+        "loop lag p99/max",
+        "CPU %",
+        "RSS MB",
+        "MB/caller",
+        title="Parley: standard benchmark (ms unless noted)",
+    )
+    for level in levels:
+        o, lag = level["overhead_ms"], level["loop_lag_ms"]
+        grid.add_row(
+            str(level["sessions"]),
+            str(level["workers"]),
+            str(level["turns"]),
+            str(level["missing_replies"]),
+            _ms(level["v2v_ms"]["p50"]),
+            f"{_ms(o['p50'])} / {_ms(o['p95'])} / {_ms(o['p99'])}",
+            _ms(level["bargein_ms"]["p50"]),
+            f"{_ms(lag['p99'])} / {_ms(lag['max'])}",
+            f"{level['server_cpu_percent']:.0f}",
+            f"{level['server_rss_mb']:.0f}",
+            f"{level['rss_per_session_mb']:.2f}",
+        )
+    return grid
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def plot(levels: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sessions = [level["sessions"] for level in levels]
+    figure, (latency, cpu) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for key, style in (("p50", "o-"), ("p95", "s--"), ("p99", "^:")):
+        latency.plot(
+            sessions, [lv["overhead_ms"][key] for lv in levels], style, label=f"overhead {key}"
+        )
+    latency.plot(sessions, [lv["v2v_ms"]["p50"] - FIXED_DELAYS_MS for lv in levels], alpha=0)
+    latency.set(
+        xlabel="concurrent callers",
+        ylabel="ms beyond the 795 ms of fixed delays",
+        title="Parley's own latency per turn",
+    )
+    latency.grid(alpha=0.3)
+    latency.legend()
+    cpu.plot(sessions, [lv["server_cpu_percent"] for lv in levels], "o-", color="tab:red")
+    cpu.set(xlabel="concurrent callers", ylabel="server CPU % (100 = one core)", title="Server CPU")
+    cpu.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def show(levels: list[dict[str, Any]]) -> None:
+    Console().print(table(levels))

@@ -1,0 +1,69 @@
+"""One benchmark level: a fresh server, a crowd of callers, the numbers in between."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from typing import Any
+
+from parley.bench.report import loop_lag, summarise
+from parley.bench.scenario import AGENT
+from parley.bench.server import BenchServer
+from parley.client import ParleyClient
+
+
+async def _agent(server: BenchServer) -> str:
+    async with ParleyClient(server.url, server.key) as rest:
+        return str((await rest.create_agent(**AGENT))["id"])
+
+
+def run_level(sessions: int, seconds: float, warmup: float, workers: int) -> dict[str, Any]:
+    with BenchServer(workers) as server:
+        agent = asyncio.run(_agent(server))
+        idle = server.sample()
+        callers = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "parley.bench.callers",
+                "--url",
+                server.url,
+                "--key",
+                server.key,
+                "--agent",
+                agent,
+                "--sessions",
+                str(sessions),
+                "--seconds",
+                str(seconds),
+                "--warmup",
+                str(warmup),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert callers.stdout is not None
+        lines = iter(callers.stdout.readline, "")
+        if next(lines, "").strip() != "measuring":
+            raise RuntimeError("the callers did not start")
+        start = server.sample()
+        if next(lines, "").strip() != "done":
+            raise RuntimeError("the callers stopped early")
+        end = server.sample()
+        turns = json.loads(next(lines, "[]"))
+        callers.wait(timeout=60)
+    busy_rss = max(start.rss_bytes, end.rss_bytes)
+    return {
+        "sessions": sessions,
+        "seconds": seconds,
+        "workers": workers,
+        **summarise(turns),
+        "loop_lag_ms": loop_lag(start.metrics, end.metrics),
+        "server_cpu_percent": round(
+            (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at) * 100, 1
+        ),
+        "server_rss_mb": round(busy_rss / 2**20, 1),
+        "rss_per_session_mb": round((busy_rss - idle.rss_bytes) / 2**20 / max(1, sessions), 3),
+    }

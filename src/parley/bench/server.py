@@ -1,0 +1,104 @@
+"""A Parley server in its own process(es) for one benchmark level, and what it costs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+from parley.credentials import new_api_key
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Sample:
+    cpu_seconds: float
+    rss_bytes: int
+    at: float
+    metrics: str
+
+
+class BenchServer:
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.key = new_api_key()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._data = tempfile.TemporaryDirectory(prefix="parley-bench-")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> BenchServer:
+        env = {
+            **os.environ,
+            "PARLEY_DATA_DIR": self._data.name,
+            "PARLEY_API_KEYS": self.key,
+            "PARLEY_VAD": "silero",
+            "PARLEY_LOG_LEVEL": "warning",
+        }
+        log = open(Path(self._data.name) / "server.log", "wb")
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "parley",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the server exited: see {log.name}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the server did not start within 60 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._data.cleanup()
+
+    def sample(self) -> Sample:
+        """CPU time and memory of the server and its worker processes, and its metrics."""
+        assert self._process is not None
+        root = psutil.Process(self._process.pid)
+        processes = [root, *root.children(recursive=True)]
+        cpu, rss = 0.0, 0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+                cpu += times.user + times.system
+                rss += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        if self.workers > 1:
+            rss -= root.memory_info().rss  # the supervisor holds no sessions
+        metrics = httpx.get(f"{self.url}/metrics", timeout=10).text
+        return Sample(cpu, rss, time.monotonic(), metrics)

@@ -1,0 +1,137 @@
+"""Prometheus metrics: per-turn latency, sessions, provider errors, event-loop lag.
+
+The engine knows nothing of Prometheus: the host wraps each conversation's event stream in
+`observe`, which records `TurnMetrics` and `Failure` events on the way to the dialect.
+With several worker processes (`parley serve --workers N`), `PROMETHEUS_MULTIPROC_DIR` is
+set and `/metrics` aggregates every worker's numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+
+from fastapi import APIRouter, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prometheus_multiprocess
+
+from parley.engine.events import Event, Failure, TurnMetrics
+
+LATENCY_BUCKETS = (
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.2,
+    0.3,
+    0.4,
+    0.5,
+    0.6,
+    0.8,
+    1.0,
+    1.25,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+)
+LAG_BUCKETS = (
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.25,
+    0.5,
+    1.0,
+)
+
+TURN_SECONDS = Histogram(
+    "parley_turn_latency_seconds",
+    "Per-turn latency by component; `total` is end of the "
+    "caller's speech to the first agent audio sent.",
+    ["component"],
+    buckets=LATENCY_BUCKETS,
+)
+SESSIONS_LIVE = Gauge(
+    "parley_sessions_live", "Conversations running in this process.", multiprocess_mode="livesum"
+)
+SESSIONS_STARTED = Counter("parley_sessions_started_total", "Conversations started.", ["dialect"])
+PROVIDER_ERRORS = Counter(
+    "parley_provider_errors_total", "Provider failures seen by sessions.", ["code"]
+)
+LOOP_LAG = Histogram(
+    "parley_event_loop_lag_seconds",
+    "How late the event loop runs a timer (sampled every 100 ms).",
+    buckets=LAG_BUCKETS,
+)
+LOOP_LAG_MAX = Gauge(
+    "parley_event_loop_lag_max_seconds", "Largest event-loop lag seen.", multiprocess_mode="max"
+)
+
+_COMPONENTS = ("endpoint_ms", "stt_ms", "llm_ttft_ms", "tts_ttfb_ms", "total_ms")
+
+
+def observe(emit: Callable[[Event], None]) -> Callable[[Event], None]:
+    def observed(event: Event) -> None:
+        if isinstance(event, TurnMetrics):
+            for component in _COMPONENTS:
+                value = getattr(event, component)
+                if value is not None:
+                    TURN_SECONDS.labels(component.removesuffix("_ms")).observe(value / 1000)
+        elif isinstance(event, Failure):
+            PROVIDER_ERRORS.labels(event.code).inc()
+        emit(event)
+
+    return observed
+
+
+async def watch_loop_lag(interval: float = 0.1) -> None:
+    """Sample event-loop lag forever (run it as a task; cancel it to stop)."""
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    while True:
+        start = loop.time()
+        await asyncio.sleep(interval)
+        lag = max(0.0, loop.time() - start - interval)
+        LOOP_LAG.observe(lag)
+        if lag > worst:
+            worst = lag
+            LOOP_LAG_MAX.set(worst)
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def worker_exited(pid: int) -> None:
+    with contextlib.suppress(Exception):
+        prometheus_multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
