@@ -25,8 +25,12 @@ def rms(samples: Int16Array) -> float:
 class Framer:
     """Cuts a stream of sample chunks of any size into frames of exactly `size` samples.
 
-    The incomplete tail waits in a preallocated buffer; complete frames are returned as
-    copies so callers may keep them.
+    The incomplete tail waits in a preallocated buffer. Complete frames are views of the
+    chunk pushed (or of a fresh array joining it to the tail), not copies: a copy of 500+
+    samples makes numpy release the GIL, and on a busy server every such release lets a
+    worker thread take the interpreter from the event loop. Chunks must not be modified
+    after they are pushed; every producer in Parley hands over a fresh array or a view of
+    immutable bytes.
     """
 
     def __init__(self, size: int) -> None:
@@ -42,7 +46,7 @@ class Framer:
         pending = self._buffer[: self._filled]
         data = np.concatenate((pending, samples)) if self._filled else samples
         whole = data.size - data.size % self.size
-        frames = [data[i : i + self.size].copy() for i in range(0, whole, self.size)]
+        frames = [data[i : i + self.size] for i in range(0, whole, self.size)]
         self._filled = data.size - whole
         self._buffer[: self._filled] = data[whole:]
         return frames

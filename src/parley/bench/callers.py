@@ -1,17 +1,19 @@
 """Simulated callers: the load generator, run in its own process (`python -m …callers`).
 
-One ticker drives every caller's microphone: each 20 ms it sends every caller its next
-frame (speech while it is talking, σ = 50 noise otherwise), so N callers cost one timer,
-not N. Each caller talks (a 1.2 s utterance), listens until 1.0 s of reply audio has come
-plus 0.5 s, and talks again; every fourth reply it talks over after 300 ms instead
-(barge-in). A reply not complete 10 s after the caller stopped is missing.
+One ticker drives every caller's microphone, so N callers cost one timer, not N: it runs every
+2 ms and serves one of ten phase slots, so each caller sends its next frame (speech while it is
+talking, σ = 50 noise otherwise) every 20 ms at its own phase, as callers who dialled in at
+different moments do, rather than all at once in a burst. Each caller talks (a 1.2 s
+utterance), listens until 1.0 s of reply audio has come plus 0.5 s, and talks again; every
+fourth reply it talks over after 300 ms instead (barge-in). A reply not complete 10 s after the
+caller stopped is missing.
 
-Measured per turn, on the caller's clock: v2v = first reply audio received − last speech
-frame sent; barge-in reaction = `interrupted` received − first frame of the speech that
-talked over the agent. Only turns that end inside the measurement window count.
+Measured per turn, on the caller's clock: v2v = first reply audio received − last speech frame
+sent; barge-in reaction = `interrupted` received − first frame of the speech that talked over
+the agent. Only turns that end inside the measurement window count.
 
-The parent reads one line on stdout when measurement starts (`measuring`) and one when it
-stops (`done`), then the results as JSON on the last line.
+The parent reads one line on stdout when measurement starts (`measuring`) and one when it stops
+(`done`), then the results as JSON on the last line.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class Caller:
     done: bool = False
 
 
+PHASES = 10  # callers are spread over ten 2 ms phase slots of the 20 ms frame period
+
+
 class Crowd:
     def __init__(self, utterance: np.ndarray, barge: np.ndarray) -> None:
         self.loop = asyncio.get_running_loop()
@@ -101,27 +106,31 @@ class Crowd:
         caller.turn = Turn(speech_end=0.0, barge_in=barge)
 
     async def tick(self) -> None:
-        """Every 20 ms, each caller's next frame; the clock never drifts."""
+        """Each caller's next frame every 20 ms at its phase slot; the clock never drifts."""
+        slot_s = sc.FRAME_MS / 1000 / PHASES
         start, ticks = self.loop.time(), 0
         while True:
             now = self.loop.time()
-            for caller in self.callers:
-                if caller.done:
-                    continue
-                if caller.speech:
-                    frame = caller.speech.pop(0)
-                    if not caller.speech and caller.turn is not None:
-                        caller.turn.speech_end = self.loop.time()
-                elif caller.turn is None and now >= caller.resume_at:
-                    self.talk(caller, now)
-                    frame = caller.speech.pop(0)
-                else:
-                    frame = self.noise[caller.index % 8][ticks % 50]
-                    self._check_missing(caller, now)
-                with contextlib.suppress(ConnectionClosed):
-                    await caller.ws.send(frame)
+            frame_index = ticks // PHASES
+            for caller in self.callers[ticks % PHASES :: PHASES]:
+                if not caller.done:
+                    await self._speak(caller, now, frame_index)
             ticks += 1
-            await asyncio.sleep(max(0.0, start + ticks * sc.FRAME_MS / 1000 - self.loop.time()))
+            await asyncio.sleep(max(0.0, start + ticks * slot_s - self.loop.time()))
+
+    async def _speak(self, caller: Caller, now: float, frame_index: int) -> None:
+        if caller.speech:
+            frame = caller.speech.pop(0)
+            if not caller.speech and caller.turn is not None:
+                caller.turn.speech_end = self.loop.time()
+        elif caller.turn is None and now >= caller.resume_at:
+            self.talk(caller, now)
+            frame = caller.speech.pop(0)
+        else:
+            frame = self.noise[caller.index % 8][frame_index % 50]
+            self._check_missing(caller, now)
+        with contextlib.suppress(ConnectionClosed):
+            await caller.ws.send(frame)
 
     def _check_missing(self, caller: Caller, now: float) -> None:
         turn = caller.turn

@@ -13,6 +13,9 @@ from rich.table import Table
 from parley.bench.scenario import FIXED_DELAYS_MS
 
 _BUCKET = re.compile(r'^parley_event_loop_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$')
+_TURN = re.compile(
+    r'^parley_turn_latency_seconds_(sum|count)\{component="([a-z_]+)"\} ([0-9.e+]+)$'
+)
 
 
 def percentiles(values: list[float], *points: int) -> dict[str, float | None]:
@@ -52,6 +55,27 @@ def loop_lag(before: str, after: str) -> dict[str, float | None]:
         "p99": round(p99 or 0.0, 2),
         "max": None if highest == float("inf") else round(highest * 1000, 2),
     }
+
+
+def turn_components(before: str, after: str) -> dict[str, float | None]:
+    """Mean of each server-side turn latency component over the window, in ms: where the
+    time between the caller's last word and the first reply audio went, as the server saw it."""
+
+    def totals(metrics: str) -> dict[tuple[str, str], float]:
+        found = {}
+        for line in metrics.splitlines():
+            match = _TURN.match(line)
+            if match:
+                found[(match.group(2), match.group(1))] = float(match.group(3))
+        return found
+
+    start, end = totals(before), totals(after)
+    means: dict[str, float | None] = {}
+    for component in sorted({name for name, _ in end}):
+        count = end.get((component, "count"), 0) - start.get((component, "count"), 0)
+        total = end.get((component, "sum"), 0) - start.get((component, "sum"), 0)
+        means[component] = round(total / count * 1000, 1) if count > 0 else None
+    return means
 
 
 def summarise(turns: list[dict[str, Any]]) -> dict[str, Any]:

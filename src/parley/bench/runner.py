@@ -8,7 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
-from parley.bench.report import loop_lag, summarise
+from parley.bench.report import loop_lag, summarise, turn_components
 from parley.bench.scenario import AGENT
 from parley.bench.server import BenchServer
 from parley.client import ParleyClient
@@ -61,6 +61,7 @@ def run_level(sessions: int, seconds: float, warmup: float, workers: int) -> dic
         "workers": workers,
         **summarise(turns),
         "loop_lag_ms": loop_lag(start.metrics, end.metrics),
+        "server_turn_mean_ms": turn_components(start.metrics, end.metrics),
         "server_cpu_percent": round(
             (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at) * 100, 1
         ),

