@@ -8,8 +8,12 @@ import sys
 PARLEY = [sys.executable, "-m", "parley"]
 
 
-def parley(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*PARLEY, *args], env=env, capture_output=True, text=True, timeout=60)
+def parley(
+    env: dict[str, str], *args: str, ok: bool = True, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*PARLEY, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
     if ok:
         assert result.returncode == 0, result.stderr
     return result

@@ -13,7 +13,7 @@ sent; barge-in reaction = `interrupted` received − first frame of the speech t
 the agent. Only turns that end inside the measurement window count.
 
 The parent reads one line on stdout when measurement starts (`measuring`) and one when it stops
-(`done`), then the results as JSON on the last line.
+(`done`); the per-turn results go to the JSON file named by `--results`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import argparse
 import asyncio
 import contextlib
 import json
-import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -227,6 +227,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, required=True)
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--warmup", type=float, required=True)
+    parser.add_argument("--results", required=True, help="where to write the turns as JSON")
     args = parser.parse_args()
     try:
         import uvloop
@@ -235,7 +236,7 @@ def main() -> None:
     except ImportError:
         pass
     results = asyncio.run(run(args))
-    sys.stdout.write(json.dumps(results) + "\n")
+    Path(args.results).write_text(json.dumps(results))
 
 
 if __name__ == "__main__":

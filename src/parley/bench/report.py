@@ -159,4 +159,7 @@ def plot(levels: list[dict[str, Any]], path: Path) -> None:
 
 
 def show(levels: list[dict[str, Any]]) -> None:
-    Console().print(table(levels))
+    console = Console()
+    if not console.is_terminal:  # a log or a pipe: print the table whole, not squeezed
+        console = Console(width=160)
+    console.print(table(levels))

@@ -6,6 +6,8 @@ import asyncio
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from parley.bench.report import loop_lag, summarise, turn_components
@@ -20,26 +22,18 @@ async def _agent(server: BenchServer) -> str:
 
 
 def run_level(sessions: int, seconds: float, warmup: float, workers: int) -> dict[str, Any]:
-    with BenchServer(workers) as server:
+    with BenchServer(workers) as server, tempfile.TemporaryDirectory() as scratch:
         agent = asyncio.run(_agent(server))
         idle = server.sample()
+        results = Path(scratch) / "turns.json"
         callers = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "parley.bench.callers",
-                "--url",
-                server.url,
-                "--key",
-                server.key,
-                "--agent",
-                agent,
-                "--sessions",
-                str(sessions),
-                "--seconds",
-                str(seconds),
-                "--warmup",
-                str(warmup),
+                *("--url", server.url, "--key", server.key, "--agent", agent),
+                *("--sessions", str(sessions), "--seconds", str(seconds)),
+                *("--warmup", str(warmup), "--results", str(results)),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -52,8 +46,9 @@ def run_level(sessions: int, seconds: float, warmup: float, workers: int) -> dic
         if next(lines, "").strip() != "done":
             raise RuntimeError("the callers stopped early")
         end = server.sample()
-        turns = json.loads(next(lines, "[]"))
-        callers.wait(timeout=60)
+        if callers.wait(timeout=120) != 0 or not results.exists():
+            raise RuntimeError("the callers failed before reporting their turns")
+        turns = json.loads(results.read_text())
     busy_rss = max(start.rss_bytes, end.rss_bytes)
     return {
         "sessions": sessions,

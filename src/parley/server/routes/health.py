@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -19,4 +21,6 @@ async def healthz(found: ServicesDep) -> JSONResponse:
     except Exception as exc:
         body = {"status": "unavailable", "version": __version__, "database": str(exc)[:200]}
         return JSONResponse(body, status_code=503)
-    return JSONResponse({"status": "ok", "version": __version__, "database": found.store.backend})
+    body = {"status": "ok", "version": __version__, "database": found.store.backend}
+    # which process answered: with `parley serve --workers N`, each has its own pid
+    return JSONResponse({**body, "worker": os.getpid()})

@@ -1,0 +1,60 @@
+"""`parley bench` as a smoke test: two callers for six seconds, every figure reported.
+
+The benchmark is a benchmark, not a test: this only proves it runs end to end (server and
+callers in their own processes, real WebSockets, the embedded Silero VAD) and reports what
+BENCHMARK.md asks for. Nothing here asserts how fast Parley is.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support.cli import parley
+
+FIXED_DELAYS_MS = 795
+
+
+def test_a_short_run_reports_every_figure_and_draws_the_plot(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "bench.json"
+    run = parley(
+        cli_env,
+        "bench",
+        "--sessions",
+        "2",
+        "--seconds",
+        "6",
+        "--warmup",
+        "1",
+        "--json",
+        str(out),
+        timeout=240,
+    )
+
+    result = json.loads(out.read_text())
+    assert {"sessions", "seconds", "workers", "turns", "missing_replies"} <= set(result)
+    assert (result["sessions"], result["seconds"], result["workers"]) == (2, 6, 1)
+    assert result["turns"] >= 2 and result["missing_replies"] == 0
+    for key in ("v2v_ms", "overhead_ms"):
+        assert set(result[key]) == {"p50", "p95", "p99"}
+    # the fake providers' delays really are in the loop: a reply cannot come sooner
+    assert result["v2v_ms"]["p50"] > FIXED_DELAYS_MS - 100
+    assert result["overhead_ms"]["p50"] == result["v2v_ms"]["p50"] - FIXED_DELAYS_MS
+    assert set(result["bargein_ms"]) == {"p50", "p99"}
+    assert set(result["loop_lag_ms"]) == {"p99", "max"}
+    assert result["loop_lag_ms"]["p99"] is not None
+    assert result["server_cpu_percent"] > 0 and result["server_rss_mb"] > 10
+    assert set(result["server_turn_mean_ms"]) >= {"endpoint", "stt", "llm_ttft", "total"}
+    assert [level["sessions"] for level in result["levels"]] == [2]
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "standard benchmark" in run.stdout
+
+
+def test_bad_levels_are_refused_with_a_clear_message(cli_env: dict[str, str]) -> None:
+    refused = parley(cli_env, "bench", "--sessions", "10,many", ok=False)
+
+    assert refused.returncode == 2
+    assert "--sessions takes numbers" in refused.stderr
+    assert "Traceback" not in refused.stderr
