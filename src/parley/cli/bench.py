@@ -8,8 +8,6 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from parley.bench.report import plot, show
-from parley.bench.runner import run_level
 from parley.cli._common import CliError, err
 
 
@@ -40,6 +38,14 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     if not levels_wanted or min(levels_wanted) < 1:
         err.print("[red]error:[/red] --sessions needs at least one level of 1 or more")
+        return 2
+    try:  # the benchmark's own dependencies are the `bench` extra
+        import matplotlib  # noqa: F401
+
+        from parley.bench.report import plot, show
+        from parley.bench.runner import run_level
+    except ImportError as exc:
+        err.print(f"[red]error:[/red] parley bench needs {exc.name}: pip install 'parley\\[bench]'")
         return 2
     levels = []
     with Progress(transient=True) as progress:
