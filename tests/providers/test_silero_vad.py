@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 from collections.abc import Iterator
 
@@ -152,3 +153,51 @@ async def test_a_worker_that_dies_is_replaced(service: SileroService, spoken: np
 
     assert len(results) == len(pieces)
     assert max(results) > 0.9
+
+
+async def test_a_failing_session_does_not_cost_the_others_their_results(
+    service: SileroService, spoken: np.ndarray
+) -> None:
+    loop = asyncio.get_running_loop()
+    pieces = frames(spoken)[:20]
+    broken, healthy = service.detector(loop), service.detector(loop)
+    results = Heard()
+
+    def explode(probability: float) -> None:
+        raise ValueError("a session's own bug")
+
+    for piece in pieces:
+        broken.analyse(piece, explode)
+        healthy.analyse(piece, results.deliver)
+    await results.wait(len(pieces))
+    after = Heard()
+    healthy.analyse(pieces[0], after.deliver)
+    await after.wait(1)
+
+    alone = SileroBatcher()
+    expected = [float(alone.process(records([(1, KIND_FRAME, f)]))[0]) for f in pieces]
+    assert results == pytest.approx(expected, abs=1e-4)
+    assert len(after) == 1
+
+
+async def test_a_server_holding_over_a_thousand_files_still_starts_workers(
+    spoken: np.ndarray,
+) -> None:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip("needs a file limit over 1,200")
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        service = SileroService()
+        try:
+            detector = service.detector(asyncio.get_running_loop())
+            heard = Heard()
+            _analyse(detector, frames(spoken)[:5], heard)
+            await heard.wait(5)
+        finally:
+            service.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+
+    assert len(heard) == 5

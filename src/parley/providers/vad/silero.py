@@ -58,48 +58,70 @@ class _Child:
 
     def __init__(self) -> None:
         to_child_r, self.to_child = os.pipe()
-        self.from_child, from_child_w = os.pipe()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "parley.providers.vad.silero_worker",
-                str(to_child_r),
-                str(from_child_w),
-            ],
-            pass_fds=(to_child_r, from_child_w),
-            stdin=subprocess.DEVNULL,
-        )
-        os.close(to_child_r)
-        os.close(from_child_w)
+        try:
+            self.from_child, from_child_w = os.pipe()
+        except OSError:
+            _close_fds(to_child_r, self.to_child)
+            raise
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", WORKER_MODULE, str(to_child_r), str(from_child_w)],
+                pass_fds=(to_child_r, from_child_w),
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError:
+            _close_fds(self.to_child, self.from_child)
+            raise
+        finally:
+            _close_fds(to_child_r, from_child_w)
+
+    @classmethod
+    def started(cls) -> _Child:
+        """A worker with its model loaded (blocking; raises RuntimeError if it cannot)."""
+        try:
+            child = cls()
+        except OSError as exc:
+            raise RuntimeError(f"could not start the Silero VAD worker: {exc}") from exc
+        try:
+            child.wait_ready()
+        except BaseException:
+            child.close()
+            raise
+        return child
 
     def wait_ready(self) -> None:
-        """Block until the model is loaded (raises if the child fails to start)."""
         deadline = time.monotonic() + START_TIMEOUT_S
+        poller = select.poll()  # not select(): server processes may hold fds past 1023
+        poller.register(self.from_child, select.POLLIN)
         got = b""
         while len(got) < len(READY):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self.from_child], [], [], remaining)[0]:
-                self.close()
+            remaining_ms = (deadline - time.monotonic()) * 1000
+            if remaining_ms <= 0 or not poller.poll(remaining_ms):
                 raise RuntimeError("the Silero VAD worker did not start in time")
             chunk = os.read(self.from_child, len(READY) - len(got))
             if not chunk:
-                self.close()
                 raise RuntimeError("the Silero VAD worker exited during start-up")
             got += chunk
         if got != READY:
-            self.close()
             raise RuntimeError("the Silero VAD worker spoke out of turn")
         os.set_blocking(self.to_child, False)
         os.set_blocking(self.from_child, False)
 
     def close(self) -> None:
-        for fd in (self.to_child, self.from_child):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        with contextlib.suppress(Exception):
+        _close_fds(self.to_child, self.from_child)
+        with contextlib.suppress(ProcessLookupError):
             self.process.terminate()
+        try:
             self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 @dataclass(eq=False, slots=True)
@@ -134,7 +156,7 @@ class _Channel:
             return
         pcm = _SILENT if frame is None else frame.astype("<i2", copy=False).tobytes()
         data = _HEADER.pack(stream.id, kind) + pcm
-        if len(self._outgoing) + len(data) > MAX_BACKLOG:
+        if kind == KIND_FRAME and len(self._outgoing) + len(data) > MAX_BACKLOG:
             self._dropped += 1
             if self._dropped in (1, 100) or self._dropped % 10_000 == 0:
                 log.warning("Silero VAD is behind: %d frame(s) dropped", self._dropped)
@@ -181,10 +203,16 @@ class _Channel:
             return
         results = np.frombuffer(bytes(self._received[:whole]), dtype=RESULT).tolist()
         del self._received[:whole]
-        for probability in results:
-            stream, deliver = self._awaiting.popleft()
-            if not stream.closed:
+        due = [self._awaiting.popleft() for _ in results]  # keep step before any callback
+        for (stream, deliver), probability in zip(due, results, strict=True):
+            if self.closed:
+                return
+            if stream.closed:
+                continue
+            try:
                 deliver(probability)
+            except Exception:  # one session's failure must not cost the others their VAD
+                log.exception("a VAD result could not be delivered")
 
     def _restart(self) -> None:
         if self.closed:
@@ -196,9 +224,8 @@ class _Channel:
         self._outgoing.clear()
         self._child.close()
         try:
-            self._child = _Child()
-            self._child.wait_ready()
-        except (OSError, RuntimeError):
+            self._child = _Child.started()
+        except Exception:
             log.exception("no Silero VAD worker: sessions on this loop hear no speech")
             self.closed = True
             return
@@ -225,24 +252,26 @@ class SileroService:
     """The process-wide Silero VAD; `detector(loop)` makes a per-session detector."""
 
     def __init__(self) -> None:
-        self._spare: _Child | None = _Child()
-        self._spare.wait_ready()
+        self._spare: _Child | None = _Child.started()
         self._channels: dict[asyncio.AbstractEventLoop, _Channel] = {}
         self._next_stream = 1
+        self._closed = False
 
     def detector(self, loop: asyncio.AbstractEventLoop) -> SileroDetector:
+        if self._closed:
+            raise RuntimeError("the Silero VAD service is closed")
         channel = self._channels.get(loop)
         if channel is None or channel.closed:
+            for gone in [other for other in self._channels if other.is_closed()]:
+                self._channels.pop(gone).close()
             child, self._spare = self._spare, None
-            if child is None:
-                child = _Child()
-                child.wait_ready()
-            channel = self._channels[loop] = _Channel(loop, child)
+            channel = self._channels[loop] = _Channel(loop, child or _Child.started())
         stream = _Stream(self._next_stream)
         self._next_stream = (self._next_stream + 1) % (1 << 32) or 1
         return SileroDetector(channel, stream)
 
     def close(self) -> None:
+        self._closed = True
         for channel in self._channels.values():
             channel.close()
         self._channels.clear()

@@ -120,12 +120,14 @@ def serve(in_fd: int, out_fd: int) -> None:
     batcher = SileroBatcher()
     _write_all(out_fd, READY)
     pending = bytearray()
+    waiting = select.poll()  # fds are the parent's numbers, which may be past 1023
+    waiting.register(in_fd, select.POLLIN)
     while True:
         chunk = os.read(in_fd, READ_SIZE)
         if not chunk:
             return
         pending += chunk
-        while select.select([in_fd], [], [], 0)[0]:
+        while waiting.poll(0):
             chunk = os.read(in_fd, READ_SIZE)
             if not chunk:
                 break
