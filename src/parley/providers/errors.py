@@ -8,7 +8,9 @@ the HTTP status if any, whether trying again might help, and the `Retry-After` h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -68,3 +70,15 @@ def classify(provider: str, exc: BaseException) -> ProviderError:
     ):
         return ProviderError(provider, f"connection failed: {exc or name}")
     return ProviderError(provider, f"{name}: {exc}")
+
+
+@contextlib.contextmanager
+def reported_as(provider: str) -> Iterator[None]:
+    """Whatever goes wrong inside leaves as a `ProviderError` of `provider` (one already
+    classified passes through as it is), so chains and the engine see one kind of failure."""
+    try:
+        yield
+    except ProviderError:
+        raise
+    except Exception as exc:
+        raise classify(provider, exc) from exc

@@ -20,10 +20,8 @@ from parley.providers.base import (
     ToolCall,
     ToolCallRequest,
 )
-from parley.providers.errors import classify
-from parley.providers.llm.formats import anthropic_messages, anthropic_tools
-
-DEFAULT_MAX_TOKENS = 1024
+from parley.providers.errors import reported_as
+from parley.providers.llm.formats import DEFAULT_MAX_TOKENS, anthropic_messages, anthropic_tools
 
 
 class AnthropicModel(LanguageModel):
@@ -44,7 +42,7 @@ class AnthropicModel(LanguageModel):
             # them); an agent that sets one still gets it sent, for the models that use it.
             options["extra_body"] = {"temperature": min(1.0, request.temperature)}
         blocks: dict[int, dict[str, str]] = {}
-        try:
+        with reported_as(self.name):
             stream = await self._client.messages.create(
                 model=self._model,
                 messages=anthropic_messages(request),
@@ -65,10 +63,6 @@ class AnthropicModel(LanguageModel):
                         blocks[event.index]["json"] += delta.partial_json
                 elif kind == "error":
                     raise ProviderError(self.name, f"stream error: {event}")
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise classify(self.name, exc) from exc
         for index in sorted(blocks):
             block = blocks[index]
             try:

@@ -15,6 +15,7 @@ from typing import Any
 from parley.providers.base import ChatRequest, ToolSpec
 
 CALL_STARTED = "(The caller is on the line.)"
+DEFAULT_MAX_TOKENS = 1024  # a reply's budget when the agent sets none (both APIs want one)
 
 
 def openai_messages(request: ChatRequest) -> list[dict[str, Any]]:

@@ -24,10 +24,8 @@ from parley.providers.base import (
     ToolCall,
     ToolCallRequest,
 )
-from parley.providers.errors import classify
-from parley.providers.llm.formats import openai_messages, openai_tools
-
-DEFAULT_MAX_TOKENS = 1024
+from parley.providers.errors import reported_as
+from parley.providers.llm.formats import DEFAULT_MAX_TOKENS, openai_messages, openai_tools
 
 
 class OpenAIChatModel(LanguageModel):
@@ -49,7 +47,7 @@ class OpenAIChatModel(LanguageModel):
         limit = request.max_tokens or DEFAULT_MAX_TOKENS
         options["max_completion_tokens" if self._official else "max_tokens"] = limit
         calls: dict[int, dict[str, str]] = {}
-        try:
+        with reported_as(self.name):
             stream = await self._client.chat.completions.create(
                 model=self._model, messages=openai_messages(request), stream=True, **options
             )
@@ -67,10 +65,6 @@ class OpenAIChatModel(LanguageModel):
                     if piece.function is not None:
                         call["name"] += piece.function.name or ""
                         call["args"] += piece.function.arguments or ""
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise classify(self.name, exc) from exc
         for index in sorted(calls):
             yield ToolCallRequest(self._call(calls[index]))
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from parley.providers.base import ProviderError, SpeechChunk, SpeechSynthesizer
-from parley.providers.errors import classify
+from parley.providers.base import SpeechChunk, SpeechSynthesizer
+from parley.providers.errors import reported_as
 
 RATE = 24000
 
@@ -51,22 +51,15 @@ class HttpPcmSynthesizer(SpeechSynthesizer):
         self._body = body
 
     async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
-        try:
+        with reported_as(self._name):
             async with self._http.stream(
                 "POST", self._url, headers=self._headers, json={**self._body, "text": text}
             ) as response:
                 if response.status_code >= 400:
                     detail = (await response.aread())[:300].decode(errors="replace")
-                    raise classify(
-                        self._name,
-                        httpx.HTTPStatusError(detail, request=response.request, response=response),
-                    )
+                    raise httpx.HTTPStatusError(detail, request=response.request, response=response)
                 async for chunk in pcm_chunks(response.aiter_bytes()):
                     yield chunk
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise classify(self._name, exc) from exc
 
 
 class OpenAISpeechSynthesizer(SpeechSynthesizer):
@@ -81,13 +74,9 @@ class OpenAISpeechSynthesizer(SpeechSynthesizer):
         self._name = f"openai-tts:{model}/{voice}"
 
     async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
-        try:
+        with reported_as(self._name):
             async with self._client.audio.speech.with_streaming_response.create(
                 model=self._model, voice=self._voice, input=text, response_format="pcm"
             ) as response:
                 async for chunk in pcm_chunks(response.iter_bytes()):
                     yield chunk
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise classify(self._name, exc) from exc
