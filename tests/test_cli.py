@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 
 import httpx
 
-from tests.support.cli import PARLEY, parley
+from tests.support.cli import PARLEY, free_port, parley
 
 
 def test_keys_create_prints_a_working_key_once(cli_env: dict[str, str]) -> None:
@@ -70,9 +69,7 @@ def test_revoked_keys_are_refused_by_the_cli(cli_env: dict[str, str]) -> None:
 
 
 def test_serve_runs_the_api_on_the_given_port(cli_env: dict[str, str]) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**cli_env, "PARLEY_API_KEYS": "pk_cli_serve_test_key"}
     server = subprocess.Popen(
         [*PARLEY, "serve", "--port", str(port)],

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import wave
 from pathlib import Path
 
 import numpy as np
 
-from tests.support.cli import PARLEY, parley
+from tests.support.cli import PARLEY, free_port, parley
 from tests.support.speech import require_tools
 
 
@@ -50,9 +49,7 @@ def test_talk_says_a_wav_to_a_running_server_and_records_the_reply(
         ["espeak-ng", "-v", "en-us", "-w", str(question), "what time do you close"], check=True
     )
     key = parley(cli_env, "keys", "create").stdout.strip()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [*PARLEY, "serve", "--port", str(port)],
         env=cli_env,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from parley.client import ParleyClient, VoiceClient
-from tests.support.cli import PARLEY
+from tests.support.cli import PARLEY, free_port
 from tests.voice.conftest import collect, of
 
 KEY = "pk_workers_test_key_0123456789abcdef"
@@ -28,9 +27,7 @@ SESSIONS = 8
 
 @pytest.fixture
 def two_workers(cli_env: dict[str, str]) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**cli_env, "PARLEY_API_KEYS": KEY, "PARLEY_VAD": "fake-vad"}
     server = subprocess.Popen(
         [*PARLEY, "serve", "--port", str(port), "--workers", "2"],

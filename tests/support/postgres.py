@@ -10,11 +10,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.cli import free_port
 
 
 def _bindir() -> Path | None:
@@ -26,12 +27,6 @@ def _bindir() -> Path | None:
         key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
     )
     return Path(candidates[-1]).parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -72,7 +67,7 @@ def start_cluster() -> Cluster | str:
             return "running as root and there is no 'postgres' user to run the server as"
         run_as = ["runuser", "-u", "postgres", "--"]
         os.chown(root, user.pw_uid, user.pw_gid)
-    datadir, port = root / "data", _free_port()
+    datadir, port = root / "data", free_port()
     init = subprocess.run(
         [
             *run_as,

@@ -16,11 +16,13 @@ import logging
 import os
 import shutil
 import tempfile
+from typing import Any
 
 import uvicorn
 
 from parley.config import Settings
 from parley.server.app import create_app
+from parley.server.runner import uvicorn_options
 from parley.store import Store
 
 
@@ -49,22 +51,21 @@ def handle(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    common = {
+    common: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": settings.log_level,
-        "ws_max_size": max(16 << 20, settings.max_frame_bytes * 2),
-        "ws_per_message_deflate": False,  # audio does not compress: deflate only costs CPU
+        **uvicorn_options(settings),
         "proxy_headers": True,
     }
     if args.workers <= 1:
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), **common)
         return 0
     asyncio.run(_prepare(settings))
     metrics_dir = tempfile.mkdtemp(prefix="parley-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        uvicorn.run("parley.server.app:create_app", factory=True, workers=args.workers, **common)  # type: ignore[arg-type]
+        uvicorn.run("parley.server.app:create_app", factory=True, workers=args.workers, **common)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

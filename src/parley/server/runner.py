@@ -1,6 +1,6 @@
 """Run a real Parley server inside the current event loop, on a real port.
 
-Used by `parley demo`, the benchmark and the end-to-end tests: the server they talk to is
+Used by `parley demo` and the end-to-end tests: the server they talk to is
 the production uvicorn stack on a loopback socket, not an in-memory shortcut.
 """
 
@@ -10,29 +10,36 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
 
 from parley.config import Settings
 from parley.server.app import create_app
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The WebSocket options every Parley server runs with (`parley serve` and in-process).
+
+    uvicorn's frame limit is set well above `PARLEY_MAX_FRAME_BYTES`, so an oversized frame
+    reaches the dialect and gets its clear error instead of a dropped connection; per-message
+    deflate is off because audio does not compress and deflating it only costs CPU.
+    """
+    return {
+        "ws_max_size": max(16 << 20, settings.max_frame_bytes * 2),
+        "ws_per_message_deflate": False,
+    }
+
+
 @contextlib.asynccontextmanager
-async def serve_app(
-    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, ws_max_size: int = 16 << 20
-) -> AsyncIterator[str]:
-    """Serve any ASGI app until the block exits; yields its base URL."""
+async def serving(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve Parley until the block exits; yields the base URL (`http://127.0.0.1:<port>`)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     server = uvicorn.Server(
         uvicorn.Config(
-            app,
-            log_level="warning",
-            ws_max_size=ws_max_size,
-            ws_per_message_deflate=False,
-            lifespan="auto",
+            create_app(settings), log_level="warning", lifespan="auto", **uvicorn_options(settings)
         )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]), name="parley-server")
@@ -48,11 +55,3 @@ async def serve_app(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         sock.close()
-
-
-@contextlib.asynccontextmanager
-async def serving(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve Parley until the block exits; yields the base URL (`http://127.0.0.1:<port>`)."""
-    ws_max_size = max(16 << 20, settings.max_frame_bytes * 2)
-    async with serve_app(create_app(settings), host, port, ws_max_size) as base_url:
-        yield base_url
