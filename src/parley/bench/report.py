@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
 from parley.bench.scenario import FIXED_DELAYS_MS
 
-_BUCKET = re.compile(r'^parley_event_loop_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$')
-_TURN = re.compile(
-    r'^parley_turn_latency_seconds_(sum|count)\{component="([a-z_]+)"\} ([0-9.e+]+)$'
-)
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+LAG = "parley_event_loop_lag_seconds_bucket"
+TURN = "parley_turn_latency_seconds"
+
+
+def window(before: str, after: str) -> Samples:
+    """What each Prometheus sample gained between two scrapes of `/metrics`."""
+
+    def samples(text: str) -> Samples:
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    start = samples(before)
+    return {key: value - start.get(key, 0.0) for key, value in samples(after).items()}
 
 
 def percentiles(values: list[float], *points: int) -> dict[str, float | None]:
@@ -24,33 +37,26 @@ def percentiles(values: list[float], *points: int) -> dict[str, float | None]:
     return {f"p{p}": round(float(np.percentile(values, p)), 1) for p in points}
 
 
-def lag_buckets(metrics: str) -> list[tuple[float, float]]:
-    buckets = []
-    for line in metrics.splitlines():
-        match = _BUCKET.match(line)
-        if match:
-            bound = float("inf") if match.group(1) == "+Inf" else float(match.group(1))
-            buckets.append((bound, float(match.group(2))))
-    return sorted(buckets)
-
-
 def loop_lag(before: str, after: str) -> dict[str, float | None]:
     """p99 and max of the loop lag in the window, in ms, from cumulative bucket counts:
     p99 interpolated inside its bucket, max given as the bound of the highest bucket used."""
-    start = dict(lag_buckets(before))
-    window = [(bound, count - start.get(bound, 0.0)) for bound, count in lag_buckets(after)]
-    total = window[-1][1] if window else 0
+    buckets = sorted(
+        (float(dict(labels)["le"]), count)
+        for (name, labels), count in window(before, after).items()
+        if name == LAG
+    )
+    total = buckets[-1][1] if buckets else 0
     if total <= 0:
         return {"p99": None, "max": None}
     target, lower, previous = 0.99 * total, 0.0, 0.0
     p99 = None
-    for bound, count in window:
+    for bound, count in buckets:
         if count >= target and p99 is None:
             upper = bound if bound != float("inf") else lower * 2
             share = (target - previous) / max(count - previous, 1e-9)
             p99 = (lower + (upper - lower) * share) * 1000
         lower, previous = (bound if bound != float("inf") else lower), count
-    highest = next((bound for bound, count in window if count >= total), float("inf"))
+    highest = next((bound for bound, count in buckets if count >= total), float("inf"))
     return {
         "p99": round(p99 or 0.0, 2),
         "max": None if highest == float("inf") else round(highest * 1000, 2),
@@ -60,21 +66,13 @@ def loop_lag(before: str, after: str) -> dict[str, float | None]:
 def turn_components(before: str, after: str) -> dict[str, float | None]:
     """Mean of each server-side turn latency component over the window, in ms: where the
     time between the caller's last word and the first reply audio went, as the server saw it."""
-
-    def totals(metrics: str) -> dict[tuple[str, str], float]:
-        found = {}
-        for line in metrics.splitlines():
-            match = _TURN.match(line)
-            if match:
-                found[(match.group(2), match.group(1))] = float(match.group(3))
-        return found
-
-    start, end = totals(before), totals(after)
+    gained = window(before, after)
     means: dict[str, float | None] = {}
-    for component in sorted({name for name, _ in end}):
-        count = end.get((component, "count"), 0) - start.get((component, "count"), 0)
-        total = end.get((component, "sum"), 0) - start.get((component, "sum"), 0)
-        means[component] = round(total / count * 1000, 1) if count > 0 else None
+    for name, labels in sorted(gained):
+        if name != f"{TURN}_count":
+            continue
+        count, total = gained[(name, labels)], gained.get((f"{TURN}_sum", labels), 0.0)
+        means[dict(labels)["component"]] = round(total / count * 1000, 1) if count > 0 else None
     return means
 
 
