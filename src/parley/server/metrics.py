@@ -9,7 +9,6 @@ set and `/metrics` aggregates every worker's numbers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import Callable
 
@@ -130,8 +129,3 @@ def metrics() -> Response:
     else:
         body = generate_latest()
     return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-
-def worker_exited(pid: int) -> None:
-    with contextlib.suppress(Exception):
-        prometheus_multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
