@@ -68,7 +68,6 @@ class Caller:
     index: int
     ws: ClientConnection
     speech: list[bytes] = field(default_factory=list)  # frames still to say
-    talking_since: float | None = None
     turn: Turn | None = None
     turns: list[Turn] = field(default_factory=list)
     count: int = 0
@@ -98,11 +97,10 @@ class Crowd:
         size = sc.FRAME_SAMPLES * 2
         return [data[i : i + size] for i in range(0, len(data), size)]
 
-    def talk(self, caller: Caller, now: float) -> None:
+    def talk(self, caller: Caller) -> None:
         caller.count += 1
         barge = caller.count % sc.BARGE_IN_EVERY == 0
         caller.speech = list(self.utterance)
-        caller.talking_since = now
         caller.turn = Turn(speech_end=0.0, barge_in=barge)
 
     async def tick(self) -> None:
@@ -124,7 +122,7 @@ class Crowd:
             if not caller.speech and caller.turn is not None:
                 caller.turn.speech_end = self.loop.time()
         elif caller.turn is None and now >= caller.resume_at:
-            self.talk(caller, now)
+            self.talk(caller)
             frame = caller.speech.pop(0)
         else:
             frame = self.noise[caller.index % 8][frame_index % 50]

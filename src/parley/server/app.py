@@ -16,12 +16,11 @@ from fastapi import Depends, FastAPI
 from parley import __version__
 from parley.config import Settings
 from parley.providers.hub import ProviderHub
+from parley.server import metrics
 from parley.server.collector import tune_for_latency
 from parley.server.deps import Services, no_nul_in_url
 from parley.server.errors import BodySizeLimit, install_error_handlers
 from parley.server.live import LiveSessions
-from parley.server.metrics import router as metrics_router
-from parley.server.metrics import watch_loop_lag
 from parley.server.routes import agents, deepgram_ws, health, native_ws, sessions, voice
 from parley.store import Store
 
@@ -70,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(
                 live.follow_store(store.sessions.ended_among), name="parley-live-sync"
             ),
-            asyncio.create_task(watch_loop_lag(), name="parley-loop-lag"),
+            asyncio.create_task(metrics.watch_loop_lag(), name="parley-loop-lag"),
         ]
         try:
             yield
@@ -96,7 +95,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for module in (health, agents, sessions, voice, native_ws, deepgram_ws):
+    for module in (health, metrics, agents, sessions, voice, native_ws, deepgram_ws):
         app.include_router(module.router)
-    app.include_router(metrics_router)
     return app
