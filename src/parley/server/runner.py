@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from parley.config import Settings
 from parley.server.app import create_app
@@ -32,16 +33,16 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve Parley until the block exits; yields the base URL (`http://127.0.0.1:<port>`)."""
+async def serve_app(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, **options: Any
+) -> AsyncIterator[str]:
+    """Serve any ASGI app (Parley, or a test's fake provider) until the block exits; yields
+    its base URL. `options` go to uvicorn (16 MiB frames and no deflate unless they say)."""
+    options = {"ws_max_size": 16 << 20, "ws_per_message_deflate": False, **options}
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), log_level="warning", lifespan="auto", **uvicorn_options(settings)
-        )
-    )
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="auto", **options))
     task = asyncio.create_task(server.serve(sockets=[sock]), name="parley-server")
     try:
         while not server.started:
@@ -55,3 +56,11 @@ async def serving(settings: Settings, host: str = "127.0.0.1", port: int = 0) ->
         with contextlib.suppress(asyncio.CancelledError):
             await task
         sock.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve Parley until the block exits; yields the base URL (`http://127.0.0.1:<port>`)."""
+    app = create_app(settings)
+    async with serve_app(app, host, port, **uvicorn_options(settings)) as base_url:
+        yield base_url
