@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     max_frame_bytes: int = Field(default=1 << 20, ge=1024)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    # Hosts/CIDRs that client-chosen URLs (HTTP tools, LLM endpoints) may reach although
+    # they are private. `http_tools_allow` is the older name; both count.
+    outbound_allow: Annotated[tuple[str, ...], NoDecode] = ()
     http_tools_allow: Annotated[tuple[str, ...], NoDecode] = ()
     # Provider defaults for agents that do not choose their own (spec strings, see README).
     llm: str = "echo"
@@ -85,7 +88,7 @@ class Settings(BaseSettings):
     tts_timeout: float = Field(default=5.0, gt=0)
     tool_timeout: float = Field(default=10.0, gt=0)
 
-    @field_validator("api_keys", "http_tools_allow", mode="before")
+    @field_validator("api_keys", "http_tools_allow", "outbound_allow", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> tuple[str, ...]:
         return _comma_list(value)
@@ -103,6 +106,10 @@ class Settings(BaseSettings):
         if not re.match(r"^(https?|wss?)://[^/\s]+", value):
             raise ValueError("PARLEY_PUBLIC_URL must look like https://host[:port][/prefix]")
         return value.rstrip("/")
+
+    @property
+    def outbound_allow_list(self) -> tuple[str, ...]:
+        return (*self.outbound_allow, *self.http_tools_allow)
 
     @property
     def resolved_database_url(self) -> str:

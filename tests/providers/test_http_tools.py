@@ -13,14 +13,16 @@ from parley.engine.agent import ToolEndpoint
 from parley.engine.tools import ToolDefinition
 from parley.providers.base import ToolSpec
 from parley.providers.http_tools import HttpToolRunner, ToolCallFailed
-from parley.providers.netguard import AddressPolicy, AddressRefused, is_public
+from parley.providers.netguard import AddressPolicy, AddressRefused, guarded_client, is_public
 from tests.providers.conftest import Served
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
+async def clients() -> AsyncIterator[list[httpx.AsyncClient]]:
+    made: list[httpx.AsyncClient] = []
+    yield made
+    for client in made:
+        await client.aclose()
 
 
 def tool(url: str, method: str = "POST", headers: dict[str, str] | None = None) -> ToolDefinition:
@@ -36,16 +38,23 @@ def tool(url: str, method: str = "POST", headers: dict[str, str] | None = None) 
     )
 
 
-def runner(http: httpx.AsyncClient, *allow: str, timeout: float = 2.0) -> HttpToolRunner:
-    return HttpToolRunner(http, AddressPolicy(allow), timeout)
+def runner(
+    clients: list[httpx.AsyncClient],
+    *allow: str,
+    timeout: float = 2.0,
+    secrets: tuple[str, ...] = (),
+) -> HttpToolRunner:
+    """A runner on a guarded client, as the server builds it (`ProviderHub.tool_runner`)."""
+    clients.append(guarded_client(AddressPolicy(allow), secrets))
+    return HttpToolRunner(clients[-1], timeout)
 
 
 async def test_post_sends_the_arguments_as_json_and_returns_the_body(
-    http: httpx.AsyncClient, tool_server: Served
+    clients: list[httpx.AsyncClient], tool_server: Served
 ) -> None:
     call = tool(f"{tool_server.url}/weather", headers={"X-Key": "s3cret"})
 
-    result = await runner(http, "127.0.0.1").run(call, {"city": "Oslo"})
+    result = await runner(clients, "127.0.0.1").run(call, {"city": "Oslo"})
 
     assert result == '{"forecast":"sunny in Oslo"}'
     [seen] = tool_server.fake.calls
@@ -55,9 +64,9 @@ async def test_post_sends_the_arguments_as_json_and_returns_the_body(
 
 
 async def test_get_sends_the_arguments_as_the_query(
-    http: httpx.AsyncClient, tool_server: Served
+    clients: list[httpx.AsyncClient], tool_server: Served
 ) -> None:
-    result = await runner(http, "127.0.0.0/8").run(
+    result = await runner(clients, "127.0.0.0/8").run(
         tool(f"{tool_server.url}/weather", "GET"), {"city": "Lima", "days": 3}
     )
 
@@ -69,30 +78,30 @@ async def test_get_sends_the_arguments_as_the_query(
     ("path", "message"), [("/fail", "HTTP 503"), ("/slow", "did not answer within")]
 )
 async def test_errors_and_timeouts_are_failures(
-    http: httpx.AsyncClient, tool_server: Served, path: str, message: str
+    clients: list[httpx.AsyncClient], tool_server: Served, path: str, message: str
 ) -> None:
     with pytest.raises(ToolCallFailed, match=message):
-        await runner(http, "127.0.0.1", timeout=0.5).run(tool(tool_server.url + path), {})
+        await runner(clients, "127.0.0.1", timeout=0.5).run(tool(tool_server.url + path), {})
 
 
 async def test_loopback_is_refused_unless_allowed(
-    http: httpx.AsyncClient, tool_server: Served
+    clients: list[httpx.AsyncClient], tool_server: Served
 ) -> None:
     with pytest.raises(ToolCallFailed, match=r"127\.0\.0\.1, a private, loopback or link-local"):
-        await runner(http).run(tool(f"{tool_server.url}/weather"), {})
+        await runner(clients).run(tool(f"{tool_server.url}/weather"), {})
     assert tool_server.fake.calls == []
 
 
 async def test_a_hostname_that_resolves_to_loopback_is_refused(
-    http: httpx.AsyncClient, tool_server: Served
+    clients: list[httpx.AsyncClient], tool_server: Served
 ) -> None:
     port = tool_server.url.rsplit(":", 1)[1]
 
     with pytest.raises(ToolCallFailed, match="localhost resolves to"):
-        await runner(http).run(tool(f"http://localhost:{port}/weather"), {})
+        await runner(clients).run(tool(f"http://localhost:{port}/weather"), {})
     assert tool_server.fake.calls == []
     # … and an operator can allow that name explicitly.
-    assert "sunny" in await runner(http, "localhost").run(
+    assert "sunny" in await runner(clients, "localhost").run(
         tool(f"http://localhost:{port}/weather"), {"city": "Rome"}
     )
 
@@ -107,20 +116,20 @@ async def test_a_hostname_that_resolves_to_loopback_is_refused(
     ],
 )
 async def test_a_redirect_to_a_private_address_is_refused(
-    http: httpx.AsyncClient, tool_server: Served, target: str
+    clients: list[httpx.AsyncClient], tool_server: Served, target: str
 ) -> None:
     tool_server.fake.redirect_to = target
 
     with pytest.raises(ToolCallFailed, match="private, loopback or link-local"):
-        await runner(http, "127.0.0.1").run(tool(f"{tool_server.url}/redirect"), {})
+        await runner(clients, "127.0.0.1").run(tool(f"{tool_server.url}/redirect"), {})
 
 
 async def test_redirects_within_allowed_addresses_are_followed(
-    http: httpx.AsyncClient, tool_server: Served
+    clients: list[httpx.AsyncClient], tool_server: Served
 ) -> None:
     tool_server.fake.redirect_to = f"{tool_server.url}/weather?city=Quito"
 
-    result = await runner(http, "127.0.0.1").run(tool(f"{tool_server.url}/redirect"), {})
+    result = await runner(clients, "127.0.0.1").run(tool(f"{tool_server.url}/redirect"), {})
 
     assert "sunny in Quito" in result
     assert tool_server.fake.calls[0]["method"] == "GET"  # a 302 after POST becomes a GET

@@ -129,15 +129,84 @@ async def test_ollama_and_local_servers_need_no_key(
     assert openai_fake.fake.requests[0]["model"] == "llama3.2"
 
 
+SERVER_SECRETS = {
+    "OPENAI_API_KEY": "sk-the-servers-own-openai-key",
+    "ANTHROPIC_API_KEY": "sk-ant-the-servers-own-key",
+    "ANTHROPIC_AUTH_TOKEN": "the-servers-anthropic-bearer",
+    "GROQ_API_KEY": "gsk-the-servers-groq-key",
+}
+
+
+def leaked(headers_seen: list[dict[str, str]]) -> list[str]:
+    return [
+        f"{name}: {value}"
+        for headers in headers_seen
+        for name, value in headers.items()
+        if any(secret in value for secret in SERVER_SECRETS.values())
+    ]
+
+
 async def test_a_per_agent_endpoint_wins_and_sends_its_headers(
     make_hub: HubFactory, openai_fake: Served
 ) -> None:
     endpoint = LlmEndpoint(
         url=openai_fake.url + "/v1", headers={"Authorization": f"Bearer {openai_fake.fake.key}"}
     )
-    model = make_hub({}).language_model([LlmChoice("openai:my-model", endpoint)])
+    hub = make_hub(SERVER_SECRETS, outbound_allow=("127.0.0.1",))
+    model = hub.language_model([LlmChoice("openai:my-model", endpoint)])
 
     assert text_of(await answer(model)) == "Okay."
+    assert openai_fake.fake.headers_seen[0]["authorization"] == f"Bearer {openai_fake.fake.key}"
+    assert leaked(openai_fake.fake.headers_seen) == []
+
+
+@pytest.mark.parametrize("spec", ["openai:x", "groq:llama", "ollama:llama3.2"])
+async def test_a_client_chosen_endpoint_never_receives_the_servers_keys(
+    make_hub: HubFactory, openai_fake: Served, spec: str
+) -> None:
+    """The endpoint belongs to whoever created the agent (or sent Deepgram `Settings`);
+    the server's provider keys go only to the providers' configured addresses."""
+    hub = make_hub(SERVER_SECRETS, outbound_allow=("127.0.0.1",))
+    model = hub.language_model([LlmChoice(spec, LlmEndpoint(url=openai_fake.url + "/v1"))])
+
+    with pytest.raises(ProviderError, match="HTTP 401"):  # no key the fake knows
+        await answer(model)
+
+    [headers] = openai_fake.fake.headers_seen
+    assert leaked(openai_fake.fake.headers_seen) == []
+    assert "sk-" not in headers.get("authorization", "")
+
+
+async def test_a_client_chosen_anthropic_endpoint_never_receives_the_servers_keys(
+    make_hub: HubFactory, anthropic_fake: Served
+) -> None:
+    hub = make_hub(SERVER_SECRETS, outbound_allow=("127.0.0.1",))
+    endpoint = LlmEndpoint(url=anthropic_fake.url, headers={"x-api-key": anthropic_fake.fake.key})
+    model = hub.language_model([LlmChoice("anthropic:claude-x", endpoint)])
+
+    assert text_of(await answer(model)) == "Okay."
+    assert leaked(anthropic_fake.fake.headers_seen) == []
+
+
+async def test_a_client_chosen_endpoint_on_a_private_address_is_refused(
+    make_hub: HubFactory, openai_fake: Served
+) -> None:
+    hub = make_hub(SERVER_SECRETS)
+    model = hub.language_model([LlmChoice("openai:x", LlmEndpoint(url=openai_fake.url + "/v1"))])
+
+    with pytest.raises(ProviderError, match=r"127\.0\.0\.1, a private, loopback"):
+        await answer(model)
+    assert openai_fake.fake.headers_seen == []
+
+
+async def test_the_servers_own_configured_provider_gets_its_key(
+    make_hub: HubFactory, openai_fake: Served
+) -> None:
+    """Operator-configured addresses (OPENAI_BASE_URL) are trusted: no guard, the key goes."""
+    openai_fake.fake.key = SERVER_SECRETS["OPENAI_API_KEY"]
+    hub = make_hub({**SERVER_SECRETS, "OPENAI_BASE_URL": openai_fake.url + "/v1"})
+
+    assert text_of(await answer(hub.language_model([LlmChoice("openai:x")]))) == "Okay."
 
 
 @pytest.mark.parametrize(
@@ -205,7 +274,7 @@ async def test_a_failing_model_gives_way_to_the_next(
     backup = LlmEndpoint(
         url=second_openai_fake.url + "/v1", headers={"Authorization": "Bearer sk-second"}
     )
-    hub = make_hub(openai_env(openai_fake), llm_timeout=0.5)
+    hub = make_hub(openai_env(openai_fake), llm_timeout=0.5, outbound_allow=("127.0.0.1",))
     model = hub.language_model([LlmChoice("openai:primary"), LlmChoice("openai:backup", backup)])
 
     assert text_of(await answer(model)) == "From the backup."

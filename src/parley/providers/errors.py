@@ -68,7 +68,9 @@ def classify(provider: str, exc: BaseException) -> ProviderError:
         or "Protocol" in name
         or "Stream" in name
     ):
-        return ProviderError(provider, f"connection failed: {exc or name}")
+        cause = exc.__cause__  # SDKs wrap the transport's error, which says what happened
+        detail = f"{exc}: {cause}" if cause is not None and str(cause) else str(exc) or name
+        return ProviderError(provider, f"connection failed: {detail}")
     return ProviderError(provider, f"{name}: {exc}")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -21,7 +22,6 @@ from typing import Any, TypeVar
 import httpx
 
 from parley.config import Settings
-from parley.engine.agent import LlmEndpoint
 from parley.providers import registry
 from parley.providers.base import (
     LanguageModel,
@@ -35,8 +35,8 @@ from parley.providers.chains import ModelChain, RecognizerChain, SynthesizerChai
 from parley.providers.fakes import FakeModel, FakeRecognizer, FakeSynthesizer, ToneShape
 from parley.providers.fakes import parse_options as options_of
 from parley.providers.http_tools import HttpToolRunner
-from parley.providers.netguard import AddressPolicy
-from parley.providers.specs import LlmChoice, ProviderSpec
+from parley.providers.netguard import AddressPolicy, Flavour, guarded_client
+from parley.providers.specs import LlmChoice, LlmEndpoint, ProviderSpec
 from parley.providers.stt import domain_lm
 from parley.providers.stt.pocketsphinx import PocketsphinxRecognizer
 from parley.providers.tts.espeak import EspeakEngine
@@ -47,6 +47,11 @@ from parley.providers.vad.webrtc import WebRtcDetector
 log = logging.getLogger("parley.providers")
 
 RecognizerFactory = Callable[[RecognitionListener], SpeechRecognizer]
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS?)S?$")
+# A client-chosen endpoint gets this placeholder instead of any key: SDKs insist on one, and
+# left empty they read the server's own from the environment.
+NO_KEY = "client-endpoint"
+MAX_ENDPOINT_CLIENTS = 256
 C = TypeVar("C")
 T = TypeVar("T")
 
@@ -64,7 +69,9 @@ class ProviderHub:
         self._silero: SileroService | None = None
         self._espeak: EspeakEngine | None = None
         self._http: httpx.AsyncClient | None = None
+        self._guarded: dict[Flavour, Any] = {}
         self._sdk_clients: dict[tuple[Any, ...], Any] = {}
+        self._endpoint_clients: dict[tuple[Any, ...], Any] = {}
 
     # Shared resources ---------------------------------------------------------------------------
 
@@ -88,9 +95,26 @@ class ProviderHub:
             )
         return self._http
 
+    def guarded_http(self, flavour: Flavour = "httpx") -> Any:
+        """The client for URLs that API users chose (tools, LLM endpoints): address-checked
+        on every connection, and never carrying the server's own credentials."""
+        if flavour not in self._guarded:
+            policy = AddressPolicy(self.settings.outbound_allow_list)
+            self._guarded[flavour] = guarded_client(policy, self.server_secrets(), flavour=flavour)
+        return self._guarded[flavour]
+
+    def server_secrets(self) -> list[str]:
+        """Every credential this server holds: provider keys from the environment and the
+        bootstrap API keys. None of them may reach a client-chosen URL."""
+        found = [
+            value
+            for name, value in self._env.items()
+            if _SECRET_NAME.search(name) and value and not name.startswith("PARLEY_")
+        ]
+        return [*found, *self.settings.api_keys]
+
     def tool_runner(self) -> HttpToolRunner:
-        policy = AddressPolicy(self.settings.http_tools_allow)
-        return HttpToolRunner(self.http, policy, self.settings.tool_timeout)
+        return HttpToolRunner(self.guarded_http(), self.settings.tool_timeout)
 
     async def aclose(self) -> None:
         """Stop this hub's workers (the shared espeak engine lives as long as the process)."""
@@ -99,8 +123,9 @@ class ProviderHub:
         self._recognition_pool.shutdown(wait=False, cancel_futures=True)
         for client in self._sdk_clients.values():
             await client.close()
-        if self._http is not None:
-            await self._http.aclose()
+        for client in [self._http, *self._guarded.values()]:
+            if client is not None:
+                await client.aclose()
 
     def _silero_service(self) -> SileroService:
         if self._silero is None:
@@ -190,14 +215,19 @@ class ProviderHub:
         if spec.family == "anthropic":
             from parley.providers.llm.anthropic_chat import AnthropicModel
 
-            return AnthropicModel(self._anthropic_client(choice.endpoint), model)
+            if choice.endpoint is not None:
+                return AnthropicModel(self._endpoint_sdk("anthropic", choice.endpoint), model)
+            return AnthropicModel(self._anthropic_client(), model)
         from parley.providers.llm.openai_chat import OpenAIChatModel
 
+        if choice.endpoint is not None:  # chosen by the client: guarded, its headers only
+            client = self._endpoint_sdk("openai", choice.endpoint)
+            return OpenAIChatModel(client, model, name=spec.family, official=False)
         server = registry.OPENAI_COMPATIBLE[spec.family]
         moved = self._env.get(server.url_env) if server.url_env else None
-        base = choice.endpoint.url if choice.endpoint else (moved or server.base_url)
+        base = moved or server.base_url
         key = self._env.get(server.key_env) if server.key_env else None
-        if server.key_env and not key and not (choice.endpoint or moved):
+        if server.key_env and not key and not moved:
             raise ProviderUnavailable(
                 f"{spec.family}: set {server.key_env}"
                 + (
@@ -206,8 +236,7 @@ class ProviderHub:
                     else ""
                 )
             )
-        headers = choice.endpoint.headers if choice.endpoint else {}
-        client = self._sdk("openai", base, key or "not-needed", headers)
+        client = self._sdk("openai", base, key or "not-needed", {})
         return OpenAIChatModel(
             client, model, name=spec.family, official=base.startswith("https://api.openai.com")
         )
@@ -287,39 +316,61 @@ class ProviderHub:
             raise ProviderUnavailable("openai: set OPENAI_API_KEY")
         return self._sdk("openai", base, key or "not-needed", {})
 
-    def _anthropic_client(self, endpoint: LlmEndpoint | None) -> Any:
+    def _anthropic_client(self) -> Any:
         key = self._env.get("ANTHROPIC_API_KEY")
-        if not key and endpoint is None:
+        if not key:
             raise ProviderUnavailable("anthropic: set ANTHROPIC_API_KEY")
-        base = endpoint.url if endpoint else self._env.get("ANTHROPIC_BASE_URL")
-        return self._sdk(
-            "anthropic", base, key or "not-needed", endpoint.headers if endpoint else {}
-        )
+        return self._sdk("anthropic", self._env.get("ANTHROPIC_BASE_URL"), key, {})
+
+    def _endpoint_sdk(self, kind: str, endpoint: LlmEndpoint) -> Any:
+        """An SDK client for a client-chosen endpoint: the guarded transport, the client's
+        headers, and a placeholder key (the transport strips any server credential anyway).
+        They share one HTTP pool, so an evicted one holds nothing; the cache is bounded
+        because clients choose these URLs and must not be able to grow memory with them."""
+        cache_key = (kind, endpoint.url, tuple(sorted(endpoint.headers.items())))
+        client = self._endpoint_clients.pop(cache_key, None)
+        if client is None:
+            http = self.guarded_http("httpx2" if kind == "anthropic" else "httpx")
+            client = _new_sdk(kind, endpoint.url, NO_KEY, endpoint.headers, http)
+        self._endpoint_clients[cache_key] = client  # most recently used last
+        while len(self._endpoint_clients) > MAX_ENDPOINT_CLIENTS:
+            self._endpoint_clients.pop(next(iter(self._endpoint_clients)))
+        return client
 
     def _sdk(self, kind: str, base: str | None, key: str, headers: dict[str, str]) -> Any:
+        """A cached SDK client for a server-configured endpoint (a few per process)."""
         cache_key = (kind, base, key, tuple(sorted(headers.items())))
         client = self._sdk_clients.get(cache_key)
-        if client is not None:
-            return client
-        try:
-            if kind == "openai":
-                from openai import AsyncOpenAI
-
-                client = AsyncOpenAI(
-                    api_key=key, base_url=base, default_headers=headers, max_retries=0, timeout=30.0
-                )
-            else:
-                from anthropic import AsyncAnthropic
-
-                client = AsyncAnthropic(
-                    api_key=key, base_url=base, default_headers=headers, max_retries=0, timeout=30.0
-                )
-        except ImportError:
-            raise ProviderUnavailable(
-                f"{kind}: install it with pip install 'parley[{kind}]'"
-            ) from None
-        self._sdk_clients[cache_key] = client
+        if client is None:
+            client = self._sdk_clients[cache_key] = _new_sdk(kind, base, key, headers, None)
         return client
+
+
+def _new_sdk(kind: str, base: str | None, key: str, headers: dict[str, str], http: Any) -> Any:
+    try:
+        if kind == "openai":
+            from openai import AsyncOpenAI
+
+            return AsyncOpenAI(
+                api_key=key,
+                base_url=base,
+                default_headers=headers,
+                max_retries=0,
+                timeout=30.0,
+                http_client=http,
+            )
+        from anthropic import AsyncAnthropic
+
+        return AsyncAnthropic(
+            api_key=key,
+            base_url=base,
+            default_headers=headers,
+            max_retries=0,
+            timeout=30.0,
+            http_client=http,
+        )
+    except ImportError:
+        raise ProviderUnavailable(f"{kind}: install it with pip install 'parley[{kind}]'") from None
 
 
 def _available(choices: Sequence[C], build: Callable[[C], T]) -> list[T]:

@@ -20,9 +20,11 @@ class FakeAnthropic:
         self.key = key
         self.script: list[Reply | Fault] = []
         self.requests: list[dict[str, Any]] = []
+        self.headers_seen: list[dict[str, str]] = []  # every request's, before the key check
         self.app = Starlette(routes=[Route("/v1/messages", self._messages, methods=["POST"])])
 
     async def _messages(self, request: Request) -> Response:
+        self.headers_seen.append(dict(request.headers))
         presented = request.headers.get("x-api-key") or request.headers.get(
             "authorization", ""
         ).removeprefix("Bearer ")

@@ -47,6 +47,7 @@ class FakeOpenAI:
         self.transcripts: list[str | Fault] = []
         self.speech_script: list[float | Fault] = []  # seconds of tone, or a fault
         self.requests: list[dict[str, Any]] = []
+        self.headers_seen: list[dict[str, str]] = []  # every chat request's, before the key check
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
@@ -59,6 +60,7 @@ class FakeOpenAI:
         return request.headers.get("authorization") == f"Bearer {self.key}"
 
     async def _chat(self, request: Request) -> Response:
+        self.headers_seen.append(dict(request.headers))
         if not self._authorised(request):
             return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
         body = await request.json()
