@@ -69,6 +69,19 @@ class Settings(BaseSettings):
     log_level: str = "info"
     max_frame_bytes: int = Field(default=1 << 20, ge=1024)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    # What one client may send (every dialect; see docs/security.md). 0 means no limit.
+    max_json_depth: int = Field(default=64, ge=4, le=512)
+    max_text_chars: int = Field(default=2000, ge=1)
+    max_prompt_chars: int = Field(default=100_000, ge=1)
+    messages_per_second: float = Field(default=20.0, gt=0)
+    message_burst: int = Field(default=40, ge=1)
+    audio_burst_ms: float = Field(default=2000.0, ge=100)
+    audio_frames_per_second: float = Field(default=200.0, gt=0)
+    start_timeout: float = 10.0
+    max_sessions_per_account: int = Field(default=100, ge=0)
+    max_connections_per_key: int = Field(default=100, ge=0)
+    # SIGTERM: live calls get this long to finish before they are ended and the process exits.
+    drain_seconds: float = Field(default=30.0, ge=0)
     # Hosts/CIDRs that client-chosen URLs (HTTP tools, LLM endpoints) may reach although
     # they are private. `http_tools_allow` is the older name; both count.
     outbound_allow: Annotated[tuple[str, ...], NoDecode] = ()
@@ -93,7 +106,7 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: Any) -> tuple[str, ...]:
         return _comma_list(value)
 
-    @field_validator("session_ttl", mode="before")
+    @field_validator("session_ttl", "start_timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)

@@ -1,8 +1,14 @@
-"""What every dialect's connection shares: the outbox, the live session, its actor task.
+"""What every dialect's connection shares: the outbox, the live session, its actor task, the
+input limits and the start deadline.
 
-A dialect parses and renders; this owns the lifecycle around it. When the client stops
-reading or goes away, the conversation hears `Disconnected` (and stores what was said);
-at the end the conversation is awaited, the host told, pending frames flushed.
+A dialect parses and renders; this owns the lifecycle around it. Invariants:
+- Whatever ends the connection (the client leaving, a clean stop, an exception in the
+  dialect's handler), `finish` tells the conversation `Disconnected` before awaiting it, so
+  a session can never outlive its socket; the conversation stores what was said.
+- A client that stops reading fills the outbox and is treated as gone.
+- Input beyond the `Limits` is dropped with the dialect's error; a client that keeps
+  flooding is disconnected.
+- A connection that has not started a session within `start_timeout_s` is closed.
 """
 
 from __future__ import annotations
@@ -10,45 +16,118 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from parley.audio.formats import AudioFormat
 from parley.dialects.host import LiveSession, SessionHost
+from parley.dialects.limits import Decision, InputGuard, Limits, Verdict
 from parley.dialects.outbox import Outbox
 from parley.dialects.socket import Socket
-from parley.engine.events import Disconnected
+from parley.engine.events import Disconnected, EndReason, Stop
 
 log = logging.getLogger("parley.dialects")
 
 FLUSH_SECONDS = 5.0
+CLOSE_SECONDS = 15.0  # a conversation still closing after this (a hung store) is cancelled
+POLICY_CLOSE = 1008
+
+# (code, message, fatal): how the dialect shows an error to its client.
+ReportError = Callable[[str, str, bool], None]
 
 
 class Connection:
-    def __init__(self, socket: Socket, host: SessionHost) -> None:
+    def __init__(
+        self, socket: Socket, host: SessionHost, limits: Limits, report: ReportError
+    ) -> None:
         self.host = host
+        self.limits = limits
         self.outbox = Outbox(socket, self._client_not_reading)
         self.live: LiveSession | None = None
+        self._report = report
         self._task: asyncio.Task[Any] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._guard = InputGuard(limits, self._loop.time())
+        self._input_format: AudioFormat | None = None
+        self._start_deadline = self._loop.call_later(limits.start_timeout_s, self._not_started)
+        self._done = False  # the connection is ending: the dialect reads no further frames
 
-    def start(self, live: LiveSession) -> None:
+    @property
+    def done(self) -> bool:
+        """Stop reading: the server closes (or has closed) this connection."""
+        return self._done or self.outbox.closed
+
+    def start(self, live: LiveSession, input_format: AudioFormat) -> None:
         self.live = live
+        self._input_format = input_format
+        self._start_deadline.cancel()
         self._task = asyncio.create_task(
             live.conversation.run(), name=f"conversation-{live.session_id}"
         )
 
+    # Input limits -------------------------------------------------------------------------------
+
+    def admit_audio(self, data: bytes) -> bool:
+        """Whether this audio frame may go to the conversation (a refusal is reported)."""
+        source = self._input_format or AudioFormat("linear16", 16000)
+        return self._admit(self._guard.audio(source.ms_for_bytes(len(data)), self._loop.time()))
+
+    def admit_message(self) -> bool:
+        """Whether a control message may be handled (a refusal is reported)."""
+        return self._admit(self._guard.message(self._loop.time()))
+
+    def _admit(self, decision: Decision) -> bool:
+        if decision.verdict is Verdict.ACCEPT:
+            return True
+        if decision.verdict is Verdict.DISCONNECT:
+            log.warning("disconnecting a flooding client: %s", decision.report)
+            self._report("rate_limited", decision.report or "", True)
+            self.end("error")
+        elif decision.report:
+            self._report("rate_limited", decision.report, False)
+        return False
+
+    # Ending -------------------------------------------------------------------------------------
+
+    def end(self, reason: EndReason) -> None:
+        """End the session (it says goodbye and closes), or close if none started."""
+        self._done = True
+        if self.live is not None:
+            self.live.conversation.submit(Stop(reason))
+        else:
+            self.outbox.close_after_pending(POLICY_CLOSE, "closed by the server")
+
     def disconnected(self) -> None:
         if self.live is not None:
             self.live.conversation.submit(Disconnected())
+
+    def _not_started(self) -> None:
+        if self.live is None and not self.outbox.closed:
+            seconds = self.limits.start_timeout_s
+            self._report("start_timeout", f"no session started within {seconds:.0f} s", True)
+            self.outbox.close_after_pending(POLICY_CLOSE, "start timeout")
+
+    async def _await_conversation(self, task: asyncio.Task[Any]) -> None:
+        try:
+            await asyncio.wait_for(asyncio.shield(task), CLOSE_SECONDS)
+        except TimeoutError:
+            log.error("conversation %s did not close in %.0f s; cancelling it", task, CLOSE_SECONDS)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, CLOSE_SECONDS)
+        except Exception:
+            log.exception("conversation task failed")
 
     def _client_not_reading(self) -> None:
         self.disconnected()
         self.outbox.close_after_pending(1011, "client not reading")
 
     async def finish(self) -> None:
+        """The handler is done, however it ended: end the conversation, await it, flush."""
+        self._start_deadline.cancel()
+        self.disconnected()  # a no-op for a conversation that has already ended
         if self._task is not None:
-            try:
-                await self._task
-            except Exception:
-                log.exception("conversation task failed")
+            await self._await_conversation(self._task)
         if self.live is not None:
             await self.host.closed(self.live)
         self.outbox.close_after_pending()

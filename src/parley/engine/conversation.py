@@ -181,6 +181,7 @@ class Conversation(RecognitionListener):
             log.exception("conversation failed")
             self._emit(Failure("internal_error", "the conversation failed unexpectedly", True))
         finally:
+            self._drained.set()  # a dialect waiting to deliver must not wait for a dead actor
             await self._close(reason)
         return reason
 

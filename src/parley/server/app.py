@@ -16,11 +16,12 @@ from fastapi import Depends, FastAPI
 from parley import __version__
 from parley.config import Settings
 from parley.providers.hub import ProviderHub
-from parley.server import metrics
+from parley.server import drain, metrics
 from parley.server.collector import tune_for_latency
 from parley.server.deps import Services, no_nul_in_url
-from parley.server.errors import BodySizeLimit, install_error_handlers
+from parley.server.errors import BodyGuard, InternalErrors, install_error_handlers
 from parley.server.live import LiveSessions
+from parley.server.quotas import ConnectionQuota
 from parley.server.routes import agents, deepgram_ws, health, native_ws, sessions, voice
 from parley.store import Store
 
@@ -63,7 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         tune_for_latency()
         live = LiveSessions()
-        app.state.services = Services(settings=settings, store=store, hub=hub, live=live)
+        app.state.services = Services(
+            settings=settings,
+            store=store,
+            hub=hub,
+            live=live,
+            connections=ConnectionQuota(settings.max_connections_per_key),
+        )
+        undo_drain = drain.install(live, settings.drain_seconds)
         background = [
             asyncio.create_task(_sweep_expired(store), name="parley-expiry-sweeper"),
             asyncio.create_task(
@@ -74,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            undo_drain()
             await live.end_all("error", SHUTDOWN_GRACE_SECONDS)
             for task in background:
                 task.cancel()
@@ -94,7 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyGuard, max_bytes=settings.max_body_bytes, max_json_depth=settings.max_json_depth
+    )
+    app.add_middleware(InternalErrors)  # outermost of ours: catches what all the rest raise
     for module in (health, metrics, agents, sessions, voice, native_ws, deepgram_ws):
         app.include_router(module.router)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +12,7 @@ from parley.config import Settings
 from parley.providers.hub import ProviderHub
 from parley.server.errors import ApiError
 from parley.server.live import LiveSessions
+from parley.server.quotas import ConnectionQuota
 from parley.store import Store
 from parley.store.tables import Account
 
@@ -24,6 +25,7 @@ class Services:
     store: Store
     hub: ProviderHub
     live: LiveSessions
+    connections: ConnectionQuota = field(default_factory=lambda: ConnectionQuota(0))
 
 
 def services(connection: HTTPConnection) -> Services:

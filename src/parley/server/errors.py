@@ -1,7 +1,9 @@
 """Every error leaves the API as `{"error": {"code", "message"}}` with a 4xx/5xx status.
 
 Bad input is a 4xx with a message that names the offending field; only a bug is a 500, and
-its details stay in the log, not in the response.
+its details stay in the log, not in the response. A 500 is answered like any other response
+(`InternalErrors`), so the client's keep-alive connection survives it: Starlette's own
+last-resort handler re-raises after answering, and the server then drops the connection.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parley.validation import describe_errors
+from parley.validation import describe_errors, json_too_deep
 
 log = logging.getLogger("parley.server")
 
@@ -82,16 +84,38 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, dict(exc.headers or {}) or None)
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "internal server error")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+
+
+class InternalErrors:
+    """An unhandled exception becomes a logged JSON 500 that is not re-raised (unless the
+    response had already started, when nothing else can be done)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            response = error_response(500, "internal_error", "internal server error")
+            await response(scope, receive, send)
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -99,24 +123,28 @@ class BodyTooLarge(StarletteHTTPException):
         super().__init__(413, f"request body exceeds {max_bytes} bytes")
 
 
-class BodySizeLimit:
-    """Refuse request bodies over `max_bytes` with a JSON 413, before they are buffered.
+class BodyGuard:
+    """Refuse request bodies over `max_bytes` with a JSON 413 before they are buffered, and
+    JSON bodies nested deeper than `max_json_depth` with a JSON 400 before they are parsed.
 
     A declared `Content-Length` over the limit is refused at once; a streamed body is counted
     as it arrives and cut off at the limit by raising an HTTP 413 out of `receive`, which
     FastAPI passes to the handlers above. (FastAPI's own `max_body_size` answers in plain
-    text, which would break the error contract.)
+    text, which would break the error contract.) A JSON body is read whole (it is bounded)
+    and checked, then handed on unchanged.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_json_depth: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_json_depth = max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
             response = error_response(
                 413, "payload_too_large", f"request body exceeds {self.max_bytes} bytes"
@@ -133,4 +161,46 @@ class BodySizeLimit:
                 raise BodyTooLarge(self.max_bytes)
             return message
 
-        await self.app(scope, counted, send)
+        if b"json" not in headers.get(b"content-type", b""):
+            await self.app(scope, counted, send)
+            return
+        try:
+            body = await _read_body(counted)
+        except BodyTooLarge:
+            response = error_response(
+                413, "payload_too_large", f"request body exceeds {self.max_bytes} bytes"
+            )
+            await response(scope, receive, send)
+            return
+        if json_too_deep(body, self.max_json_depth):
+            message = (
+                f"request body is not acceptable JSON: nested deeper than {self.max_json_depth}"
+            )
+            await error_response(400, "invalid_json", message)(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # then whatever follows (a disconnect)
+
+    return replayed

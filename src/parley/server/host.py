@@ -7,7 +7,10 @@ providers happens here, so every dialect gets the same rules:
 - a session token admits exactly one connection to its session, while it is active;
 - an API key admits a new session on any of the account's agents (the default one if none
   is named), stored like any other unless it is ephemeral;
-- a continued conversation must be the account's own; its messages become the history.
+- a continued conversation must be the account's own; its messages become the history;
+- a credential holds at most `PARLEY_MAX_CONNECTIONS_PER_KEY` sockets in this process and an
+  account at most `PARLEY_MAX_SESSIONS_PER_ACCOUNT` live sessions (counted in the store, so
+  across processes); a draining process admits no new session. Each refusal says why.
 """
 
 from __future__ import annotations
@@ -32,13 +35,34 @@ from parley.store.tables import Agent
 
 log = logging.getLogger("parley.server")
 
+SHUTTING_DOWN = "this server is shutting down and takes no new sessions; connect again"
+
 
 class ServerHost:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._builders: dict[str, VoiceBuilder] = {}
+        self._slot: str | None = None
 
     async def admit(self, credential: str) -> Admission:
+        admission = await self._admission(credential)
+        if self._services.live.draining:
+            raise SessionRefused("shutting_down", SHUTTING_DOWN)
+        self._slot = self._services.connections.acquire(credential)
+        if self._slot is None:
+            limit = self._services.connections.per_credential
+            raise SessionRefused(
+                "too_many_connections", f"this credential already holds {limit} connections"
+            )
+        return admission
+
+    def release(self) -> None:
+        """The connection is over: give its credential's slot back (idempotent)."""
+        if self._slot is not None:
+            self._services.connections.release(self._slot)
+            self._slot = None
+
+    async def _admission(self, credential: str) -> Admission:
         store = self._services.store
         if credential.startswith(SESSION_TOKEN_PREFIX):
             session = await store.sessions.by_token(credential)
@@ -63,6 +87,13 @@ class ServerHost:
     ) -> LiveSession:
         services = self._services
         store = services.store
+        if services.live.draining:
+            raise SessionRefused("shutting_down", SHUTTING_DOWN)
+        limit = services.settings.max_sessions_per_account
+        if limit and await store.sessions.count_live(admission.account_id) >= limit:
+            raise SessionRefused(
+                "too_many_sessions", f"this account already has {limit} live sessions"
+            )
         scripted_first: str | None = None
         if admission.session_id is not None:
             session = await store.sessions.get(admission.account_id, admission.session_id)

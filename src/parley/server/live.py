@@ -1,13 +1,15 @@
 """The conversations running in this process, so that the API can reach them.
 
-Deleting an agent ends its live sessions (`agent_deleted`); shutting the server down ends all
-of them. Ending is a command to the conversation's actor: it says goodbye on the wire,
+Deleting an agent ends its live sessions (`agent_deleted`); shutting the server down drains
+them: no new session is admitted (`draining`), live ones get a while to finish, then the rest
+are ended. Ending is a command to the conversation's actor: it says goodbye on the wire,
 stores what was said and closes, like any other ending.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import get_args
@@ -24,6 +26,7 @@ class LiveSessions:
         self._sessions: dict[str, LiveSession] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+        self.draining = False  # set once shutdown begins: new sessions are refused
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -61,6 +64,18 @@ class LiveSessions:
                 continue
             for session_id, reason in ended.items():
                 self.end([session_id], reason if reason in _REASONS else "error")  # type: ignore[arg-type]
+
+    def ids(self) -> list[str]:
+        return list(self._sessions)
+
+    async def drain(self, seconds: float, grace_s: float) -> None:
+        """Refuse new sessions, give live ones `seconds` to end, then end the rest."""
+        self.draining = True
+        if self._sessions:
+            log.info("draining: waiting up to %.0f s for %d live session(s)", seconds, len(self))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), seconds)
+        await self.end_all("error", grace_s)
 
     async def end_all(self, reason: EndReason, grace_s: float) -> None:
         count = self.end(list(self._sessions), reason)

@@ -1,10 +1,27 @@
-"""Starlette's WebSocket as the dialects' `Socket`."""
+"""Starlette's WebSocket as the dialects' `Socket`, and the limits every socket gets."""
 
 from __future__ import annotations
 
 import contextlib
 
 from fastapi import WebSocket
+
+from parley.config import Settings
+from parley.dialects.limits import Limits
+
+
+def connection_limits(settings: Settings) -> Limits:
+    return Limits(
+        max_frame_bytes=settings.max_frame_bytes,
+        max_json_depth=settings.max_json_depth,
+        max_text_chars=settings.max_text_chars,
+        max_prompt_chars=settings.max_prompt_chars,
+        messages_per_second=settings.messages_per_second,
+        message_burst=settings.message_burst,
+        audio_burst_ms=settings.audio_burst_ms,
+        audio_frames_per_second=settings.audio_frames_per_second,
+        start_timeout_s=settings.start_timeout,
+    )
 
 
 class StarletteSocket:

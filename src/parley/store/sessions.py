@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parley.credentials import hash_secret, new_id
@@ -102,6 +102,16 @@ class Sessions:
             await db.execute(_expire(account_id, datetime.now(UTC)))
         async with self._sessions() as db:
             return await page(db, query, limit=limit, offset=offset)
+
+    async def count_live(self, account_id: str) -> int:
+        """The account's sessions that are joined and not yet ended (on any process)."""
+        query = select(func.count()).where(
+            Session.account_id == account_id,
+            Session.status == "active",
+            Session.joined_at.is_not(None),
+        )
+        async with self._sessions() as db:
+            return int((await db.execute(query)).scalar_one())
 
     async def conversation_owner(self, conversation_id: str) -> str | None:
         """The account a conversation belongs to, or None if no session carries it."""

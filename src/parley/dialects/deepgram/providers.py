@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from parley.providers.specs import LlmChoice, LlmEndpoint
+from parley.validation import describe_errors
 
 _THINK = {"open_ai": "openai", "anthropic": "anthropic", "groq": "groq", "google": "google"}
 _UNSUPPORTED_THINK = {"deepgram", "aws_bedrock"}
 _UNSUPPORTED_SPEAK = {"cartesia", "aws_polly"}
+
+
+class InvalidProvider(ValueError):
+    """A provider object the client sent is malformed (the message says where)."""
 
 
 def _items(value: Any) -> list[dict[str, Any]]:
@@ -23,6 +30,29 @@ def _items(value: Any) -> list[dict[str, Any]]:
         return []
     items = value if isinstance(value, list) else [value]
     return [item for item in items if isinstance(item, dict)]
+
+
+def _provider(item: dict[str, Any], role: str) -> dict[str, Any]:
+    provider = item.get("provider")
+    if provider is None:
+        return {}
+    if not isinstance(provider, dict):
+        raise InvalidProvider(f"{role}.provider must be an object")
+    for key in ("type", "model", "voice", "voice_id", "model_id"):
+        if provider.get(key) is not None and not isinstance(provider[key], str):
+            raise InvalidProvider(f"{role}.provider.{key} must be a string")
+    return provider
+
+
+def _endpoint(value: Any) -> LlmEndpoint | None:
+    if value is None or (isinstance(value, dict) and not value.get("url")):
+        return None
+    if not isinstance(value, dict):
+        raise InvalidProvider("think.endpoint must be an object")
+    try:
+        return LlmEndpoint(url=value["url"], headers=value.get("headers") or {})
+    except ValidationError as exc:
+        raise InvalidProvider(f"think.endpoint: {describe_errors(exc.errors())}") from None
 
 
 def _spec(family: str, argument: str | None) -> str:
@@ -33,19 +63,13 @@ def think_choices(value: Any) -> tuple[list[LlmChoice], list[str]]:
     choices: list[LlmChoice] = []
     warnings: list[str] = []
     for item in _items(value):
-        provider = item.get("provider") or {}
-        kind, model = str(provider.get("type", "")), provider.get("model")
+        provider = _provider(item, "think")
+        kind, model = provider.get("type") or "", provider.get("model")
         if not kind or kind in _UNSUPPORTED_THINK:
-            warnings.append(f"think provider {kind or '(none)'!r} is not available here")
+            warnings.append(f"think provider {kind[:100] or '(none)'!r} is not available here")
             continue
-        endpoint = item.get("endpoint")
         choices.append(
-            LlmChoice(
-                _spec(_THINK.get(kind, kind), model),
-                LlmEndpoint(url=endpoint["url"], headers=endpoint.get("headers") or {})
-                if isinstance(endpoint, dict) and endpoint.get("url")
-                else None,
-            )
+            LlmChoice(_spec(_THINK.get(kind, kind), model), _endpoint(item.get("endpoint")))
         )
     return choices, warnings
 
@@ -53,7 +77,8 @@ def think_choices(value: Any) -> tuple[list[LlmChoice], list[str]]:
 def listen_specs(provider: Any) -> list[str]:
     if not isinstance(provider, dict) or not provider.get("type"):
         return []
-    kind, model = str(provider["type"]), provider.get("model")
+    provider = _provider({"provider": provider}, "listen")
+    kind, model = provider["type"], provider.get("model")
     if kind == "deepgram":
         return [_spec("deepgram", model or "nova-3")]
     return [_spec(kind, model)]
@@ -63,8 +88,8 @@ def speak_specs(value: Any) -> tuple[list[str], list[str]]:
     specs: list[str] = []
     warnings: list[str] = []
     for item in _items(value):
-        provider = item.get("provider") or {}
-        kind = str(provider.get("type", ""))
+        provider = _provider(item, "speak")
+        kind = provider.get("type") or ""
         if kind == "deepgram":
             specs.append(_spec("deepgram-tts", provider.get("model")))
         elif kind == "eleven_labs":
@@ -75,7 +100,7 @@ def speak_specs(value: Any) -> tuple[list[str], list[str]]:
             model, voice = provider.get("model") or "tts-1", provider.get("voice")
             specs.append(_spec("openai-tts", f"{model}/{voice}" if voice else model))
         elif not kind or kind in _UNSUPPORTED_SPEAK:
-            warnings.append(f"speak provider {kind or '(none)'!r} is not available here")
+            warnings.append(f"speak provider {kind[:100] or '(none)'!r} is not available here")
         else:
             specs.append(_spec(kind, provider.get("model")))
     return specs, warnings

@@ -5,7 +5,9 @@ any warnings → binary audio both ways and JSON control messages until the conv
 ends. Bad input gets the `Error` Deepgram would send (`UNPARSABLE_CLIENT_MESSAGE`,
 `NON_SETTINGS_MESSAGE_BEFORE_SETTINGS`, `SETTINGS_ALREADY_APPLIED`, `INVALID_SETTINGS`)
 and the connection carries on; only silence (no audio and no `KeepAlive` for
-`IDLE_TIMEOUT_S`) ends it, with `CLIENT_MESSAGE_TIMEOUT`.
+`IDLE_TIMEOUT_S`, which also bounds the wait for `Settings`) ends it, with
+`CLIENT_MESSAGE_TIMEOUT`, and so does flooding past the `Limits`. A message that fails in a
+way nobody foresaw gets `INTERNAL_SERVER_ERROR` as a warning, and the next is read.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from typing import Any
 from parley.dialects.connection import Connection
 from parley.dialects.deepgram import settings as deepgram_settings
 from parley.dialects.deepgram.messages import Renderer, error, message, warning
-from parley.dialects.deepgram.providers import speak_specs, think_choices
+from parley.dialects.deepgram.providers import InvalidProvider, speak_specs, think_choices
 from parley.dialects.deepgram.settings import InvalidSettings, Version
 from parley.dialects.host import Admission, SessionHost, SessionOptions, SessionRefused
+from parley.dialects.limits import Limits
 from parley.dialects.socket import Socket
 from parley.engine.events import (
     Ended,
@@ -35,16 +38,21 @@ from parley.engine.events import (
     UserAudio,
     UserText,
 )
+from parley.validation import BadFrame, load_frame
 
 log = logging.getLogger("parley.dialects")
 
 IDLE_TIMEOUT_S = 10.0
+MAX_NAME = 200  # ids and model names
+_CONNECTION_CODES = {"start_timeout": "CLIENT_MESSAGE_TIMEOUT", "rate_limited": "RATE_LIMITED"}
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def _text(value: Any, what: str) -> str:
+def _text(value: Any, what: str, limit: int) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidSettings(f"{what} must be a non-empty string")
+    if len(value) > limit:
+        raise InvalidSettings(f"{what} is longer than {limit} characters")
     return value
 
 
@@ -55,14 +63,14 @@ class DeepgramSession:
         host: SessionHost,
         admission: Admission,
         version: Version,
-        max_frame_bytes: int,
+        limits: Limits,
     ) -> None:
         self._socket = socket
         self._host = host
         self._admission = admission
         self._version = version
-        self._max_frame = max_frame_bytes
-        self._conn = Connection(socket, host)
+        self._limits = limits
+        self._conn = Connection(socket, host, limits, self._report)
         self._renderer: Renderer | None = None
         self._loop = asyncio.get_running_loop()
         self._last_heard = self._loop.time()
@@ -91,46 +99,56 @@ class DeepgramSession:
 
     async def _converse(self) -> None:
         while (data := await self._socket.receive()) is not None:
-            if len(data) > self._max_frame:
-                self._error(
-                    "UNPARSABLE_CLIENT_MESSAGE", f"messages may be at most {self._max_frame} bytes"
+            try:
+                await self._frame(data)
+            except Exception:
+                log.exception("could not handle a Deepgram message")
+                self._conn.outbox.put(
+                    warning("INTERNAL_SERVER_ERROR", "the server could not handle that message")
                 )
-            elif isinstance(data, bytes):
-                self._last_heard = self._loop.time()
-                if self._conn.live is None:
-                    self._error(
-                        "NON_SETTINGS_MESSAGE_BEFORE_SETTINGS", "send Settings before any audio"
-                    )
-                else:
-                    await self._conn.live.conversation.deliver(UserAudio(data))
-            else:
-                await self._control(data)
-            if self._conn.outbox.closed:
+            if self._conn.done:
                 return
         self._conn.disconnected()
 
+    async def _frame(self, data: str | bytes) -> None:
+        limit = self._limits.max_frame_bytes
+        if len(data) > limit:
+            self._error("UNPARSABLE_CLIENT_MESSAGE", f"messages may be at most {limit} bytes")
+        elif isinstance(data, bytes):
+            self._last_heard = self._loop.time()
+            if self._conn.live is None:
+                self._error(
+                    "NON_SETTINGS_MESSAGE_BEFORE_SETTINGS", "send Settings before any audio"
+                )
+            elif self._conn.admit_audio(data):
+                await self._conn.live.conversation.deliver(UserAudio(data))
+        else:
+            await self._control(data)
+
     async def _control(self, data: str) -> None:
         try:
-            parsed = json.loads(data)
-        except ValueError as exc:
-            self._error("UNPARSABLE_CLIENT_MESSAGE", f"not valid JSON: {exc}")
+            parsed = load_frame(data, self._limits.max_json_depth)
+        except BadFrame as exc:
+            self._error("UNPARSABLE_CLIENT_MESSAGE", str(exc))
             return
         kind = parsed.get("type") if isinstance(parsed, dict) else None
         if not isinstance(kind, str):
             self._error("UNPARSABLE_CLIENT_MESSAGE", 'a message must be {"type": ..., ...}')
+            return
+        if not self._conn.admit_message():
             return
         if kind == "KeepAlive":
             self._last_heard = self._loop.time()
         elif kind in ("Settings", "SettingsConfiguration"):
             await self._settings(parsed, "v1" if kind == "Settings" else "v0")
         elif kind not in self._handlers:
-            self._error("UNPARSABLE_CLIENT_MESSAGE", f"unknown message type {kind!r}")
+            self._error("UNPARSABLE_CLIENT_MESSAGE", f"unknown message type {kind[:100]!r}")
         elif self._conn.live is None:
             self._error("NON_SETTINGS_MESSAGE_BEFORE_SETTINGS", f"send Settings before {kind}")
         else:
             try:
                 await self._handlers[kind](parsed)
-            except InvalidSettings as exc:
+            except (InvalidSettings, InvalidProvider) as exc:
                 self._error("UNPARSABLE_CLIENT_MESSAGE", f"{kind}: {exc}")
 
     # Settings -----------------------------------------------------------------------------------
@@ -140,7 +158,7 @@ class DeepgramSession:
             self._error("SETTINGS_ALREADY_APPLIED", "settings can be applied only once")
             return
         try:
-            setup = deepgram_settings.parse(parsed, version)
+            setup = deepgram_settings.parse(parsed, version, self._limits.max_prompt_chars)
         except InvalidSettings as exc:
             self._error("INVALID_SETTINGS", str(exc))
             return
@@ -161,14 +179,16 @@ class DeepgramSession:
         self._conn.outbox.put(message("SettingsApplied"))
         for note in [*setup.warnings, *live.warnings]:
             self._conn.outbox.put(warning("PROVIDER_NOT_AVAILABLE", note))
-        self._conn.start(live)
+        self._conn.start(live, setup.input_format)
 
     # Control messages after Settings --------------------------------------------------------
 
     async def _update_prompt(self, parsed: dict[str, Any]) -> None:
         assert self._conn.live is not None
         v0 = parsed["type"] == "UpdateInstructions"
-        prompt = _text(parsed.get("instructions" if v0 else "prompt"), "prompt")
+        prompt = _text(
+            parsed.get("instructions" if v0 else "prompt"), "prompt", self._limits.max_prompt_chars
+        )
         answer = "InstructionsUpdated" if v0 else "PromptUpdated"
         self._conn.live.conversation.submit(Reconfigure(system_prompt=prompt))
         self._conn.outbox.put(message(answer))
@@ -177,7 +197,7 @@ class DeepgramSession:
         assert self._conn.live is not None
         notes: list[str] = []
         if "model" in parsed:  # v0: {"model": "aura-…"}
-            specs = [f"deepgram-tts:{_text(parsed['model'], 'model')}"]
+            specs = [f"deepgram-tts:{_text(parsed['model'], 'model', MAX_NAME)}"]
         else:
             specs, notes = speak_specs(parsed.get("speak"))
         change, warnings = await self._host.rebuild(self._conn.live, tts=specs or None)
@@ -195,7 +215,8 @@ class DeepgramSession:
             self._conn.live, llm=choices or None, tools=tools
         )
         prompt = first.get("prompt") if isinstance(first, dict) else None
-        if isinstance(prompt, str) and prompt:
+        if prompt is not None:
+            prompt = _text(prompt, "think.prompt", self._limits.max_prompt_chars)
             change = Reconfigure(
                 system_prompt=prompt, llm=change.llm, tts=change.tts, tools=change.tools
             )
@@ -210,20 +231,21 @@ class DeepgramSession:
 
     async def _inject_user(self, parsed: dict[str, Any]) -> None:
         assert self._conn.live is not None
-        await self._conn.live.conversation.deliver(
-            UserText(_text(parsed.get("content"), "content"))
-        )
+        text = _text(parsed.get("content"), "content", self._limits.max_text_chars)
+        await self._conn.live.conversation.deliver(UserText(text))
 
     async def _inject_agent(self, parsed: dict[str, Any]) -> None:
         assert self._conn.live is not None
-        text = _text(parsed.get("message") or parsed.get("content"), "message")
+        text = _text(
+            parsed.get("message") or parsed.get("content"), "message", self._limits.max_text_chars
+        )
         await self._conn.live.conversation.deliver(SayAsAgent(text))
 
     async def _function_result(self, parsed: dict[str, Any]) -> None:
         assert self._conn.live is not None
         call_id = parsed.get("id") or parsed.get("function_call_id")
         result = parsed.get("content", parsed.get("output"))
-        if not isinstance(call_id, str) or result is None:
+        if not isinstance(call_id, str) or not call_id or len(call_id) > MAX_NAME or result is None:
             raise InvalidSettings("FunctionCallResponse needs an id and content")
         text = result if isinstance(result, str) else json.dumps(result)
         await self._conn.live.conversation.deliver(ToolResult(call_id, text))
@@ -240,8 +262,13 @@ class DeepgramSession:
     def _error(self, code: str, description: str) -> None:
         self._conn.outbox.put(error(code, description))
 
+    def _report(self, code: str, description: str, fatal: bool) -> None:
+        """The connection's own errors (limits): fatal ones as `Error`, others as `Warning`."""
+        code = _CONNECTION_CODES.get(code, code.upper())
+        self._conn.outbox.put(error(code, description) if fatal else warning(code, description))
+
     async def _watch_idle(self) -> None:
-        while True:
+        while not self._conn.outbox.closed:
             deadline = self._last_heard + IDLE_TIMEOUT_S
             if self._loop.time() >= deadline:
                 self._error(

@@ -3,27 +3,37 @@
 Both eras say the same things in different places: audio formats, the listen/think/speak
 providers, the prompt, functions, a greeting and prior conversation. Anything that cannot be
 honoured is either an `InvalidSettings` (an audio format Parley cannot speak, a malformed
-function) or a warning (a provider Parley does not have).
+function, a field of the wrong type) or a warning (a provider Parley does not have). Clients
+send anything: `parse` raises nothing but `InvalidSettings`, whatever the shape.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from pydantic import TypeAdapter, ValidationError
 
 from parley.audio.formats import AudioFormat, Encoding, check_format
-from parley.dialects.deepgram.providers import listen_specs, speak_specs, think_choices
+from parley.dialects.deepgram.providers import (
+    InvalidProvider,
+    listen_specs,
+    speak_specs,
+    think_choices,
+)
 from parley.dialects.host import AgentOverrides
 from parley.engine.agent import BuiltinTool, FunctionTool, Tool, check_unique_tool_names
 from parley.engine.history import Entry, Invocation, Said
 from parley.providers.base import ToolCall
-from parley.validation import describe_errors, find_nul
+from parley.validation import describe_errors
+
+log = logging.getLogger("parley.dialects")
 
 Version = Literal["v1", "v0"]
 _TOOLS = TypeAdapter(list[Tool])
+MAX_SHORT = 2000  # greetings, names, languages
 
 
 class InvalidSettings(Exception):
@@ -61,10 +71,40 @@ def _object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def parse(message: dict[str, Any], version: Version) -> Setup:
-    where = find_nul(message)
-    if where is not None:
-        raise InvalidSettings(f"NUL character in {where}")
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidSettings(f"{where} must be a list")
+    return value
+
+
+def _str(value: Any, where: str, limit: int = MAX_SHORT) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidSettings(f"{where} must be a string")
+    if len(value) > limit:
+        raise InvalidSettings(f"{where} is longer than {limit} characters")
+    return value
+
+
+def parse(message: dict[str, Any], version: Version, max_prompt: int = 100_000) -> Setup:
+    """The session a `Settings` message asks for; `InvalidSettings` for anything malformed.
+    (Text has been checked for NUL and lone surrogates when the frame was decoded.)"""
+    try:
+        return _parse(message, version, max_prompt)
+    except InvalidSettings:
+        raise
+    except InvalidProvider as exc:
+        raise InvalidSettings(str(exc)) from None
+    except (AttributeError, TypeError, KeyError, ValueError, ValidationError) as exc:
+        # A shape nobody foresaw: still the client's error, never the connection's end.
+        log.info("malformed settings (%s: %s)", type(exc).__name__, exc)
+        raise InvalidSettings(f"malformed settings: {type(exc).__name__}: {exc}") from None
+
+
+def _parse(message: dict[str, Any], version: Version, max_prompt: int) -> Setup:
     audio = _object(message.get("audio"), "audio")
     output = _object(audio.get("output"), "audio.output")
     container = output.get("container") or "none"
@@ -78,15 +118,15 @@ def parse(message: dict[str, Any], version: Version) -> Setup:
         wav_container=container == "wav",
     )
     if version == "v1":
-        _agent_v1(message.get("agent"), setup)
+        _agent_v1(message.get("agent"), setup, max_prompt)
     else:
-        _agent_v0(_object(message.get("agent"), "agent"), message.get("context"), setup)
+        _agent_v0(_object(message.get("agent"), "agent"), message.get("context"), setup, max_prompt)
     return setup
 
 
-def _agent_v1(agent: Any, setup: Setup) -> None:
+def _agent_v1(agent: Any, setup: Setup, max_prompt: int) -> None:
     if isinstance(agent, str):  # a stored agent, by id
-        setup.agent_id = agent
+        setup.agent_id = _str(agent, "agent", 40)
         return
     agent = _object(agent, "agent")
     listen = _object(agent.get("listen"), "agent.listen")
@@ -99,54 +139,34 @@ def _agent_v1(agent: Any, setup: Setup) -> None:
     llm, think_warnings = think_choices(think_items)
     tts, speak_warnings = speak_specs(agent.get("speak"))
     setup.warnings += think_warnings + speak_warnings
-    setup.system_prompt = first_think.get("prompt")
-    setup.greeting = agent.get("greeting")
+    setup.system_prompt = _str(first_think.get("prompt"), "agent.think.prompt", max_prompt)
+    setup.greeting = _str(agent.get("greeting"), "agent.greeting")
     provider_dict = provider if isinstance(provider, dict) else {}
+    think_provider = _object(first_think.get("provider"), "agent.think.provider")
     setup.overrides = AgentOverrides(
         tools=_functions(first_think.get("functions"), "agent.think.functions"),
         llm=llm or None,
         stt=listen_specs(provider) or None,
         tts=tts or None,
         keyterms=_strings(provider_dict.get("keyterms"), "agent.listen.provider.keyterms"),
-        language=agent.get("language") or provider_dict.get("language"),
-        temperature=_float((first_think.get("provider") or {}).get("temperature")),
+        language=_str(agent.get("language") or provider_dict.get("language"), "agent.language"),
+        temperature=_float(think_provider.get("temperature")),
         history=_history(_object(agent.get("context"), "agent.context").get("messages")),
     )
 
 
-def _agent_v0(agent: dict[str, Any], context: Any, setup: Setup) -> None:
+def _agent_v0(agent: dict[str, Any], context: Any, setup: Setup, max_prompt: int) -> None:
     think = _object(agent.get("think"), "agent.think")
     provider = _object(think.get("provider"), "agent.think.provider")
-    model = think.get("model") or provider.get("model")
+    model = _str(think.get("model") or provider.get("model"), "agent.think.model")
     llm, warnings = (
         think_choices({"provider": {**provider, "model": model}}) if provider else ([], [])
     )
-    listen_model = _object(agent.get("listen"), "agent.listen").get("model")
-    speak_model = _object(agent.get("speak"), "agent.speak").get("model")
-    functions = [
-        {
-            **{k: v for k, v in f.items() if k not in ("url", "method", "headers")},
-            **(
-                {
-                    "endpoint": {
-                        "url": f["url"],
-                        "method": f.get("method", "POST"),
-                        "headers": {
-                            h["key"]: h["value"]
-                            for h in f.get("headers") or []
-                            if isinstance(h, dict) and "key" in h
-                        },
-                    }
-                }
-                if f.get("url")
-                else {}
-            ),
-        }
-        for f in think.get("functions") or []
-        if isinstance(f, dict)
-    ]
+    listen_model = _str(_object(agent.get("listen"), "agent.listen").get("model"), "listen.model")
+    speak_model = _str(_object(agent.get("speak"), "agent.speak").get("model"), "speak.model")
+    functions = [_v0_function(f) for f in _list(think.get("functions"), "agent.think.functions")]
     setup.warnings += warnings
-    setup.system_prompt = think.get("instructions")
+    setup.system_prompt = _str(think.get("instructions"), "agent.think.instructions", max_prompt)
     setup.overrides = AgentOverrides(
         tools=_functions(functions, "agent.think.functions") if functions else None,
         llm=llm or None,
@@ -157,10 +177,31 @@ def _agent_v0(agent: dict[str, Any], context: Any, setup: Setup) -> None:
     )
 
 
+def _v0_function(function: Any) -> Any:
+    """A v0 function (top-level `url`, `method`, `headers: [{key, value}]`) in v1's shape."""
+    if not isinstance(function, dict) or not function.get("url"):
+        return function  # validated (and refused, if need be) with the others
+    headers = {
+        h["key"]: h["value"]
+        for h in _list(function.get("headers"), "function.headers")
+        if isinstance(h, dict) and isinstance(h.get("key"), str) and isinstance(h.get("value"), str)
+    }
+    endpoint = {
+        "url": function["url"],
+        "method": function.get("method", "POST"),
+        "headers": headers,
+    }
+    rest = {k: v for k, v in function.items() if k not in ("url", "method", "headers")}
+    return {**rest, "endpoint": endpoint}
+
+
 def functions_of(think: Any) -> list[FunctionTool | BuiltinTool] | None:
     """The functions of an `UpdateThink`'s think object, validated like the Settings' ones."""
-    first = think[0] if isinstance(think, list) and think else think
-    return _functions(_object(first, "think").get("functions"), "think.functions")
+    try:
+        first = think[0] if isinstance(think, list) and think else think
+        return _functions(_object(first, "think").get("functions"), "think.functions")
+    except InvalidProvider as exc:
+        raise InvalidSettings(str(exc)) from None
 
 
 def _functions(value: Any, where: str) -> list[FunctionTool | BuiltinTool] | None:
@@ -206,7 +247,7 @@ def _float(value: Any) -> float | None:
 def _history(messages: Any) -> list[Entry]:
     """`History` messages (or v0's plain `{role, content}`) as engine history."""
     entries: list[Entry] = []
-    for index, message in enumerate(messages or []):
+    for index, message in enumerate(_list(messages, "context.messages")):
         if not isinstance(message, dict):
             raise InvalidSettings("context.messages must be objects")
         role = message.get("role")
@@ -214,11 +255,14 @@ def _history(messages: Any) -> list[Entry]:
             entries.append(
                 Said("user" if role == "user" else "agent", message["content"], group=-1 - index)
             )
-        for call in message.get("function_calls") or []:
+        for call in _list(message.get("function_calls"), "context.messages.function_calls"):
+            if not isinstance(call, dict):
+                raise InvalidSettings("function_calls must be objects")
+            raw = call.get("arguments") or "{}"
             try:
-                arguments = json.loads(call.get("arguments") or "{}")
+                arguments = json.loads(raw) if isinstance(raw, str) else raw
             except ValueError:
-                arguments = {"raw": call.get("arguments")}
+                arguments = {"raw": raw}
             entries.append(
                 Invocation(
                     ToolCall(

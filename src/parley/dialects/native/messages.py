@@ -1,7 +1,8 @@
 """Native dialect frames ↔ engine commands and events (PROTOCOLS.md §2). Pure functions.
 
-Every text frame is `{"type": str, "payload": object}`. Parsing never raises: bad input is a
-`ProtocolError` value with the code and message the client will see.
+Every text frame is `{"type": str, "payload": object}`. Parsing never raises: bad input
+(including JSON nested too deep, NaN, NUL and lone surrogates, see `validation.load_frame`) is
+a `ProtocolError` value with the code and message the client will see.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from parley.dialects.limits import Limits
 from parley.engine.events import (
     AgentAudio,
     Command,
@@ -32,9 +34,11 @@ from parley.engine.events import (
     UserAudio,
     UserText,
 )
-from parley.validation import find_nul
+from parley.validation import BadFrame, BadText, load_frame
 
-MAX_TEXT = 2000
+MAX_ID = 200
+MAX_PLAYED_MS = 1e12  # finite, and a float (a huge int would overflow float())
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,25 +55,24 @@ class StartRequest:
 Parsed = Command | StartRequest | ProtocolError
 
 
-def parse(text: str) -> Parsed:
+def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
     try:
-        frame = json.loads(text)
-    except ValueError as exc:
-        return ProtocolError("invalid_json", f"frame is not valid JSON: {exc}")
+        frame = load_frame(text, limits.max_json_depth)
+    except BadText as exc:
+        return ProtocolError("invalid_message", str(exc))
+    except BadFrame as exc:
+        return ProtocolError("invalid_json", f"frame is not acceptable JSON: {exc}")
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         return ProtocolError("invalid_message", 'a frame must be {"type": str, "payload": {...}}')
     kind, payload = frame["type"], frame.get("payload", {})
     parser = _PARSERS.get(kind)
     if parser is None:
-        return ProtocolError("unknown_type", f"unknown message type {kind!r}")
+        return ProtocolError("unknown_type", f"unknown message type {kind[:100]!r}")
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
         return ProtocolError("invalid_message", f"{kind}: payload must be an object")
-    where = find_nul(payload)
-    if where is not None:
-        return ProtocolError("invalid_message", f"{kind}: NUL character in {where}")
-    return parser(payload)
+    return parser(payload, limits)
 
 
 def decode_audio(data: Any) -> bytes | ProtocolError:
@@ -81,45 +84,54 @@ def decode_audio(data: Any) -> bytes | ProtocolError:
         return ProtocolError("invalid_audio", "audio: data is not valid base64")
 
 
-def _audio(payload: dict[str, Any]) -> Parsed:
+def _audio(payload: dict[str, Any], _limits: Limits) -> Parsed:
     decoded = decode_audio(payload.get("data"))
     return decoded if isinstance(decoded, ProtocolError) else UserAudio(decoded)
 
 
-def _text(payload: dict[str, Any]) -> Parsed:
+def _text(payload: dict[str, Any], limits: Limits) -> Parsed:
     text = payload.get("text")
     if not isinstance(text, str) or not text.strip():
         return ProtocolError("invalid_message", "text: payload.text must be a non-empty string")
-    if len(text) > MAX_TEXT:
-        return ProtocolError("invalid_message", f"text: longer than {MAX_TEXT} characters")
+    if len(text) > limits.max_text_chars:
+        return ProtocolError(
+            "invalid_message", f"text: longer than {limits.max_text_chars} characters"
+        )
     return UserText(text.strip())
 
 
-def _tool_result(payload: dict[str, Any]) -> Parsed:
+def _tool_result(payload: dict[str, Any], _limits: Limits) -> Parsed:
     call_id, result = payload.get("id"), payload.get("result")
-    if not isinstance(call_id, str) or not call_id:
-        return ProtocolError("invalid_message", "tool_result: payload.id must be a string")
+    if not isinstance(call_id, str) or not call_id or len(call_id) > MAX_ID:
+        return ProtocolError(
+            "invalid_message", f"tool_result: payload.id must be a string of 1–{MAX_ID} characters"
+        )
     if "result" not in payload:
         return ProtocolError("invalid_message", "tool_result: payload.result is required")
+    is_error = payload.get("is_error", False)
+    if not isinstance(is_error, bool):
+        return ProtocolError("invalid_message", "tool_result: payload.is_error must be a boolean")
     text = result if isinstance(result, str) else json.dumps(result)
-    return ToolResult(call_id, text, is_error=bool(payload.get("is_error", False)))
+    return ToolResult(call_id, text, is_error=is_error)
 
 
-def _played(payload: dict[str, Any]) -> Parsed:
+def _played(payload: dict[str, Any], _limits: Limits) -> Parsed:
     ms = payload.get("ms")
-    if isinstance(ms, bool) or not isinstance(ms, int | float) or ms < 0:
-        return ProtocolError("invalid_message", "played: payload.ms must be a number ≥ 0")
+    if isinstance(ms, bool) or not isinstance(ms, int | float) or not 0 <= ms <= MAX_PLAYED_MS:
+        return ProtocolError(
+            "invalid_message", f"played: payload.ms must be a number from 0 to {MAX_PLAYED_MS:.0f}"
+        )
     return PlaybackProgress(float(ms))
 
 
-_PARSERS: dict[str, Callable[[dict[str, Any]], Parsed]] = {
-    "start": StartRequest,
+_PARSERS: dict[str, Callable[[dict[str, Any], Limits], Parsed]] = {
+    "start": lambda payload, _limits: StartRequest(payload),
     "audio": _audio,
     "text": _text,
-    "interrupt": lambda _payload: Interrupt(),
+    "interrupt": lambda _payload, _limits: Interrupt(),
     "tool_result": _tool_result,
     "played": _played,
-    "stop": lambda _payload: Stop(),
+    "stop": lambda _payload, _limits: Stop(),
 }
 
 

@@ -2,10 +2,11 @@
 
 The flow: admit the credential (a wrong one gets a fatal `error` and the socket closes);
 wait for `start` (anything else first is an `error`, and the connection stays open for a
-correct `start`); open the session with the host and run the conversation; translate frames
-to commands and events to frames until the conversation ends, then send `ended` and close.
-If the client vanishes, the conversation ends with reason `disconnect` and keeps everything
-said so far.
+correct `start`, until the start deadline); open the session with the host and run the
+conversation; translate frames to commands and events to frames until the conversation ends,
+then send `ended` and close. If the client vanishes, the conversation ends with reason
+`disconnect` and keeps everything said so far. No frame can take the connection down: one
+that fails in a way nobody foresaw gets an `internal_error` and the next frame is read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from parley.dialects.connection import Connection
 from parley.dialects.host import Admission, SessionHost, SessionOptions, SessionRefused
+from parley.dialects.limits import Limits
 from parley.dialects.native import messages
 from parley.dialects.native.start import StartPayload
 from parley.dialects.socket import Socket
@@ -30,13 +32,13 @@ UNAUTHORIZED_CLOSE = 4401
 
 class NativeSession:
     def __init__(
-        self, socket: Socket, host: SessionHost, credential: str | None, max_frame_bytes: int
+        self, socket: Socket, host: SessionHost, credential: str | None, limits: Limits
     ) -> None:
         self._socket = socket
         self._host = host
         self._credential = credential
-        self._max_frame = max_frame_bytes
-        self._conn = Connection(socket, host)
+        self._limits = limits
+        self._conn = Connection(socket, host, limits, self._report)
         self._binary = False
         self._transcripts = {"user": True, "agent": True}
 
@@ -66,27 +68,36 @@ class NativeSession:
 
     async def _converse(self, admission: Admission) -> None:
         while (data := await self._socket.receive()) is not None:
-            if len(data) > self._max_frame:
-                self._error("frame_too_large", f"frames may be at most {self._max_frame} bytes")
-            elif isinstance(data, bytes):
-                await self._command(UserAudio(data))
-            else:
-                parsed = messages.parse(data)
-                if isinstance(parsed, messages.ProtocolError):
-                    self._error(parsed.code, parsed.message)
-                elif isinstance(parsed, messages.StartRequest):
-                    await self._start(admission, parsed.payload)
-                else:
-                    await self._command(parsed)
-            if self._conn.outbox.closed:
+            try:
+                await self._frame(admission, data)
+            except Exception:
+                log.exception("could not handle a native frame")
+                self._error("internal_error", "the server could not handle that message")
+            if self._conn.done:
                 return
         self._conn.disconnected()
 
-    async def _command(self, command: Any) -> None:
-        if self._conn.live is None:
+    async def _frame(self, admission: Admission, data: str | bytes) -> None:
+        limit = self._limits.max_frame_bytes
+        if len(data) > limit:
+            self._error("frame_too_large", f"frames may be at most {limit} bytes")
+            return
+        parsed = UserAudio(data) if isinstance(data, bytes) else messages.parse(data, self._limits)
+        if isinstance(parsed, messages.ProtocolError):
+            self._error(parsed.code, parsed.message)
+        elif isinstance(parsed, UserAudio):
+            if self._conn.live is None:
+                self._error("not_started", "send a start message first")
+            elif self._conn.admit_audio(parsed.data):
+                await self._conn.live.conversation.deliver(parsed)
+        elif not self._conn.admit_message():
+            return
+        elif isinstance(parsed, messages.StartRequest):
+            await self._start(admission, parsed.payload)
+        elif self._conn.live is None:
             self._error("not_started", "send a start message first")
         else:
-            await self._conn.live.conversation.deliver(command)
+            await self._conn.live.conversation.deliver(parsed)
 
     async def _start(self, admission: Admission, payload: dict[str, Any]) -> None:
         if self._conn.live is not None:
@@ -127,7 +138,7 @@ class NativeSession:
                 "started", {"session_id": live.session_id, "conversation_id": live.conversation_id}
             )
         )
-        self._conn.start(live)
+        self._conn.start(live, options.input_format)
 
     def _emit(self, event: Event) -> None:
         rendered = messages.render(event, binary_audio=self._binary, transcripts=self._transcripts)
@@ -138,3 +149,6 @@ class NativeSession:
 
     def _error(self, code: str, message: str) -> None:
         self._conn.outbox.put(messages.error(code, message))
+
+    def _report(self, code: str, message: str, fatal: bool) -> None:
+        self._conn.outbox.put(messages.error(code, message, fatal=fatal))

@@ -2,17 +2,18 @@
 
 Shared by `POST /v1/voice` (prepare) and the `start` message itself, so both reject the same
 inputs with the same messages. Unknown keys are ignored, as the hosted API does, so that
-clients written against it keep working.
+clients written against it keep working; but a flag must be a JSON boolean (`"yes"` for
+`ephemeral` would otherwise be coerced to true and silently store nothing).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from parley.audio.formats import AudioFormat, Encoding, check_format
-from parley.validation import reject_nul
+from parley.validation import reject_bad_text
 
 Context = Annotated[str, Field(min_length=1, max_length=2000)]
 IdList = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)]
@@ -41,8 +42,8 @@ class AudioConfig(_Lenient):
 
 
 class VoiceConfig(_Lenient):
-    input_transcription: bool = True
-    output_transcription: bool = True
+    input_transcription: StrictBool = True
+    output_transcription: StrictBool = True
     voice_preset: str | None = Field(default=None, max_length=200)
 
 
@@ -67,12 +68,12 @@ class StartPayload(_Lenient):
     user: UserInfo | None = None
     initial_context: Context | None = None
     initial_message: Context | None = None
-    ephemeral: bool = False
+    ephemeral: StrictBool = False
     voice_config: VoiceConfig = Field(default_factory=VoiceConfig)
     audio: AudioConfig = Field(default_factory=AudioConfig)
-    binary_audio: bool = False
+    binary_audio: StrictBool = False
 
-    _text = model_validator(mode="before")(reject_nul)
+    _text = model_validator(mode="before")(reject_bad_text)
 
     def echo(self) -> dict[str, Any]:
         """The payload as a client should send it back in `start` (only what was set)."""

@@ -16,9 +16,15 @@ from parley.dialects.deepgram.settings import Version
 from parley.dialects.host import SessionRefused
 from parley.server.deps import ServicesDep
 from parley.server.host import ServerHost
-from parley.server.sockets import StarletteSocket
+from parley.server.sockets import StarletteSocket, connection_limits
 
 router = APIRouter(tags=["deepgram"])
+
+# Refusals that are not about the credential, as the handshake's status and Deepgram code.
+_DENIALS = {
+    "too_many_connections": (429, "TOO_MANY_REQUESTS"),
+    "shutting_down": (503, "SERVICE_UNAVAILABLE"),
+}
 
 
 def credentials(websocket: WebSocket) -> tuple[str | None, str | None]:
@@ -40,15 +46,18 @@ async def _converse(websocket: WebSocket, found: ServicesDep, version: Version) 
             raise SessionRefused("unauthorized", "missing credentials")
         admission = await host.admit(credential)
     except SessionRefused as refusal:
+        status, code = _DENIALS.get(refusal.code, (401, "INVALID_AUTH"))
         await websocket.send_denial_response(
-            JSONResponse({"err_code": "INVALID_AUTH", "err_msg": refusal.message}, status_code=401)
+            JSONResponse({"err_code": code, "err_msg": refusal.message}, status_code=status)
         )
+        host.release()
         return
-    await websocket.accept(subprotocol=subprotocol)
-    session = DeepgramSession(
-        StarletteSocket(websocket), host, admission, version, found.settings.max_frame_bytes
-    )
-    await session.run()
+    try:
+        await websocket.accept(subprotocol=subprotocol)
+        limits = connection_limits(found.settings)
+        await DeepgramSession(StarletteSocket(websocket), host, admission, version, limits).run()
+    finally:
+        host.release()
 
 
 @router.websocket("/v1/agent/converse")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, WebSocket
 from parley.dialects.native.session import NativeSession
 from parley.server.deps import ServicesDep
 from parley.server.host import ServerHost
-from parley.server.sockets import StarletteSocket
+from parley.server.sockets import StarletteSocket, connection_limits
 
 router = APIRouter(tags=["voice"])
 
@@ -15,10 +15,14 @@ router = APIRouter(tags=["voice"])
 @router.websocket("/ws/voice")
 async def native_voice(websocket: WebSocket, found: ServicesDep) -> None:
     await websocket.accept()
+    host = ServerHost(found)
     session = NativeSession(
         StarletteSocket(websocket),
-        ServerHost(found),
+        host,
         websocket.query_params.get("token"),
-        found.settings.max_frame_bytes,
+        connection_limits(found.settings),
     )
-    await session.run()
+    try:
+        await session.run()
+    finally:
+        host.release()

@@ -28,7 +28,7 @@ from parley.engine.agent import (
 )
 from parley.providers.registry import Role, check_spec
 from parley.store.tables import Agent
-from parley.validation import reject_nul
+from parley.validation import reject_bad_text
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 VoiceId = Annotated[str, Field(min_length=1, max_length=200)]
@@ -79,7 +79,7 @@ class AgentCreate(BaseModel):
 
     _providers = field_validator("stt", "llm", "tts")(_check_providers)
     _tools = field_validator("tools")(_check_tools)
-    _text = model_validator(mode="before")(reject_nul)
+    _text = model_validator(mode="before")(reject_bad_text)
 
     def columns(self) -> dict[str, Any]:
         """The store's column values for a new agent."""
@@ -118,7 +118,7 @@ class AgentUpdate(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_null_for_required(cls, data: Any) -> Any:
-        reject_nul(data)
+        reject_bad_text(data)
         if isinstance(data, dict):
             for field in (
                 "name",

@@ -18,4 +18,5 @@ class Page(BaseModel, Generic[T]):
 
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1 to 100).")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+MAX_OFFSET = 2**31 - 1  # far past any real listing, and well inside every database's integers
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from parley.store.tables import Message, Session
-from parley.validation import reject_nul
+from parley.validation import reject_bad_text
 
 MAX_METADATA_BYTES = 16 * 1024
 InitialMessage = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -30,7 +30,7 @@ class SessionCreate(BaseModel):
     )
 
     _metadata = field_validator("metadata")(check_metadata)
-    _text = model_validator(mode="before")(reject_nul)
+    _text = model_validator(mode="before")(reject_bad_text)
 
 
 class SessionOut(BaseModel):
