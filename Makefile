@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint fmt clean
+.PHONY: install demo test bench soak lint fmt clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ test: install
 
 bench: install
 	$(BIN)/parley bench $(BENCH_ARGS)
+
+# Two 30-minute runs, fake stack (200 callers) then embedded (20); fails if anything grows.
+soak: install
+	$(BIN)/parley soak $(SOAK_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests

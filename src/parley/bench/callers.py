@@ -10,10 +10,19 @@ caller stopped is missing.
 
 Measured per turn, on the caller's clock: v2v = first reply audio received − last speech frame
 sent; barge-in reaction = `interrupted` received − first frame of the speech that talked over
-the agent. Only turns that end inside the measurement window count.
+the agent. Only turns that end inside the measurement window count. An `interrupted` is a
+barge-in's only once the caller has started talking over: a reply longer than 1.0 s (the
+embedded stack's) is cut off by the caller's next turn, which is not one.
 
 The parent reads one line on stdout when measurement starts (`measuring`) and one when it stops
 (`done`); the per-turn results go to the JSON file named by `--results`.
+
+For the soak (`--churn 3-5`) each caller instead holds a session for a few turns, ends it and
+dials a new one, because what a leak hunt needs is many sessions that have ended, not a few
+that stay. The endings take turns (`--endings`): `stop` (the native message, then wait for the
+server to close), `close` (a WebSocket close without `stop`) and `drop` (the TCP connection
+aborted, no close frame): the last two take the server's disconnect path. With
+`--status-every S` a `status {json}` line of running totals follows `measuring` every S seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +31,9 @@ import argparse
 import asyncio
 import contextlib
 import json
+import random
+from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +75,10 @@ class Turn:
     complete_at: float | None = None
 
 
+def missing(turn: Turn) -> bool:
+    return turn.first_audio is None or (not turn.barge_in and turn.complete_at is None)
+
+
 @dataclass
 class Caller:
     index: int
@@ -73,14 +89,64 @@ class Caller:
     count: int = 0
     resume_at: float = 0.0
     done: bool = False
+    sessions: int = 1  # dialled so far, this one included
+    session_base: int = 0  # len(turns) when this session started
+    session_turns: int = 0  # turns this session lasts (churn only)
+    dialing: bool = False  # between sessions: nothing to send to
+
+
+@dataclass
+class Churn:
+    """How callers end sessions and dial new ones (the soak); None in the benchmark."""
+
+    rest: ParleyClient
+    agent: str
+    turns: tuple[int, int]  # turns a session lasts, drawn uniformly from this range
+    endings: tuple[str, ...]  # used in turn, see ENDINGS
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
 
 
 PHASES = 10  # callers are spread over ten 2 ms phase slots of the 20 ms frame period
+ENDINGS = ("stop", "close", "drop")
+STOP_GRACE_S = 10.0  # how long `stop` may take to bring the server's `ended` and close
+REDIAL_PAUSE_S = 1.0  # after a failed dial, before the next attempt
+
+
+async def dial(url: str) -> ClientConnection:
+    ws = await connect(url, max_size=None, open_timeout=30, compression=None)
+    await ws.send(json.dumps({"type": "start", "payload": sc.START}))
+    return ws
+
+
+async def end_session(ws: ClientConnection, ending: str) -> bool:
+    """End a session the way `ending` names (`server`: the server already did). False if the
+    server did not close the socket within STOP_GRACE_S of a `stop`: a session that may be
+    stuck, which the soak wants to hear of."""
+    if ending == "stop":
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps({"type": "stop", "payload": {}}))
+        try:
+            await asyncio.wait_for(ws.wait_closed(), STOP_GRACE_S)
+        except TimeoutError:
+            await ws.close()
+            return False
+    elif ending == "close":
+        await ws.close()
+    elif ending == "drop":
+        ws.transport.abort()
+    return True
 
 
 class Crowd:
-    def __init__(self, utterance: np.ndarray, barge: np.ndarray) -> None:
+    def __init__(
+        self, utterance: np.ndarray, barge: np.ndarray, churn: Churn | None = None
+    ) -> None:
         self.loop = asyncio.get_running_loop()
+        self.churn = churn
+        self.tasks: set[asyncio.Task[None]] = set()  # listeners and redials, kept alive
+        self.ended: Counter[str] = Counter()
+        self.dial_failures = 0
+        self.slow_stops = 0  # `stop`s the server did not answer by closing in time
         self.utterance = self._frames(utterance)
         self.barge = self._frames(barge)
         self.noise = [
@@ -97,6 +163,67 @@ class Crowd:
         size = sc.FRAME_SAMPLES * 2
         return [data[i : i + size] for i in range(0, len(data), size)]
 
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def begin(self, caller: Caller) -> None:
+        """A session has been dialled: listen to it and, churning, draw how long it lasts."""
+        caller.session_base = len(caller.turns)
+        if self.churn is not None:
+            caller.session_turns = self.churn.rng.randint(*self.churn.turns)
+        caller.resume_at = self.loop.time() + 0.5
+        caller.dialing = False
+        self.spawn(self.listen(caller, caller.ws))
+
+    def _session_over(self, caller: Caller) -> bool:
+        return (
+            self.churn is not None
+            and len(caller.turns) - caller.session_base >= caller.session_turns
+        )
+
+    def hang_up(self, caller: Caller, ending: str | None = None) -> None:
+        """End the caller's session and dial the next one, off the ticker's path."""
+        assert self.churn is not None
+        endings = self.churn.endings
+        caller.dialing = True
+        if caller.turn is not None:  # a turn the session's end cut short got no reply
+            caller.turns.append(caller.turn)
+            caller.turn, caller.speech = None, []
+        ending = ending or endings[(caller.index + caller.sessions) % len(endings)]
+        self.spawn(self._redial(caller, ending))
+
+    async def _redial(self, caller: Caller, ending: str) -> None:
+        assert self.churn is not None
+        if not await end_session(caller.ws, ending):
+            self.slow_stops += 1
+        self.ended[ending] += 1
+        while not caller.done:
+            try:
+                session = await self.churn.rest.create_session(self.churn.agent)
+                caller.ws = await dial(session["websocket_url"])
+            except Exception:  # an overloaded or failing server: count it and dial again
+                self.dial_failures += 1
+                await asyncio.sleep(REDIAL_PAUSE_S)
+                continue
+            caller.sessions += 1
+            self.begin(caller)
+            return
+
+    def status(self) -> dict[str, Any]:
+        """Running totals for the soak's live view; every turn counts, not a window's."""
+        turns = [turn for caller in self.callers for turn in caller.turns]
+        return {
+            "callers_live": sum(1 for caller in self.callers if not caller.dialing),
+            "sessions": sum(caller.sessions for caller in self.callers),
+            "ended": dict(self.ended),
+            "dial_failures": self.dial_failures,
+            "slow_stops": self.slow_stops,
+            "turns": len(turns),
+            "missing": sum(1 for turn in turns if missing(turn)),
+        }
+
     def talk(self, caller: Caller) -> None:
         caller.count += 1
         barge = caller.count % sc.BARGE_IN_EVERY == 0
@@ -111,7 +238,7 @@ class Crowd:
             now = self.loop.time()
             frame_index = ticks // PHASES
             for caller in self.callers[ticks % PHASES :: PHASES]:
-                if not caller.done:
+                if not caller.done and not caller.dialing:
                     await self._speak(caller, now, frame_index)
             ticks += 1
             await asyncio.sleep(max(0.0, start + ticks * slot_s - self.loop.time()))
@@ -122,6 +249,9 @@ class Crowd:
             if not caller.speech and caller.turn is not None:
                 caller.turn.speech_end = self.loop.time()
         elif caller.turn is None and now >= caller.resume_at:
+            if self._session_over(caller):
+                self.hang_up(caller)
+                return
             self.talk(caller)
             frame = caller.speech.pop(0)
         else:
@@ -137,9 +267,11 @@ class Crowd:
             caller.turn = None
             caller.resume_at = now
 
-    async def listen(self, caller: Caller) -> None:
+    async def listen(self, caller: Caller, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
-            async for frame in caller.ws:
+            async for frame in ws:
+                if caller.ws is not ws:  # a session this caller has already left
+                    return
                 now = self.loop.time()
                 turn = caller.turn
                 if isinstance(frame, bytes):
@@ -160,49 +292,81 @@ class Crowd:
                         caller.turns.append(turn)
                         caller.turn = None
                         caller.resume_at = now + sc.AFTER_REPLY_MS / 1000
-                elif '"interrupted"' in frame and turn is not None and turn.barge_in:
+                elif (
+                    '"interrupted"' in frame
+                    and turn is not None
+                    and turn.barge_started is not None  # not a longer reply the turn cut off
+                ):
                     turn.interrupted_at = now
                     turn.complete_at = now
                     caller.turns.append(turn)
                     # the barge-in speech is the next turn's: it is still being said
                     caller.count += 1
                     caller.turn = Turn(speech_end=0.0, barge_in=False, after_barge_in=True)
+        if self.churn is not None and caller.ws is ws and not (caller.dialing or caller.done):
+            self.hang_up(caller, "server")  # the server ended it: a churning caller dials again
+
+    async def report(self, seconds: float, every: float) -> None:
+        """Sleep `seconds`, printing a `status` line every `every` seconds if asked to."""
+        if every <= 0:
+            await asyncio.sleep(seconds)
+            return
+        end = self.loop.time() + seconds
+        while (left := end - self.loop.time()) > 0:
+            await asyncio.sleep(min(every, left))
+            print("status", json.dumps(self.status()), flush=True)
+
+
+def churn_turns(text: str) -> tuple[int, int]:
+    """`3-5` (or `4`): how many turns a churning caller's session lasts."""
+    low, _, high = text.partition("-")
+    turns = (int(low), int(high or low))
+    if not 1 <= turns[0] <= turns[1]:
+        raise argparse.ArgumentTypeError(f"not a turn range: {text!r} (e.g. 3-5)")
+    return turns
+
+
+def churn_endings(text: str) -> tuple[str, ...]:
+    endings = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not endings or set(endings) - set(ENDINGS):
+        raise argparse.ArgumentTypeError(f"endings are some of {','.join(ENDINGS)}: {text!r}")
+    return endings
 
 
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    crowd = Crowd(await synthesize(sc.UTTERANCE), await synthesize(sc.BARGE_IN))
+    utterance, barge = await synthesize(sc.UTTERANCE), await synthesize(sc.BARGE_IN)
     async with ParleyClient(args.url, args.key) as rest:
+        churn = Churn(rest, args.agent, args.churn, args.endings) if args.churn else None
+        crowd = Crowd(utterance, barge, churn)
         urls = [
             (await rest.create_session(args.agent))["websocket_url"] for _ in range(args.sessions)
         ]
-    tasks: list[asyncio.Task[None]] = []
-    ticker = asyncio.create_task(crowd.tick())
-    spread = sc.RAMP_S / max(1, args.sessions)
-    for index, url in enumerate(urls):
-        ws = await connect(url, max_size=None, open_timeout=30, compression=None)
-        await ws.send(json.dumps({"type": "start", "payload": sc.START}))
-        caller = Caller(index, ws, resume_at=crowd.loop.time() + 0.5)
-        crowd.callers.append(caller)
-        tasks.append(asyncio.create_task(crowd.listen(caller)))
-        await asyncio.sleep(spread)
-    await asyncio.sleep(args.warmup)
-    window_start = crowd.loop.time()
-    print("measuring", flush=True)
-    await asyncio.sleep(args.seconds)
-    window_end = crowd.loop.time()
-    print("done", flush=True)
-    ticker.cancel()
-    for caller in crowd.callers:
-        caller.done = True
-        with contextlib.suppress(ConnectionClosed):
-            await caller.ws.send(json.dumps({"type": "stop", "payload": {}}))
-            await caller.ws.close()
-    for task in tasks:
-        task.cancel()
+        ticker = asyncio.create_task(crowd.tick())
+        spread = sc.RAMP_S / max(1, args.sessions)
+        for index, url in enumerate(urls):
+            caller = Caller(index, await dial(url))
+            crowd.callers.append(caller)
+            crowd.begin(caller)
+            await asyncio.sleep(spread)
+        await asyncio.sleep(args.warmup)
+        window_start = crowd.loop.time()
+        print("measuring", flush=True)
+        await crowd.report(args.seconds, args.status_every)
+        window_end = crowd.loop.time()
+        print("done", flush=True)
+        ticker.cancel()
+        for caller in crowd.callers:
+            caller.done = True
+        for task in list(crowd.tasks):
+            task.cancel()
+        for caller in crowd.callers:
+            with contextlib.suppress(ConnectionClosed):
+                await caller.ws.send(json.dumps({"type": "stop", "payload": {}}))
+                await caller.ws.close()
     return [
         {
             "v2v_ms": (t.first_audio - t.speech_end) * 1000 if t.first_audio else None,
-            "missing": t.first_audio is None or (not t.barge_in and t.complete_at is None),
+            "missing": missing(t),
             "barge_in_ms": (t.interrupted_at - t.barge_started) * 1000
             if t.interrupted_at and t.barge_started
             else None,
@@ -226,6 +390,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--warmup", type=float, required=True)
     parser.add_argument("--results", required=True, help="where to write the turns as JSON")
+    parser.add_argument(
+        "--churn", type=churn_turns, help="end each session after this many turns, e.g. 3-5"
+    )
+    parser.add_argument(
+        "--endings",
+        type=churn_endings,
+        default=ENDINGS,
+        help="how churning callers end sessions, in turn: stop,close,drop",
+    )
+    parser.add_argument(
+        "--status-every", type=float, default=0.0, help="print running totals every S seconds"
+    )
     args = parser.parse_args()
     try:
         import uvloop

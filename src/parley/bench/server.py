@@ -47,6 +47,10 @@ class BenchServer:
             "PARLEY_API_KEYS": self.key,
             "PARLEY_VAD": os.environ.get("BENCH_VAD", "silero"),
             "PARLEY_LOG_LEVEL": "warning",
+            # every simulated caller is on one account and one key: the per-tenant limits
+            # are not what a capacity benchmark measures
+            "PARLEY_MAX_SESSIONS_PER_ACCOUNT": "0",
+            "PARLEY_MAX_CONNECTIONS_PER_KEY": "0",
         }
         log = open(Path(self._data.name) / "server.log", "wb")
         self._process = subprocess.Popen(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
+import anyio.from_thread
 from fastapi import APIRouter, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -22,6 +24,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
 
 from parley.engine.events import Event, Failure, TurnMetrics
 
@@ -116,6 +120,47 @@ async def watch_loop_lag(interval: float = 0.1) -> None:
             worst = lag
             LOOP_LAG_MAX.set(worst)
 
+
+class RuntimeCollector(Collector):
+    """`parley_asyncio_tasks` and `parley_threads`, counted when `/metrics` is scraped.
+
+    A leak shows as a count that only grows, so the count is taken at scrape time rather than
+    set on a timer that would lag it. The route is a plain `def` and runs in an anyio worker
+    thread: the tasks are counted on the event loop's own thread (`anyio.from_thread`), not by
+    reading the loop's task set from another thread. With several workers
+    (PROMETHEUS_MULTIPROC_DIR) the route reads only the workers' shared files, so these two
+    are absent there: one worker's count under a fleet-wide name would mislead.
+    """
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        # without describe() registering would call collect() at import, with no loop
+        yield GaugeMetricFamily("parley_asyncio_tasks", _TASKS_HELP)
+        yield GaugeMetricFamily("parley_threads", _THREADS_HELP)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        tasks = _loop_tasks()
+        if tasks is not None:
+            yield GaugeMetricFamily("parley_asyncio_tasks", _TASKS_HELP, value=tasks)
+        yield GaugeMetricFamily("parley_threads", _THREADS_HELP, value=threading.active_count())
+
+
+_TASKS_HELP = "asyncio tasks not yet done on this process's event loop."
+_THREADS_HELP = "Python threads alive in this process (native threads are not counted)."
+
+
+def _loop_tasks() -> int | None:
+    """The loop's pending tasks, from its own thread or an anyio worker; None off both."""
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # not on the loop's thread
+        pass
+    try:
+        return anyio.from_thread.run_sync(lambda: len(asyncio.all_tasks()))
+    except RuntimeError:  # not an anyio worker thread, or the loop has finished
+        return None
+
+
+REGISTRY.register(RuntimeCollector())
 
 router = APIRouter(tags=["health"])
 
