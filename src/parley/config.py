@@ -78,10 +78,14 @@ class Settings(BaseSettings):
     audio_burst_ms: float = Field(default=2000.0, ge=100)
     audio_frames_per_second: float = Field(default=200.0, gt=0)
     start_timeout: float = 10.0
+    client_stall_timeout: float = 10.0  # a client that reads nothing this long is gone
     max_sessions_per_account: int = Field(default=100, ge=0)
     max_connections_per_key: int = Field(default=100, ge=0)
     # SIGTERM: live calls get this long to finish before they are ended and the process exits.
     drain_seconds: float = Field(default=30.0, ge=0)
+    # How often this process tells the store it is alive; silent for 6 beats = dead, and the
+    # sessions it held are ended `system_error` by whichever process sweeps first.
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
     # Hosts/CIDRs that client-chosen URLs (HTTP tools, LLM endpoints) may reach although
     # they are private. `http_tools_allow` is the older name; both count.
     outbound_allow: Annotated[tuple[str, ...], NoDecode] = ()
@@ -106,7 +110,7 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: Any) -> tuple[str, ...]:
         return _comma_list(value)
 
-    @field_validator("session_ttl", "start_timeout", mode="before")
+    @field_validator("session_ttl", "start_timeout", "client_stall_timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)

@@ -313,3 +313,25 @@ async def test_the_agent_announces_speaking_before_its_first_sound() -> None:
 
     kinds = line.kinds()
     assert kinds.index("AgentStartedSpeaking") < kinds.index("AgentAudio")
+
+
+async def test_what_was_heard_is_checkpointed_while_the_agent_speaks() -> None:
+    """If the process dies mid-reply, the stored row already holds what was heard so far
+    (marked interrupted); the completed reply then replaces it."""
+    reply = " ".join(f"w{i}" for i in range(1, 21)) + "."  # 20 words, 4 s of speech
+    line = Timeline(replies=[words(reply)])
+    await line.start()
+    line.send(UserText("talk"))
+
+    await line.audio(until_s=1.5)
+    [early] = [r for r in line.transcript.messages() if r.role == "agent"]
+    await line.audio(until_s=3.5)
+    [later] = [r for r in line.transcript.messages() if r.role == "agent"]
+    await line.audio(until_s=6.0)
+    line.send(Stop())
+    await line.finish()
+
+    assert early.interrupted and reply.startswith(early.text) and len(early.text) < len(reply)
+    assert later.interrupted and len(early.text) < len(later.text) < len(reply)
+    [done] = [r for r in line.transcript.messages() if r.role == "agent"]
+    assert (done.text, done.interrupted) == (reply, False)

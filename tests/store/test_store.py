@@ -60,7 +60,7 @@ async def test_the_sweep_expires_only_unjoined_overdue_sessions(store: Store) ->
         account_id=DEFAULT_ACCOUNT_ID, agent_id=agent_id, ttl=0.05
     )
     live = await store.sessions.create(
-        account_id=DEFAULT_ACCOUNT_ID, agent_id=agent_id, ttl=0.05, joined=True
+        account_id=DEFAULT_ACCOUNT_ID, agent_id=agent_id, ttl=0.05, joined_by="wrk_test"
     )
     waiting = await store.sessions.create(account_id=DEFAULT_ACCOUNT_ID, agent_id=agent_id, ttl=60)
     await asyncio.sleep(0.1)

@@ -8,6 +8,10 @@ typed turn, the session ending) commits only what the caller heard.
 
 Transcript rows are numbered when their place in the conversation is known (a round's text
 before that round's tool calls), so they are stored in speaking order whenever written.
+While the agent speaks, what the caller has heard so far is checkpointed to the transcript
+(first after `FIRST_CHECKPOINT_MS` of playback, then every `CHECKPOINT_EVERY_MS`), marked
+interrupted until the response completes: if the process dies mid-reply (kill -9), the
+stored row holds what was heard, not nothing.
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ from parley.engine.transcript import Record, TranscriptWriter
 from parley.providers.base import ChatRequest, LanguageModel, SpeechSynthesizer
 
 log = logging.getLogger("parley.engine")
+
+FIRST_CHECKPOINT_MS = 500.0
+CHECKPOINT_EVERY_MS = 2000.0
 
 
 def _ms(start: float | None, end: float | None) -> float | None:
@@ -110,6 +117,7 @@ class Responder:
     def _begin(self, turn: int, timing: TurnTiming, *, scripted: bool) -> Response:
         self._ids += 1
         response = Response(self._ids, turn, timing, scripted)
+        response.checkpoint_due_ms = FIRST_CHECKPOINT_MS
         self._new_segment(response)
         self.speaker.begin()
         response.start_speech(self.tts, self._post)
@@ -231,6 +239,7 @@ class Responder:
             response.timing.first_frame = now
             self._started_speaking(response)  # announced before its first sound
         self.speaker.send_due(now)
+        self._maybe_checkpoint(response, now)
         due = self.speaker.pacer.next_due()
         if due is not None:  # wake once per quantum, not once per frame
             self._alarms.set(
@@ -245,6 +254,20 @@ class Responder:
             response.audio_done_sent = True
             self._emit(AgentAudioDone(response.turn))
         self._maybe_finished(response)
+
+    def _maybe_checkpoint(self, response: Response, now: float) -> None:
+        if response.timing.first_frame is None:
+            return
+        played = self.speaker.played_ms(now)
+        if played < response.checkpoint_due_ms:
+            return
+        response.checkpoint_due_ms = played + CHECKPOINT_EVERY_MS
+        heard = self.speaker.heard_until(now)
+        for segment, text, _full in self._heard_segments(response, heard):
+            if text:
+                self._writer.save(
+                    Record(segment.seq, "agent", text, turn=response.turn, interrupted=True)
+                )
 
     def _started_speaking(self, response: Response) -> None:
         self._set_state("speaking")
@@ -302,10 +325,7 @@ class Responder:
     def _commit(self, response: Response, heard: int, now: float) -> None:
         """Store each round's text, cut at what the caller heard, and tell the client."""
         metrics = self.metrics(response).as_dict() if response.timing.first_frame else None
-        for segment in response.segments:
-            end = segment.end if segment.end is not None else len(response.text)
-            text = response.text[segment.start : min(end, heard)].strip()
-            full = response.text[segment.start : end].strip()
+        for segment, text, full in self._heard_segments(response, heard):
             self._place_in_history(segment, text, full)
             if not text:
                 continue
@@ -323,6 +343,16 @@ class Responder:
         heard_text = response.text[:heard].strip()
         if heard_text:
             self._emit(Transcript("agent", heard_text, final=True, turn=response.turn))
+
+    @staticmethod
+    def _heard_segments(response: Response, heard: int) -> list[tuple[Segment, str, str]]:
+        """Each round's (segment, text heard, full text)."""
+        cut = []
+        for segment in response.segments:
+            end = segment.end if segment.end is not None else len(response.text)
+            text = response.text[segment.start : min(end, heard)].strip()
+            cut.append((segment, text, response.text[segment.start : end].strip()))
+        return cut
 
     def _place_in_history(self, segment: Segment, heard: str, full: str) -> None:
         """A round's utterance is in the history already if it preceded tool calls."""

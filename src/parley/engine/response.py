@@ -138,6 +138,7 @@ class Response:
     audio_done_sent: bool = False
     hang_up: bool = False
     failed: bool = False
+    checkpoint_due_ms: float = 0.0  # playback position of the next transcript checkpoint
     _sentences: asyncio.Queue[Sentence | None] = field(
         default_factory=lambda: asyncio.Queue(MAX_SENTENCES)
     )

@@ -1,7 +1,8 @@
 """The ASGI application: REST routers, error mapping, and the process-wide lifespan.
 
 The lifespan owns everything long-lived: the store (migrated on start), the bootstrap API
-keys, and the sweeper that expires unjoined sessions. Each task it starts it also cancels.
+keys, this process's worker row and the upkeep that sweeps expired and orphaned sessions,
+and the drain on SIGTERM. Each task it starts it also cancels.
 """
 
 from __future__ import annotations
@@ -21,29 +22,20 @@ from parley.server.collector import tune_for_latency
 from parley.server.deps import Services, no_nul_in_url
 from parley.server.errors import BodyGuard, InternalErrors, install_error_handlers
 from parley.server.live import LiveSessions
+from parley.server.logs import install_redaction
 from parley.server.quotas import ConnectionQuota
 from parley.server.routes import agents, deepgram_ws, health, native_ws, sessions, voice
+from parley.server.upkeep import Upkeep
 from parley.store import Store
 
 log = logging.getLogger("parley.server")
 
-EXPIRY_SWEEP_SECONDS = 15.0
 SHUTDOWN_GRACE_SECONDS = 10.0
-
-
-async def _sweep_expired(store: Store) -> None:
-    while True:
-        await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
-        try:
-            expired = await store.sessions.expire_due()
-            if expired:
-                log.info("expired %d unjoined session(s)", expired)
-        except Exception:
-            log.exception("expiry sweep failed; retrying")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    install_redaction()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,16 +56,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         tune_for_latency()
         live = LiveSessions()
+        upkeep = Upkeep(store, settings.heartbeat_seconds)
         app.state.services = Services(
             settings=settings,
             store=store,
             hub=hub,
             live=live,
             connections=ConnectionQuota(settings.max_connections_per_key),
+            worker_id=await upkeep.start(),
         )
         undo_drain = drain.install(live, settings.drain_seconds)
         background = [
-            asyncio.create_task(_sweep_expired(store), name="parley-expiry-sweeper"),
+            asyncio.create_task(upkeep.run(), name="parley-upkeep"),
             asyncio.create_task(
                 live.follow_store(store.sessions.ended_among), name="parley-live-sync"
             ),
@@ -89,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await upkeep.stop()
             await hub.aclose()
             await store.close()
 

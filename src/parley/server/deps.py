@@ -26,6 +26,7 @@ class Services:
     hub: ProviderHub
     live: LiveSessions
     connections: ConnectionQuota = field(default_factory=lambda: ConnectionQuota(0))
+    worker_id: str | None = None  # this process's row in the store's `workers`
 
 
 def services(connection: HTTPConnection) -> Services:

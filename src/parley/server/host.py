@@ -100,7 +100,7 @@ class ServerHost:
             if session is None:
                 raise SessionRefused("session_unavailable", "the session no longer exists")
             agent = await self._agent(admission.account_id, session.agent_id)
-            if not await store.sessions.join(session.id, dialect):
+            if not await store.sessions.join(session.id, dialect, services.worker_id):
                 raise SessionRefused("session_unavailable", "this session is no longer joinable")
             session_id, conversation_id = session.id, session.conversation_id
             scripted_first = session.initial_message
@@ -124,7 +124,7 @@ class ServerHost:
                     conversation_id=options.conversation_id,
                     metadata=options.metadata,
                     dialect=dialect,
-                    joined=True,
+                    joined_by=services.worker_id,
                 )
                 session_id, conversation_id = session.id, session.conversation_id
             else:

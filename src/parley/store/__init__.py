@@ -14,6 +14,7 @@ from parley.store.agents import Agents
 from parley.store.database import create_engine, migrate
 from parley.store.messages import Messages
 from parley.store.sessions import Sessions
+from parley.store.workers import Workers
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "Store"]
 
@@ -26,6 +27,7 @@ class Store:
         self.agents = Agents(sessions)
         self.sessions = Sessions(sessions)
         self.messages = Messages(sessions)
+        self.workers = Workers(sessions)
 
     @classmethod
     async def open(cls, url: str, *, run_migrations: bool = True) -> Store:

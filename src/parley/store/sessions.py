@@ -46,9 +46,10 @@ class Sessions:
         start: dict[str, Any] | None = None,
         dialect: str | None = None,
         ephemeral: bool = False,
-        joined: bool = False,
+        joined_by: str | None = None,
     ) -> Session:
-        """A new active session; `conversation_id` continues that conversation."""
+        """A new active session; `conversation_id` continues that conversation. `joined_by`
+        (a worker id) creates it already joined, held live by that worker."""
         now = datetime.now(UTC)
         session = Session(
             id=new_id("ses"),
@@ -64,7 +65,8 @@ class Sessions:
             ephemeral=ephemeral,
             created_at=now,
             expires_at=now + timedelta(seconds=ttl),
-            joined_at=now if joined else None,
+            joined_at=now if joined_by else None,
+            worker_id=joined_by,
         )
         async with self._sessions.begin() as db:
             db.add(session)
@@ -119,8 +121,8 @@ class Sessions:
         async with self._sessions() as db:
             return (await db.execute(query.limit(1))).scalar_one_or_none()
 
-    async def join(self, session_id: str, dialect: str) -> bool:
-        """Claim an active, unjoined, unexpired session for one connection."""
+    async def join(self, session_id: str, dialect: str, worker_id: str | None = None) -> bool:
+        """Claim an active, unjoined, unexpired session for one connection on a worker."""
         now = datetime.now(UTC)
         async with self._sessions.begin() as db:
             result = await db.execute(
@@ -131,7 +133,7 @@ class Sessions:
                     Session.joined_at.is_(None),
                     Session.expires_at > now,
                 )
-                .values(joined_at=now, dialect=dialect)
+                .values(joined_at=now, dialect=dialect, worker_id=worker_id)
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

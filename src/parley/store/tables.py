@@ -7,6 +7,8 @@ Invariants the schema carries:
   messages of those sessions in (session creation, `seq`) order.
 - `messages.seq` is dense and unique per session, assigned by the writer in speaking order.
 - Timestamps are timezone-aware UTC on the way in and on the way out, on every backend.
+- A joined, active session names the worker (process) holding it; a session whose worker is
+  dead is ended `system_error` by whichever process notices first.
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ class Session(Base):
         Index("ix_sessions_agent_status", "agent_id", "status"),
         Index("ix_sessions_status_expires", "status", "expires_at"),
         Index("ix_sessions_conversation", "conversation_id"),
+        Index("ix_sessions_status_worker", "status", "worker_id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -137,6 +140,20 @@ class Session(Base):
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    worker_id: Mapped[str | None] = mapped_column(String(40), default=None)  # who holds it live
+
+
+class Worker(Base):
+    """A server process that holds live sessions. It beats while it runs; one whose beat has
+    stopped (or whose pid is gone, on its own host) is dead, and its sessions are orphans."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Message(Base):

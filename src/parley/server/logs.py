@@ -1,0 +1,54 @@
+"""Credentials never reach the logs.
+
+Browsers cannot set headers on a WebSocket, so credentials travel in URLs (`/ws/voice?token=
+<api key or session token>`), and uvicorn logs every request line and every WebSocket
+handshake with its query string. A filter on uvicorn's loggers rewrites those lines before
+any handler sees them: the value of every credential-like query parameter, and anything
+shaped like a Parley API key or session token wherever it appears, becomes `[redacted]`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+REDACTED = "[redacted]"
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:token|key|api_key|apikey|access_token|secret|password)=)[^&\s\"']*"
+)
+_CREDENTIAL = re.compile(r"\b(?:pk|st)_[A-Za-z0-9_-]{16,}")
+_LOGGERS = ("uvicorn.access", "uvicorn.error")  # where request lines and handshakes are logged
+
+
+def redact(text: str) -> str:
+    return _CREDENTIAL.sub(REDACTED, _QUERY_SECRET.sub(rf"\1{REDACTED}", text))
+
+
+class RedactCredentials(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                redact(arg) if isinstance(arg, str) else _redact_other(arg) for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def _redact_other(value: object) -> object:
+    """uvicorn passes the client as a tuple and paths as str; anything else with a credential
+    in its text is replaced by its redacted text."""
+    text = str(value)
+    cleaned = redact(text)
+    return value if cleaned == text else cleaned
+
+
+_FILTER = RedactCredentials()
+
+
+def install_redaction() -> None:
+    """Put the filter on uvicorn's loggers (idempotent)."""
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
