@@ -5,7 +5,9 @@ A dialect parses and renders; this owns the lifecycle around it. Invariants:
 - Whatever ends the connection (the client leaving, a clean stop, an exception in the
   dialect's handler), `finish` tells the conversation `Disconnected` before awaiting it, so
   a session can never outlive its socket; the conversation stores what was said.
-- A client that stops reading fills the outbox and is treated as gone.
+- A client that stops reading (see `Outbox`) is let go at once: its session ends as a
+  disconnect and the dialect's handler is cancelled out of whatever it awaits (a receive
+  that would otherwise wait for the transport's own timeout), then finishes as usual.
 - Input beyond the `Limits` is dropped with the dialect's error; a client that keeps
   flooding is disconnected.
 - A connection that has not started a session within `start_timeout_s` is closed.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from parley.audio.formats import AudioFormat
@@ -42,7 +44,7 @@ class Connection:
     ) -> None:
         self.host = host
         self.limits = limits
-        self.outbox = Outbox(socket, self._client_not_reading)
+        self.outbox = Outbox(socket, self._client_not_reading, limits.client_stall_s)
         self.live: LiveSession | None = None
         self._report = report
         self._task: asyncio.Task[Any] | None = None
@@ -51,11 +53,25 @@ class Connection:
         self._input_format: AudioFormat | None = None
         self._start_deadline = self._loop.call_later(limits.start_timeout_s, self._not_started)
         self._done = False  # the connection is ending: the dialect reads no further frames
+        self._handler: asyncio.Task[Any] | None = None
+        self._abandoned = False  # the client stopped reading: the handler is cancelled
 
     @property
     def done(self) -> bool:
         """Stop reading: the server closes (or has closed) this connection."""
         return self._done or self.outbox.closed
+
+    async def serve(self, handle: Callable[[], Awaitable[None]]) -> None:
+        """Run the dialect's handler for this connection, then `finish`, however it ends."""
+        self._handler = asyncio.current_task()
+        try:
+            await handle()
+        except asyncio.CancelledError:
+            if not self._abandoned or self._handler is None:
+                raise
+            self._handler.uncancel()  # we cancelled it ourselves: the client stopped reading
+        finally:
+            await self.finish()
 
     def start(self, live: LiveSession, input_format: AudioFormat) -> None:
         self.live = live
@@ -119,8 +135,11 @@ class Connection:
             log.exception("conversation task failed")
 
     def _client_not_reading(self) -> None:
+        self._done = self._abandoned = True
         self.disconnected()
         self.outbox.close_after_pending(1011, "client not reading")
+        if self._handler is not None and self._handler is not asyncio.current_task():
+            self._handler.cancel()
 
     async def finish(self) -> None:
         """The handler is done, however it ended: end the conversation, await it, flush."""
@@ -131,6 +150,7 @@ class Connection:
         if self.live is not None:
             await self.host.closed(self.live)
         self.outbox.close_after_pending()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.outbox.wait(), FLUSH_SECONDS)
+        if not self._abandoned:  # a client that stopped reading gets nothing more
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.outbox.wait(), FLUSH_SECONDS)
         await self.outbox.cancel()

@@ -33,6 +33,7 @@ class Limits:
     audio_burst_ms: float = 2000.0  # audio beyond real time that is still accepted
     audio_frames_per_second: float = 200.0
     start_timeout_s: float = 10.0  # from connecting to the session's start message
+    client_stall_s: float = 10.0  # frames waiting this long unwritten: the client is gone
     flood_refusals: int = 50  # refusals within FLOOD_WINDOW_S that disconnect a client
 
 

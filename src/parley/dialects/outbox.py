@@ -1,8 +1,10 @@
 """Frames on their way to a client: a bounded queue drained by one writer task.
 
 The engine emits events synchronously; they are rendered to frames and queued here, and a
-single task writes them to the socket in order. A client that stops reading fills the queue
-(`MAX_FRAMES`, several seconds of audio) and is treated as gone, rather than growing memory.
+single task writes them to the socket in order. A client that stops reading is treated as
+gone, before it can grow memory: when frames have waited `stall_s` without one being
+written, or the queue reaches `MAX_FRAMES` (tens of seconds of audio), whichever is first.
+A slow reader that keeps reading makes progress and is not cut off.
 """
 
 from __future__ import annotations
@@ -17,14 +19,20 @@ from parley.dialects.socket import Socket
 log = logging.getLogger("parley.dialects")
 
 MAX_FRAMES = 2048
+STALL_SECONDS = 10.0
 _CLOSE = object()
 
 
 class Outbox:
-    def __init__(self, socket: Socket, on_overflow: Callable[[], None]) -> None:
+    def __init__(
+        self, socket: Socket, on_overflow: Callable[[], None], stall_s: float = STALL_SECONDS
+    ) -> None:
         self._socket = socket
         self._on_overflow = on_overflow
+        self._stall_s = stall_s
         self._queue: asyncio.Queue[str | bytes | object] = asyncio.Queue(MAX_FRAMES)
+        self._loop = asyncio.get_running_loop()
+        self._progress_at = self._loop.time()  # the last write, or when the queue was empty
         self._task = asyncio.create_task(self._run(), name="parley-outbox")
         self._overflowed = False
         self.closed = False
@@ -32,13 +40,22 @@ class Outbox:
     def put(self, data: str | bytes) -> None:
         if self.closed:
             return
+        now = self._loop.time()
+        if self._queue.empty():
+            self._progress_at = now
+        elif now - self._progress_at > self._stall_s:
+            self._overflow(f"nothing written for {self._stall_s:.0f} s")
+            return
         try:
             self._queue.put_nowait(data)
         except asyncio.QueueFull:
-            if not self._overflowed:
-                self._overflowed = True
-                log.warning("client is not reading; dropping the connection")
-                self._on_overflow()
+            self._overflow(f"{MAX_FRAMES} frames waiting")
+
+    def _overflow(self, why: str) -> None:
+        if not self._overflowed:
+            self._overflowed = True
+            log.warning("client is not reading (%s); dropping the connection", why)
+            self._on_overflow()
 
     def close_after_pending(self, code: int = 1000, reason: str = "") -> None:
         """Send what is queued, then close the socket."""
@@ -66,6 +83,7 @@ class Outbox:
                     return
                 assert isinstance(item, str | bytes)
                 await self._socket.send(item)
+                self._progress_at = self._loop.time()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the peer went away mid-write

@@ -196,7 +196,8 @@ class ProviderHub:
 
     def language_model(self, choices: Sequence[LlmChoice]) -> LanguageModel:
         models = _available(choices, self._model)
-        return ModelChain(models, first_timeout=self.settings.llm_timeout)
+        timeout = self.settings.llm_timeout  # before the first token, and between two
+        return ModelChain(models, first_timeout=timeout, gap_timeout=timeout)
 
     def _model(self, choice: LlmChoice) -> LanguageModel:
         spec = registry.check_spec("llm", choice.spec)
@@ -250,7 +251,8 @@ class ProviderHub:
             specs,
             lambda text: self._synthesizer(registry.check_spec("tts", text), voice_id, language),
         )
-        return SynthesizerChain(synthesizers, first_timeout=self.settings.tts_timeout)
+        timeout = self.settings.tts_timeout  # before the first audio, and between two chunks
+        return SynthesizerChain(synthesizers, first_timeout=timeout, gap_timeout=timeout)
 
     def _synthesizer(self, spec: ProviderSpec, voice_id: str, language: str) -> SpeechSynthesizer:
         from parley.providers.tts.streaming import HttpPcmSynthesizer, OpenAISpeechSynthesizer

@@ -21,6 +21,7 @@ def connection_limits(settings: Settings) -> Limits:
         audio_burst_ms=settings.audio_burst_ms,
         audio_frames_per_second=settings.audio_frames_per_second,
         start_timeout_s=settings.start_timeout,
+        client_stall_s=settings.client_stall_timeout,
     )
 
 

@@ -3,7 +3,8 @@
 Each request takes the next item of a server's script: a normal answer, or a fault —
 `Fault("http", status=500)`, `Fault("http", status=429, retry_after=0.2)`, `Fault("hang")`
 (answers after a long wait), `Fault("drop")` (starts answering, then cuts the connection),
-`Fault("garbage")` (answers with something that is not the protocol).
+`Fault("stall")` (starts answering, then sends nothing more for `seconds`, the connection
+open), `Fault("garbage")` (answers with something that is not the protocol).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "http" | "hang" | "drop" | "garbage"
+    kind: str  # "http" | "hang" | "drop" | "stall" | "garbage"
     status: int = 500
     retry_after: float | None = None
     seconds: float = 30.0

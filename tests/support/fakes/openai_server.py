@@ -84,6 +84,9 @@ class FakeOpenAI:
             await asyncio.sleep(0.002)
         if isinstance(step, Fault) and step.kind == "drop":
             raise Dropped
+        if isinstance(step, Fault) and step.kind == "stall":  # mid-answer, connection open
+            await asyncio.sleep(step.seconds)
+            return
         assert isinstance(step, Reply)
         for position, (call_id, name, arguments) in enumerate(step.tool_calls):
             yield sse(

@@ -90,12 +90,11 @@ class DeepgramSession:
         self._conn.outbox.put(message("Welcome", **{key: request_id}))
         watchdog = asyncio.create_task(self._watch_idle(), name="deepgram-idle")
         try:
-            await self._converse()
+            await self._conn.serve(self._converse)
         finally:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
-            await self._conn.finish()
 
     async def _converse(self) -> None:
         while (data := await self._socket.receive()) is not None:

@@ -43,12 +43,12 @@ class NativeSession:
         self._transcripts = {"user": True, "agent": True}
 
     async def run(self) -> None:
-        try:
-            admission = await self._admit()
-            if admission is not None:
-                await self._converse(admission)
-        finally:
-            await self._conn.finish()
+        await self._conn.serve(self._serve)
+
+    async def _serve(self) -> None:
+        admission = await self._admit()
+        if admission is not None:
+            await self._converse(admission)
 
     async def _admit(self) -> Admission | None:
         if not self._credential:
