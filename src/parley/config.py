@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str = ""
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
+    # Fernet keys sealing stored credentials (comma list; the first seals). Default: a key
+    # file in data_dir. Servers sharing a database must share this.
+    secret_key: str | None = None
     public_url: str | None = None
     session_ttl: float = 300.0
     host: str = "127.0.0.1"
@@ -86,6 +89,8 @@ class Settings(BaseSettings):
     # How often this process tells the store it is alive; silent for 6 beats = dead, and the
     # sessions it held are ended `system_error` by whichever process sweeps first.
     heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # Browser origins allowed to call the REST API (CORS); none unless configured, "*" for any.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     # Hosts/CIDRs that client-chosen URLs (HTTP tools, LLM endpoints) may reach although
     # they are private. `http_tools_allow` is the older name; both count.
     outbound_allow: Annotated[tuple[str, ...], NoDecode] = ()
@@ -105,7 +110,9 @@ class Settings(BaseSettings):
     tts_timeout: float = Field(default=5.0, gt=0)
     tool_timeout: float = Field(default=10.0, gt=0)
 
-    @field_validator("api_keys", "http_tools_allow", "outbound_allow", mode="before")
+    @field_validator(
+        "api_keys", "http_tools_allow", "outbound_allow", "cors_origins", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> tuple[str, ...]:
         return _comma_list(value)

@@ -119,3 +119,23 @@ async def test_a_500_is_json_and_keeps_the_connection(served_with_a_bug: str) ->
         writer.close()
 
     assert (first, second) == (500, 200)
+
+
+async def test_cors_is_off_unless_configured(tmp_path: Path) -> None:
+    preflight = {
+        "Origin": "https://elsewhere.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    for origins, allowed in (((), None), (("https://app.example",), "https://app.example")):
+        app = create_app(Settings(data_dir=tmp_path, api_keys=(KEY_A,), cors_origins=origins))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+        ):
+            denied = await http.options("/v1/agents", headers=preflight)
+            ok = await http.options(
+                "/v1/agents", headers={**preflight, "Origin": "https://app.example"}
+            )
+        assert "access-control-allow-origin" not in denied.headers
+        assert ok.headers.get("access-control-allow-origin") == allowed

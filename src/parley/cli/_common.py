@@ -33,7 +33,7 @@ async def _run(action: Callable[[], Awaitable[T]]) -> T:
 
 async def open_store(settings: Settings | None = None) -> Store:
     settings = settings or Settings()
-    store = await Store.open(settings.resolved_database_url)
+    store = await Store.for_settings(settings)
     await store.accounts.bootstrap_keys(settings.api_keys)
     return store
 

@@ -37,7 +37,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 async def _prepare(settings: Settings) -> None:
-    store = await Store.open(settings.resolved_database_url)
+    store = await Store.for_settings(settings)
     try:
         await store.accounts.bootstrap_keys(settings.api_keys)
     finally:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from parley import __version__
 from parley.config import Settings
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await Store.open(settings.resolved_database_url)
+        store = await Store.for_settings(settings)
         added = await store.accounts.bootstrap_keys(settings.api_keys)
         if added:
             log.info("registered %d API key(s) from PARLEY_API_KEYS", added)
@@ -101,6 +102,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_body_bytes, max_json_depth=settings.max_json_depth
     )
+    if settings.cors_origins:  # off unless configured: browsers elsewhere get no answer
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+            max_age=600,
+        )
     app.add_middleware(InternalErrors)  # outermost of ours: catches what all the rest raise
     for module in (health, metrics, agents, sessions, voice, native_ws, deepgram_ws):
         app.include_router(module.router)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from parley.config import Settings
 from parley.store.accounts import DEFAULT_ACCOUNT_ID, Accounts
 from parley.store.agents import Agents
 from parley.store.database import create_engine, migrate
 from parley.store.messages import Messages
+from parley.store.sealing import KEYRING, load_keys
 from parley.store.sessions import Sessions
 from parley.store.workers import Workers
 
@@ -30,8 +32,13 @@ class Store:
         self.workers = Workers(sessions)
 
     @classmethod
-    async def open(cls, url: str, *, run_migrations: bool = True) -> Store:
-        """Connect to a normalised database URL and bring the schema up to date."""
+    async def open(
+        cls, url: str, *, run_migrations: bool = True, secret_keys: list[bytes] | None = None
+    ) -> Store:
+        """Connect to a normalised database URL and bring the schema up to date. Secrets
+        are sealed with the first of `secret_keys` and opened with any of them."""
+        if secret_keys:
+            KEYRING.use(secret_keys)
         engine = create_engine(url)
         if run_migrations:
             try:
@@ -40,6 +47,12 @@ class Store:
                 await engine.dispose()
                 raise
         return cls(engine)
+
+    @classmethod
+    async def for_settings(cls, settings: Settings) -> Store:
+        """The store a server (or the CLI) configured by `settings` uses."""
+        keys = load_keys(settings.secret_key, settings.data_dir)
+        return await cls.open(settings.resolved_database_url, secret_keys=keys)
 
     @property
     def backend(self) -> str:

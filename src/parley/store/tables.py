@@ -3,6 +3,7 @@
 Invariants the schema carries:
 - Every agent and session belongs to exactly one account; every query filters by it.
 - Secrets are never stored: `api_keys.key_hash` and `sessions.token_hash` hold SHA-256.
+  Credentials agents need (endpoint headers) are stored sealed (`sealing.SealedJSON`).
 - A conversation is a chain of sessions sharing `conversation_id`; its history is the
   messages of those sessions in (session creation, `seq`) order.
 - `messages.seq` is dense and unique per session, assigned by the writer in speaking order.
@@ -32,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from parley.store.sealing import SealedJSON
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -96,7 +99,7 @@ class Agent(Base):
     voice_id: Mapped[str] = mapped_column(String(200))
     system_prompt: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(35), default="en")
-    tools: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    tools: Mapped[list[dict[str, Any]]] = mapped_column(SealedJSON, default=list)
     max_turns: Mapped[int] = mapped_column(Integer, default=50)
     greeting: Mapped[str | None] = mapped_column(Text, default=None)
     keyterms: Mapped[list[str]] = mapped_column(JSONType, default=list)
@@ -105,7 +108,7 @@ class Agent(Base):
     tts: Mapped[str | list[str] | None] = mapped_column(JSONType, default=None)
     temperature: Mapped[float | None] = mapped_column(Float, default=None)
     max_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
-    llm_endpoint: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    llm_endpoint: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
     vad: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="active")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
