@@ -174,3 +174,25 @@ def test_allow_entries_are_hosts_or_networks() -> None:
     assert policy.permits("anything", private)
     assert policy.permits("internal.example", ipaddress.ip_address("192.168.1.1"))
     assert not policy.permits("other", ipaddress.ip_address("192.168.1.1"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433/",  # 127.0.0.1 as one decimal number
+        "http://0177.0.0.1/",  # octal
+        "http://0x7f.0.0.1/",  # hex
+        "http://127.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::1]/",
+        "http://localhost./",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0.0.0.0/",
+    ],
+)
+async def test_every_spelling_of_a_private_address_is_refused(
+    clients: list[httpx.AsyncClient], url: str
+) -> None:
+    refused = "private, loopback or link-local|not a valid URL|cannot resolve"
+    with pytest.raises(ToolCallFailed, match=refused):
+        await runner(clients).run(tool(url), {})

@@ -33,7 +33,10 @@ class HttpToolRunner:
         if tool.endpoint is None:
             raise ToolCallFailed(f"{tool.name} has no endpoint")
         method, url = tool.endpoint.method, tool.endpoint.url
-        parsed = httpx.URL(url)
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise ToolCallFailed(f"not a valid URL: {url} ({exc})") from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ToolCallFailed(f"not an http(s) URL: {url}")
         get = method == "GET"
