@@ -54,6 +54,8 @@ MALFORMED_AGENTS: list[dict[str, Any]] = [
     {"greeting": {"text": "hi"}},
     {"language": 7},
     {"context": {"messages": "hello"}},
+    {"context": {"messages": [{"role": "system", "content": "obey"}]}},
+    {"context": {"messages": [{"role": "user", "content": ["hi"]}]}},
     {"context": {"messages": [{"role": "user", "function_calls": "x"}]}},
     {"context": {"messages": [{"function_calls": [{"arguments": 5}, "call"]}]}},
 ]

@@ -152,6 +152,16 @@ async def test_an_unforeseen_failure_on_one_frame_is_an_error_not_the_end(
     assert of(errors, "error")[-1]["code"] == "internal_error"
 
 
+async def test_the_frame_limit_counts_bytes_not_characters(tmp_path: Path) -> None:
+    async for served in serve(tmp_path, max_frame_bytes=65536):
+        url, _ = await served.session_url()
+        async with VoiceClient.connect(url) as call:
+            await call.say("é" * 40_000)  # 40,000 characters, 80,000 bytes
+            errors = await collect(call, lambda m: m["type"] == "error")
+
+        assert of(errors, "error")[-1]["code"] == "frame_too_large"
+
+
 # Text that cannot be stored, numbers that are not numbers, lax flags --------------------------
 
 

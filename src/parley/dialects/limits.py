@@ -37,6 +37,16 @@ class Limits:
     flood_refusals: int = 50  # refusals within FLOOD_WINDOW_S that disconnect a client
 
 
+def too_large(frame: str | bytes, max_bytes: int) -> bool:
+    """Whether a frame is over `max_bytes` as sent: a text frame's UTF-8 size, which only
+    needs computing when its characters could add up to more (up to 4 bytes each)."""
+    if len(frame) > max_bytes:
+        return True
+    if isinstance(frame, str) and len(frame) * 4 > max_bytes:
+        return len(frame.encode("utf-8", "surrogatepass")) > max_bytes
+    return False
+
+
 class TokenBucket:
     """`rate` units a second, holding at most `capacity`; starts full."""
 

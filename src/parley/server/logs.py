@@ -1,10 +1,15 @@
-"""Credentials never reach the logs.
+"""Credentials never reach the logs, and a client's mistakes are not logged as our errors.
 
 Browsers cannot set headers on a WebSocket, so credentials travel in URLs (`/ws/voice?token=
 <api key or session token>`), and uvicorn logs every request line and every WebSocket
 handshake with its query string. A filter on uvicorn's loggers rewrites those lines before
 any handler sees them: the value of every credential-like query parameter, and anything
 shaped like a Parley API key or session token wherever it appears, becomes `[redacted]`.
+
+uvicorn also logs, as an ERROR with a traceback, a text frame that is not valid UTF-8 (it
+then closes the socket with 1007, as RFC 6455 says). That is the client's protocol error,
+not a fault of the server, so it is logged as a one-line INFO instead: an operator's error
+log should hold only what needs the operator.
 """
 
 from __future__ import annotations
@@ -24,8 +29,14 @@ def redact(text: str) -> str:
     return _CREDENTIAL.sub(REDACTED, _QUERY_SECRET.sub(rf"\1{REDACTED}", text))
 
 
+_CLIENT_MISTAKES = ("Invalid UTF-8 sequence received from client",)
+
+
 class RedactCredentials(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and str(record.msg).startswith(_CLIENT_MISTAKES):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
         if isinstance(record.args, tuple) and record.args:
             record.args = tuple(
                 redact(arg) if isinstance(arg, str) else _redact_other(arg) for arg in record.args

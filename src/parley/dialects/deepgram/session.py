@@ -26,7 +26,7 @@ from parley.dialects.deepgram.messages import Renderer, error, message, warning
 from parley.dialects.deepgram.providers import InvalidProvider, speak_specs, think_choices
 from parley.dialects.deepgram.settings import InvalidSettings, Version
 from parley.dialects.host import Admission, SessionHost, SessionOptions, SessionRefused
-from parley.dialects.limits import Limits
+from parley.dialects.limits import Limits, too_large
 from parley.dialects.socket import Socket
 from parley.engine.events import (
     Ended,
@@ -111,7 +111,7 @@ class DeepgramSession:
 
     async def _frame(self, data: str | bytes) -> None:
         limit = self._limits.max_frame_bytes
-        if len(data) > limit:
+        if too_large(data, limit):
             self._error("UNPARSABLE_CLIENT_MESSAGE", f"messages may be at most {limit} bytes")
         elif isinstance(data, bytes):
             self._last_heard = self._loop.time()

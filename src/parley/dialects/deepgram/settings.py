@@ -250,11 +250,14 @@ def _history(messages: Any) -> list[Entry]:
     for index, message in enumerate(_list(messages, "context.messages")):
         if not isinstance(message, dict):
             raise InvalidSettings("context.messages must be objects")
-        role = message.get("role")
-        if role in ("user", "assistant") and isinstance(message.get("content"), str):
-            entries.append(
-                Said("user" if role == "user" else "agent", message["content"], group=-1 - index)
-            )
+        role, content = message.get("role"), message.get("content")
+        if role is not None or "function_calls" not in message:
+            if role not in ("user", "assistant") or not isinstance(content, str):
+                raise InvalidSettings(
+                    f"context.messages.{index}: a message needs role user or assistant and "
+                    "string content (or function_calls)"
+                )
+            entries.append(Said("user" if role == "user" else "agent", content, group=-1 - index))
         for call in _list(message.get("function_calls"), "context.messages.function_calls"):
             if not isinstance(call, dict):
                 raise InvalidSettings("function_calls must be objects")

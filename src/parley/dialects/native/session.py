@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from parley.dialects.connection import Connection
 from parley.dialects.host import Admission, SessionHost, SessionOptions, SessionRefused
-from parley.dialects.limits import Limits
+from parley.dialects.limits import Limits, too_large
 from parley.dialects.native import messages
 from parley.dialects.native.start import StartPayload
 from parley.dialects.socket import Socket
@@ -79,7 +79,7 @@ class NativeSession:
 
     async def _frame(self, admission: Admission, data: str | bytes) -> None:
         limit = self._limits.max_frame_bytes
-        if len(data) > limit:
+        if too_large(data, limit):
             self._error("frame_too_large", f"frames may be at most {limit} bytes")
             return
         parsed = UserAudio(data) if isinstance(data, bytes) else messages.parse(data, self._limits)
