@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
-
+from parley.bench.server import wait_until_healthy
 from tests.support.cli import PARLEY, free_port
 
 
@@ -32,16 +30,11 @@ class ServerProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.process.poll() is None, f"the server exited: {self.output()}"
-            assert time.monotonic() < deadline, "the server never answered /healthz"
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+        try:
+            wait_until_healthy(self.base_url, self.process, timeout=timeout)
+        except RuntimeError as exc:
+            raise AssertionError(f"{exc}; its log: {self.output()}") from None
+        return self
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.process is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,11 @@ from tests.support.fakes.openai_server import FakeOpenAI, Reply
 from tests.voice.conftest import KEY, collect, of, server_settings
 
 LLM_TIMEOUT_S = 1.0
+
+
+def agent_said(message: dict[str, Any]) -> bool:
+    payload = message["payload"]
+    return bool(message["type"] == "transcript" and payload["final"] and payload["role"] == "agent")
 
 
 @pytest.fixture
@@ -50,25 +56,9 @@ async def test_a_model_failing_mid_answer_is_apologised_for_and_the_call_goes_on
         session = await rest.create_session(agent["id"])
         async with VoiceClient.connect(session["websocket_url"]) as call:
             await call.say("first question")
-            first = await collect(
-                call,
-                lambda m: (
-                    m["type"] == "transcript"
-                    and m["payload"]["final"]
-                    and m["payload"]["role"] == "agent"
-                ),
-                within=LLM_TIMEOUT_S + 8,
-            )
+            first = await collect(call, agent_said, within=LLM_TIMEOUT_S + 8)
             await call.say("second question")
-            second = await collect(
-                call,
-                lambda m: (
-                    m["type"] == "transcript"
-                    and m["payload"]["final"]
-                    and m["payload"]["role"] == "agent"
-                ),
-                within=8,
-            )
+            second = await collect(call, agent_said, within=8)
             await call.stop()
             await collect(call, lambda m: m["type"] == "ended")
         messages = (await rest.messages(session["session_id"]))["data"]

@@ -31,6 +31,23 @@ class Sample:
     metrics: str
 
 
+def wait_until_healthy(
+    url: str, process: subprocess.Popen[bytes], why: str = "", timeout: float = 60
+) -> None:
+    """Wait for a starting `parley serve` to answer /healthz; RuntimeError if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited: {why}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the server did not start within {timeout:.0f} s: {why}")
+
+
 class BenchServer:
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -68,17 +85,8 @@ class BenchServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the server exited: see {log.name}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("the server did not start within 60 s")
+        wait_until_healthy(self.url, self._process, f"see {log.name}")
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self._process is not None:

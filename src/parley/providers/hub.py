@@ -349,28 +349,22 @@ class ProviderHub:
 
 
 def _new_sdk(kind: str, base: str | None, key: str, headers: dict[str, str], http: Any) -> Any:
+    options = {
+        "api_key": key,
+        "base_url": base,
+        "default_headers": headers,
+        "max_retries": 0,
+        "timeout": 30.0,
+        "http_client": http,
+    }
     try:
         if kind == "openai":
             from openai import AsyncOpenAI
 
-            return AsyncOpenAI(
-                api_key=key,
-                base_url=base,
-                default_headers=headers,
-                max_retries=0,
-                timeout=30.0,
-                http_client=http,
-            )
+            return AsyncOpenAI(**options)
         from anthropic import AsyncAnthropic
 
-        return AsyncAnthropic(
-            api_key=key,
-            base_url=base,
-            default_headers=headers,
-            max_retries=0,
-            timeout=30.0,
-            http_client=http,
-        )
+        return AsyncAnthropic(**options)
     except ImportError:
         raise ProviderUnavailable(f"{kind}: install it with pip install 'parley[{kind}]'") from None
 
