@@ -22,31 +22,25 @@ from parley.dialects.native import session as native_session
 from parley.server.app import create_app
 from parley.server.deps import Services
 from parley.server.runner import serve_app, uvicorn_options
-from tests.voice.conftest import KEY, QUICK, collect, of, quiet, server_settings
+from tests.voice.conftest import KEY, QUICK, Server, collect, of, quiet, server_settings
 
 DEEP = '{"type": "text", "payload": {"text": "hi", "x": ' + "[" * 3000 + "]" * 3000 + "}}"
 
 
 @dataclass
-class Served:
-    base_url: str
-    rest: ParleyClient
-    services: Services
+class Served(Server):
+    """The server, with its in-process parts (the live-session registry) in reach."""
 
-    @property
-    def ws_url(self) -> str:
-        return self.base_url.replace("http://", "ws://") + "/ws/voice"
+    services: Services | None = None
 
-    async def session_url(self) -> tuple[str, str]:
-        agent = await self.rest.create_agent(
-            name="t", voice_id="default", system_prompt="Be brief.", **QUICK
-        )
-        session = await self.rest.create_session(agent["id"])
-        return session["websocket_url"], session["session_id"]
+    async def session_url(self, **agent_fields: Any) -> tuple[str, str]:  # type: ignore[override]
+        url, session = await super().session_url(**{**QUICK, **agent_fields})
+        return url, session["session_id"]
 
     async def no_session_left_live(self, within: float = 5) -> None:
         """The invariant: once its socket has closed, no session stays live or active."""
         deadline = time.monotonic() + within
+        assert self.services is not None
         while time.monotonic() < deadline:
             listed = await self.rest.list_sessions(status="active")
             if len(self.services.live) == 0 and not [
@@ -64,7 +58,7 @@ async def serve(tmp_path: Path, **overrides: Any) -> AsyncIterator[Served]:
         serve_app(app, **uvicorn_options(settings)) as base,
         ParleyClient(base, KEY) as rest,
     ):
-        yield Served(base, rest, app.state.services)
+        yield Served(base, rest, settings, app.state.services)
 
 
 @pytest.fixture
@@ -277,7 +271,7 @@ async def test_a_key_holds_at_most_its_share_of_connections(tmp_path: Path) -> N
             assert json.loads(await asyncio.wait_for(again.recv(), 5))["type"] == "started"
 
         assert refused["payload"]["code"] == "too_many_connections"
-        assert served.services.connections.held(KEY) <= 1
+        assert served.services is not None and served.services.connections.held(KEY) <= 1
 
 
 async def test_an_account_holds_at_most_its_share_of_sessions(tmp_path: Path) -> None:
