@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench soak lint fmt clean
+.PHONY: install demo test bench soak fuzz lint fmt clean
 
 install: $(STAMP)
 
@@ -29,6 +29,21 @@ bench: install
 # Two 30-minute runs, fake stack (200 callers) then embedded (20); fails if anything grows.
 soak: install
 	$(BIN)/parley soak $(SOAK_ARGS)
+
+# The fuzzers at length (fuzz/README.md): over 10,000 frames per dialect and thousands
+# of REST calls against a real server, then atheris on the frame parsers for FUZZ_SECONDS.
+# Both run even if the first fails; crashing inputs go to FUZZ_ARTIFACTS.
+FUZZ_SCALE ?= 50
+FUZZ_SECONDS ?= 300
+FUZZ_ARTIFACTS ?= /tmp/parley-fuzz
+fuzz: install
+	$(BIN)/pip install --quiet -e '.[all,dev,fuzz]'
+	mkdir -p $(FUZZ_ARTIFACTS)/corpus && cp -n fuzz/corpus/* $(FUZZ_ARTIFACTS)/corpus/
+	status=0; \
+	PARLEY_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/pytest tests/fuzz -p no:cacheprovider $(PYTEST_ARGS) || status=1; \
+	$(BIN)/python fuzz/parsers.py $(FUZZ_ARTIFACTS)/corpus -dict=fuzz/json.dict -max_len=16384 \
+		-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_ARTIFACTS)/ || status=1; \
+	exit $$status
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import core as hypothesis_core
+from hypothesis.vendor import pretty
 from sqlalchemy.engine import make_url
 
 from parley.config import Settings, normalise_database_url
@@ -24,6 +26,11 @@ from parley.server.app import create_app
 from parley.server.deps import Services
 from parley.store import Store
 from tests.support.postgres import start_cluster
+
+# schemathesis' pytest plugin (tests/fuzz) swaps hypothesis' example printer for one that
+# prints nothing (a speed-up for its own runs), which blanks the "Failing test case" of every
+# hypothesis test in the process. Put the real printer back: the example is the whole point.
+hypothesis_core.RepresentationPrinter = pretty.RepresentationPrinter  # type: ignore[attr-defined]
 
 KEY_A = "pk_test_account_a_key_0123456789"
 KEY_B = "pk_test_account_b_key_0123456789"

@@ -195,10 +195,13 @@ class DeepgramSession:
     async def _update_speak(self, parsed: dict[str, Any]) -> None:
         assert self._conn.live is not None
         notes: list[str] = []
-        if "model" in parsed:  # v0: {"model": "aura-…"}
-            specs = [f"deepgram-tts:{_text(parsed['model'], 'model', MAX_NAME)}"]
+        if self._version == "v0" or "model" in parsed:  # v0: {"model": "aura-…"}
+            specs = [f"deepgram-tts:{_text(parsed.get('model'), 'model', MAX_NAME)}"]
         else:
-            specs, notes = speak_specs(parsed.get("speak"))
+            speak = parsed.get("speak")
+            if not isinstance(speak, dict | list):
+                raise InvalidSettings("speak must be an object or a list")
+            specs, notes = speak_specs(speak)
         change, warnings = await self._host.rebuild(self._conn.live, tts=specs or None)
         self._apply(change, [*notes, *warnings], "SpeakUpdated")
 

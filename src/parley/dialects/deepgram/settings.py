@@ -52,15 +52,21 @@ class Setup:
     warnings: list[str] = field(default_factory=list)
 
 
-def _format(spec: Any, default_rate: int, what: str) -> AudioFormat:
-    spec = spec if isinstance(spec, dict) else {}
-    encoding = spec.get("encoding") or "linear16"
-    rate = spec.get("sample_rate") or default_rate
+def _format(value: Any, default_rate: int, what: str) -> AudioFormat:
+    spec = _object(value, f"audio.{what}")
+    encoding = spec.get("encoding")
+    rate = spec.get("sample_rate")
+    encoding = "linear16" if encoding is None else encoding
+    rate = default_rate if rate is None else rate
+    if not isinstance(encoding, str):
+        raise InvalidSettings(f"audio.{what}.encoding must be a string")
+    if isinstance(rate, bool) or not isinstance(rate, int):
+        raise InvalidSettings(f"audio.{what}.sample_rate must be a whole number of Hz")
     try:
-        check_format(encoding, int(rate))
-    except (ValueError, TypeError) as exc:
+        check_format(encoding, rate)
+    except ValueError as exc:
         raise InvalidSettings(f"audio.{what}: {exc}") from None
-    return AudioFormat(cast(Encoding, encoding), int(rate))
+    return AudioFormat(cast(Encoding, encoding), rate)
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
@@ -107,7 +113,8 @@ def parse(message: dict[str, Any], version: Version, max_prompt: int = 100_000) 
 def _parse(message: dict[str, Any], version: Version, max_prompt: int) -> Setup:
     audio = _object(message.get("audio"), "audio")
     output = _object(audio.get("output"), "audio.output")
-    container = output.get("container") or "none"
+    container = output.get("container", "none")
+    container = "none" if container is None else container
     if container not in ("none", "wav"):
         raise InvalidSettings(
             f"audio.output.container {container!r} is not supported (use none or wav)"
@@ -131,7 +138,13 @@ def _agent_v1(agent: Any, setup: Setup, max_prompt: int) -> None:
     agent = _object(agent, "agent")
     listen = _object(agent.get("listen"), "agent.listen")
     provider = listen.get("provider")
+    if provider is not None and not isinstance(provider, dict):
+        raise InvalidSettings("agent.listen.provider must be an object")
     think_items = agent.get("think")
+    for index, item in enumerate(think_items if isinstance(think_items, list) else []):
+        if not isinstance(item, dict):
+            raise InvalidSettings(f"agent.think.{index} must be an object")
+        _functions(item.get("functions"), f"agent.think.{index}.functions")  # every fallback
     first_think = (
         think_items[0] if isinstance(think_items, list) and think_items else think_items
     ) or {}
@@ -181,11 +194,15 @@ def _v0_function(function: Any) -> Any:
     """A v0 function (top-level `url`, `method`, `headers: [{key, value}]`) in v1's shape."""
     if not isinstance(function, dict) or not function.get("url"):
         return function  # validated (and refused, if need be) with the others
-    headers = {
-        h["key"]: h["value"]
-        for h in _list(function.get("headers"), "function.headers")
-        if isinstance(h, dict) and isinstance(h.get("key"), str) and isinstance(h.get("value"), str)
-    }
+    headers = {}
+    for header in _list(function.get("headers"), "function.headers"):
+        if not (
+            isinstance(header, dict)
+            and isinstance(header.get("key"), str)
+            and isinstance(header.get("value"), str)
+        ):
+            raise InvalidSettings("function.headers must be [{key, value}] with string values")
+        headers[header["key"]] = header["value"]
     endpoint = {
         "url": function["url"],
         "method": function.get("method", "POST"),
@@ -196,10 +213,15 @@ def _v0_function(function: Any) -> Any:
 
 
 def functions_of(think: Any) -> list[FunctionTool | BuiltinTool] | None:
-    """The functions of an `UpdateThink`'s think object, validated like the Settings' ones."""
+    """The functions of an `UpdateThink`'s think object (its first, when a list of fallbacks),
+    every item validated like the Settings' ones."""
     try:
-        first = think[0] if isinstance(think, list) and think else think
-        return _functions(_object(first, "think").get("functions"), "think.functions")
+        items = think if isinstance(think, list) else [think]
+        found = [
+            _functions(_object(item, f"think.{index}").get("functions"), "think.functions")
+            for index, item in enumerate(items)
+        ]
+        return found[0] if found else None
     except InvalidProvider as exc:
         raise InvalidSettings(str(exc)) from None
 
@@ -240,8 +262,12 @@ def _strings(value: Any, where: str) -> list[str] | None:
     return value
 
 
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _float(value: Any, where: str = "temperature") -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 2:
+        raise InvalidSettings(f"{where} must be a number from 0 to 2")
+    return float(value)
 
 
 def _history(messages: Any) -> list[Entry]:
@@ -261,9 +287,11 @@ def _history(messages: Any) -> list[Entry]:
         for call in _list(message.get("function_calls"), "context.messages.function_calls"):
             if not isinstance(call, dict):
                 raise InvalidSettings("function_calls must be objects")
-            raw = call.get("arguments") or "{}"
+            raw = call.get("arguments", "{}")
+            if not isinstance(raw, str):
+                raise InvalidSettings("function_calls: arguments must be a JSON string")
             try:
-                arguments = json.loads(raw) if isinstance(raw, str) else raw
+                arguments = json.loads(raw or "{}")
             except ValueError:
                 arguments = {"raw": raw}
             entries.append(
