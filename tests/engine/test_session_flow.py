@@ -318,16 +318,18 @@ async def test_the_agent_announces_speaking_before_its_first_sound() -> None:
 async def test_what_was_heard_is_checkpointed_while_the_agent_speaks() -> None:
     """If the process dies mid-reply, the stored row already holds what was heard so far
     (marked interrupted); the completed reply then replaces it."""
-    reply = " ".join(f"w{i}" for i in range(1, 21)) + "."  # 20 words, 4 s of speech
+    reply = " ".join(f"w{i}" for i in range(1, 41)) + "."  # 40 words, 8 s of speech
     line = Timeline(replies=[words(reply)])
     await line.start()
     line.send(UserText("talk"))
 
     await line.audio(until_s=1.5)
+    assert [r for r in line.transcript.messages() if r.role == "agent"] == []  # < 2 s heard
+    await line.audio(until_s=3.0)
     [early] = [r for r in line.transcript.messages() if r.role == "agent"]
-    await line.audio(until_s=3.5)
+    await line.audio(until_s=5.0)
     [later] = [r for r in line.transcript.messages() if r.role == "agent"]
-    await line.audio(until_s=6.0)
+    await line.audio(until_s=10.0)
     line.send(Stop())
     await line.finish()
 

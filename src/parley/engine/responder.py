@@ -54,7 +54,7 @@ from parley.providers.base import ChatRequest, LanguageModel, SpeechSynthesizer
 
 log = logging.getLogger("parley.engine")
 
-FIRST_CHECKPOINT_MS = 500.0
+FIRST_CHECKPOINT_MS = 2000.0  # shorter replies cost no extra write; a crash loses < 2 s
 CHECKPOINT_EVERY_MS = 2000.0
 
 

@@ -38,7 +38,7 @@ class NativeSession:
         self._host = host
         self._credential = credential
         self._limits = limits
-        self._conn = Connection(socket, host, limits, self._report)
+        self._conn = Connection(socket, host, limits, self._error)
         self._binary = False
         self._transcripts = {"user": True, "agent": True}
 
@@ -147,8 +147,5 @@ class NativeSession:
         if isinstance(event, Ended):
             self._conn.outbox.close_after_pending()
 
-    def _error(self, code: str, message: str) -> None:
-        self._conn.outbox.put(messages.error(code, message))
-
-    def _report(self, code: str, message: str, fatal: bool) -> None:
+    def _error(self, code: str, message: str, fatal: bool = False) -> None:
         self._conn.outbox.put(messages.error(code, message, fatal=fatal))
