@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         tune_for_latency()
         live = LiveSessions()
-        upkeep = Upkeep(store, settings.heartbeat_seconds)
+        upkeep = Upkeep(store, settings.heartbeat_seconds, lambda: live.ended)
         app.state.services = Services(
             settings=settings,
             store=store,

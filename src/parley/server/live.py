@@ -27,6 +27,7 @@ class LiveSessions:
         self._idle = asyncio.Event()
         self._idle.set()
         self.draining = False  # set once shutdown begins: new sessions are refused
+        self.ended = 0  # sessions that have left, ever
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -38,6 +39,7 @@ class LiveSessions:
     def remove(self, session: LiveSession) -> None:
         if self._sessions.get(session.session_id) is session:
             del self._sessions[session.session_id]
+            self.ended += 1
         if not self._sessions:
             self._idle.set()
 

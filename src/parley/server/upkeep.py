@@ -5,14 +5,22 @@
   and ends, as `system_error`, joined sessions whose worker died (see `store.workers`).
   The start-up sweep is what cleans up after a kill -9 and restart: a dead pid on this host
   is recognised at once.
+- After sessions have ended it hands freed memory back to the operating system. A session
+  on the embedded stack frees tens of MB of native memory (its recogniser), which glibc's
+  allocator keeps for reuse, so a server that held 12 calls stays at 500 MB with none:
+  `malloc_trim` returns it (measured 506 -> 171 MB). It runs on a thread (ctypes releases
+  the GIL), at most once a beat, and only where the C library has it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import os
 import socket
+from collections.abc import Callable
 
 from parley.store import Store
 
@@ -22,10 +30,22 @@ SWEEP_SECONDS = 15.0
 STALE_BEATS = 6  # a worker silent for this many beats is dead
 
 
+def _malloc_trim() -> Callable[[], object] | None:
+    """glibc's `malloc_trim(0)`, or None where the C library has no such thing."""
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    return None if trim is None else lambda: trim(0)
+
+
 class Upkeep:
-    def __init__(self, store: Store, heartbeat_s: float) -> None:
+    def __init__(
+        self, store: Store, heartbeat_s: float, sessions_ended: Callable[[], int] = lambda: 0
+    ) -> None:
         self.store = store
         self.heartbeat_s = heartbeat_s
+        self._sessions_ended = sessions_ended
+        self._trimmed_at = 0  # sessions ended when memory was last handed back
+        self._trim = _malloc_trim()
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.worker_id: str | None = None
@@ -50,6 +70,7 @@ class Upkeep:
         next_sweep = loop.time() + SWEEP_SECONDS
         while True:
             await asyncio.sleep(self.heartbeat_s)
+            await self.hand_back_memory()
             try:
                 await self.store.workers.beat(self.worker_id, self.host, self.pid)
                 if loop.time() >= next_sweep:
@@ -57,6 +78,12 @@ class Upkeep:
                     await self.sweep()
             except Exception:
                 log.exception("store upkeep failed; retrying")
+
+    async def hand_back_memory(self) -> None:
+        ended = self._sessions_ended()
+        if self._trim is not None and ended != self._trimmed_at:
+            self._trimmed_at = ended
+            await asyncio.to_thread(self._trim)
 
     async def stop(self) -> None:
         if self.worker_id is not None:
