@@ -9,7 +9,7 @@ then asserts the events the engine emitted and when, to the millisecond.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,8 +26,10 @@ from parley.providers.base import (
     ChatRequest,
     LlmEvent,
     RecognitionListener,
+    SpeechRecognizer,
     SpeechSynthesizer,
     TextDelta,
+    VoiceActivityDetector,
 )
 from parley.providers.fakes import FakeModel, FakeRecognizer, FakeSynthesizer, ToneShape
 from parley.providers.vad.fake import LoudnessDetector
@@ -80,6 +82,8 @@ class Timeline:
     max_turns: int = 50
     plan_options: dict[str, Any] = field(default_factory=dict)
     synthesizer: SpeechSynthesizer | None = None
+    recognizer: Callable[[RecognitionListener], SpeechRecognizer] | None = None
+    detector: VoiceActivityDetector | None = None
 
     def __post_init__(self) -> None:
         self.events: list[tuple[float, Event]] = []
@@ -112,8 +116,8 @@ class Timeline:
             return FakeRecognizer(listener, delay_ms=self.stt_delay_ms, texts=self.stt_texts)
 
         voice = Voice(
-            LoudnessDetector(frame_samples=320),
-            recognizer,
+            self.detector or LoudnessDetector(frame_samples=320),
+            self.recognizer or recognizer,
             self.llm,
             self.synthesizer or FakeSynthesizer(self.tts),
         )

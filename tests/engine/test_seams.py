@@ -1,0 +1,132 @@
+"""Bugs that lived in the seams between the actor, the VAD callbacks and the timers.
+
+Each test reproduces one on the scripted timeline; they failed before the session's state
+moved into one core (`engine/core`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from parley.engine.agent import FunctionTool
+from parley.engine.events import Failure, Stop, ToolCallUpdate, Transcript, UserText
+from parley.engine.tools import ToolDefinition
+from parley.audio.pcm import Int16Array
+from parley.providers.base import ToolCall, ToolCallRequest
+from parley.providers.fakes import FakeRecognizer
+from parley.providers.vad.fake import LoudnessDetector
+from tests.engine.timeline import Timeline, words
+
+pytestmark = pytest.mark.looptime
+
+
+def user_turns(line: Timeline) -> list[str]:
+    return [t.text for t in line.of(Transcript) if t.role == "user" and t.final]
+
+
+class DroppingRecognizer(FakeRecognizer):
+    """A streaming recogniser whose connection drops 300 ms into the first utterance."""
+
+    def begin(self, utterance: int) -> None:
+        super().begin(utterance)
+        if utterance == 1:
+            error = ConnectionError("the recognition stream dropped")
+            asyncio.get_running_loop().call_later(
+                0.3, self._listener.on_recognition_error, utterance, error
+            )
+
+
+async def test_a_recognition_error_mid_utterance_does_not_leave_the_session_deaf() -> None:
+    line = Timeline(
+        recognizer=lambda listener: DroppingRecognizer(
+            listener, delay_ms=150, texts=["what time is it"]
+        )
+    )
+    await line.start()
+
+    await line.audio(until_s=8.0, speech=[(0.5, 2.0), (4.0, 5.0)])
+    line.send(Stop())
+    await line.finish()
+
+    assert [f.code for f in line.of(Failure)] == ["stt_error"]
+    assert user_turns(line) == ["what time is it"]  # the second utterance is heard
+    assert any(t.role == "agent" and t.final for t in line.of(Transcript))
+
+
+class LateVad(LoudnessDetector):
+    """Loudness, but each result arrives `delay_s` after its frame, from the loop (as the
+    Silero worker's results do), not inside the actor's step."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(frame_samples=320)
+        self._delay = delay_s
+
+    def analyse(self, frame: Int16Array, deliver: Callable[[float], None]) -> None:
+        loop = asyncio.get_running_loop()
+        super().analyse(frame, lambda p: loop.call_later(self._delay, deliver, p))
+
+
+async def test_a_stale_endpoint_alarm_cannot_end_a_turn_the_caller_resumed() -> None:
+    # Speech 0.5-2.0 s, a pause, more speech from 2.28 s. Silence dates from 2.0 s, so the
+    # endpoint alarm is due at 2.35 s; the result for the frame that resumes speech
+    # ([2.28, 2.30) s) arrives in the same loop step, just before the alarm fires. The
+    # caller never paused for 350 ms: this is one turn.
+    line = Timeline(stt_texts=["what time is it in", "tokyo"], detector=LateVad(0.05 - 3e-7))
+    await line.start()
+
+    await line.audio(until_s=6.0, speech=[(0.5, 2.0), (2.28, 3.0)])
+    line.send(Stop())
+    await line.finish()
+
+    assert user_turns(line) == ["what time is it in"]
+
+
+LOOKUP = FunctionTool(
+    name="lookup_order",
+    description="Find an order",
+    parameters={"type": "object", "properties": {}},
+    endpoint={"url": "https://orders.example.com/lookup"},  # type: ignore[arg-type]
+)
+
+
+class AnswersAtOnce:
+    """A server-side tool runner that answers every call immediately."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def run(self, tool: ToolDefinition, arguments: dict[str, object]) -> str:
+        self.calls += 1
+        return '{"status": "not yet"}'
+
+
+async def test_max_tool_rounds_holds_when_the_model_ignores_it() -> None:
+    # A model that calls the tool whatever it is told (allow_tools=False included).
+    stubborn = [
+        [*words(f"Try {i}."), ToolCallRequest(ToolCall(f"call_{i}", "lookup_order", {}))]
+        for i in range(12)
+    ]
+    runner = AnswersAtOnce()
+    line = Timeline(
+        tools=[LOOKUP],
+        replies=stubborn,
+        server_tools=runner,
+        plan_options={"max_tool_rounds": 3},
+    )
+    await line.start()
+    line.send(UserText("where is my order"))
+    await line.audio(until_s=20.0)
+    line.send(Stop())
+    ended = await line.finish()
+
+    assert runner.calls == 3  # dispatched: only the rounds the cap allows
+    allowed = [r.allow_tools for r in line.llm.requests]
+    assert allowed[:3] == [True, True, True]
+    assert len(allowed) <= 5 and not any(allowed[3:])  # then a final answer, without tools
+    refused = [u for u in line.of(ToolCallUpdate) if u.status == "failed"]
+    assert refused and all("limit" in (u.result or "") for u in refused)
+    assert ended.reason == "stop"
+    assert any(t.role == "agent" and t.final for t in line.of(Transcript))
