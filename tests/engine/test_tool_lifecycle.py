@@ -205,7 +205,10 @@ async def test_tool_rounds_per_turn_are_capped() -> None:
     line.send(Stop())
     await line.finish()
 
-    assert [r.allow_tools for r in line.llm.requests] == [True, True, True, False]
+    # Rounds 4 and 5 are asked without tools; this model calls anyway, and is refused.
+    assert [r.allow_tools for r in line.llm.requests] == [True, True, True, False, False]
+    refused = {u.call_id for u in line.of(ToolCallUpdate) if u.status == "failed"}
+    assert refused == {"call_3", "call_4"}
 
 
 async def test_a_server_side_tool_without_a_runner_fails_cleanly() -> None:

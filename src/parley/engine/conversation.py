@@ -1,56 +1,63 @@
-"""The conversation actor: one task per session, the only code that changes its state.
+"""The conversation shell: one task per session that feeds the core and carries its effects.
 
-Everything that happens to a session arrives in one inbox, in order: client commands, VAD
-results, transcripts, model text, synthesised audio, tool results and alarms. Provider work
-runs in child tasks and threads that only post into the inbox; handlers never block.
+Every decision is the `SessionCore`'s (`engine/core.py`); this is the I/O around it. One
+actor task reads two queues: control (every client command but audio: interrupt, stop,
+hang-up, agent deletion, typed turns, tool results …) ahead of everything else (caller
+audio, VAD results, provider events, timer firings), so a backlog of audio never delays a
+`stop`. Provider work runs in child tasks and threads that only post into the inbox; the
+actor never blocks on them.
 
-The actor routes: the caller's side of turn-taking to `TurnTaking`, the agent's responses to
-`Responder`, tool calls to `ToolDesk`. It owns the turn count, the history, the transcript
-and the session's lifecycle; `max_turns` answered turns end the session.
+Effects map to I/O one to one: timers become `loop.call_at` handles that post a
+`TimerFired` (the core drops stale ones by generation), responses get a `ResponseWork`
+(model rounds, speech stream), server-side tools a task, transcript rows the writer.
+Every task has an owner here and is cancelled when the conversation closes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from parley.engine.alarms import Alarm, Alarms
+from parley.engine.core import Close, Open, SessionCore
+from parley.engine.effects import (
+    AbandonRecognition,
+    AskModel,
+    BeginRecognition,
+    CloseResponse,
+    Effect,
+    Emit,
+    EndSession,
+    EndSpeech,
+    FinishRecognition,
+    RunTool,
+    Save,
+    Speak,
+    StartSpeech,
+)
 from parley.engine.events import (
     Command,
-    Disconnected,
     Ended,
     EndReason,
     Event,
     Failure,
-    InjectionRefused,
-    Interrupt,
-    Interrupted,
-    Notice,
-    PlaybackProgress,
-    Ready,
     Reconfigure,
-    SayAsAgent,
     State,
-    StateChanged,
-    Stop,
-    ToolResult,
-    Transcript,
     UserAudio,
-    UserText,
 )
-from parley.engine.history import History, Said
+from parley.engine.hearing import HeardFrames, RecognitionFailed
+from parley.engine.history import History
 from parley.engine.listening import Listener
 from parley.engine.plan import Plan, Voice
-from parley.engine.responder import Responder
-from parley.engine.response import Response, TurnTiming
-from parley.engine.speaking import Speaker
-from parley.engine.tooldesk import DispatchedCall, ServerToolDone, ToolDesk
+from parley.engine.timers import ArmTimer, CancelTimer, TimerFired, TimerKey, TimerKind
+from parley.engine.tooldesk import ServerToolDone, error_result
 from parley.engine.tools import ServerToolRunner
-from parley.engine.transcript import Record, TranscriptStore, TranscriptWriter
-from parley.engine.turns import SilenceStarted, SpeechResumed, SpeechStarted
-from parley.engine.turntaking import TurnTaking
-from parley.providers.base import RecognitionListener, Transcription
+from parley.engine.transcript import TranscriptStore, TranscriptWriter
+from parley.engine.work import ResponseWork
+from parley.providers.base import RECOGNITION_RATE, RecognitionListener, Transcription
 
 log = logging.getLogger("parley.engine")
 
@@ -58,10 +65,12 @@ BACKLOG_HIGH = 400
 BACKLOG_LOW = 100
 
 
-class _RecognitionFailed:
-    def __init__(self, utterance: int, error: Exception) -> None:
-        self.utterance = utterance
-        self.error = error
+class _HeardMore:
+    """VAD results are waiting in the listener (posted once per batch)."""
+
+
+_HEARD_MORE = _HeardMore()
+_WAKE = object()  # a control command is waiting
 
 
 class Conversation(RecognitionListener):
@@ -75,26 +84,48 @@ class Conversation(RecognitionListener):
     ) -> None:
         self.plan = plan
         self.voice = voice
-        self.state: State = "idle"
-        self.turn = 0
-        self.system_prompt = plan.system_prompt
         self._store = transcript
         self._emit = emit
         self._server_tools = server_tools
         self._inbox: asyncio.Queue[object] = asyncio.Queue()
+        self._control: deque[Command] = deque()
         self._drained = asyncio.Event()
         self._drained.set()
         self._ending: EndReason | None = None
         self._loop = asyncio.get_running_loop()
-        self.history = History(plan.history)
+        self._timers: dict[tuple[TimerKind, TimerKey], asyncio.TimerHandle] = {}
+        self._work: dict[int, ResponseWork] = {}
+        self._tools: set[asyncio.Task[None]] = set()  # server-side tool calls
+        self._closing: set[asyncio.Task[None]] = set()  # responses being cancelled
+        self.core = SessionCore(
+            plan,
+            vad_frame_ms=voice.vad.frame_samples * 1000 / RECOGNITION_RATE,
+            vad_trailing_frames=voice.vad.trailing_frames,
+        )
 
-    # The dialect's side -------------------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return self.core.state
+
+    @property
+    def turn(self) -> int:
+        return self.core.turn
+
+    @property
+    def history(self) -> History:
+        return self.core.history
+
+    # The dialect's side -----------------------------------------------------------------------
 
     def submit(self, command: Command) -> None:
-        """Hand a command to the actor (never blocks)."""
-        self._inbox.put_nowait(command)
-        if self._inbox.qsize() > BACKLOG_HIGH:
-            self._drained.clear()
+        """Hand a command to the actor (never blocks). Control goes ahead of audio."""
+        if isinstance(command, UserAudio):
+            self._inbox.put_nowait(command)
+            if self._inbox.qsize() > BACKLOG_HIGH:
+                self._drained.clear()
+        else:
+            self._control.append(command)
+            self._inbox.put_nowait(_WAKE)
 
     async def deliver(self, command: Command) -> None:
         """Hand a command over, waiting first if the actor is far behind (backpressure)."""
@@ -107,72 +138,26 @@ class Conversation(RecognitionListener):
         self._inbox.put_nowait(result)
 
     def on_recognition_error(self, utterance: int, error: Exception) -> None:
-        self._inbox.put_nowait(_RecognitionFailed(utterance, error))
+        self._inbox.put_nowait(RecognitionFailed(utterance, error))
 
-    # The actor ------------------------------------------------------------------------------------
+    # The actor --------------------------------------------------------------------------
 
     async def run(self) -> EndReason:
-        self._alarms = Alarms(self._inbox.put_nowait)
         self._writer = TranscriptWriter(self._store)
         self._listener = Listener(
             source=self.plan.input_format,
             vad=self.voice.vad,
             recognizer=self.voice.recognizer(self),
-            settings=self.plan.vad,
-            post=self._inbox.put_nowait,
+            results_ready=lambda: self._inbox.put_nowait(_HEARD_MORE),
         )
-        self._desk = ToolDesk(
-            catalogue=self.plan.tools,
-            runner=self._server_tools,
-            history=self.history,
-            writer=self._writer,
-            alarms=self._alarms,
-            emit=self._emit,
-            post=self._inbox.put_nowait,
-            clock=self._loop.time,
-            client_timeout_s=self.plan.client_tool_timeout_s,
-            server_timeout_s=self.plan.server_tool_timeout_s,
-        )
-        speaker = Speaker(
-            self.plan.output_format,
-            frame_ms=self.plan.frame_ms,
-            lead_ms=self.plan.lead_ms,
-            emit=self._emit,
-        )
-        self._responder = Responder(
-            plan=self.plan,
-            llm=self.voice.llm,
-            tts=self.voice.tts,
-            speaker=speaker,
-            desk=self._desk,
-            history=self.history,
-            writer=self._writer,
-            alarms=self._alarms,
-            emit=self._emit,
-            post=self._inbox.put_nowait,
-            set_state=self._set_state,
-            on_finished=self._response_finished,
-            system_prompt=lambda: self.system_prompt,
-        )
-        self._turns = TurnTaking(
-            plan=self.plan,
-            listener=self._listener,
-            responder=self._responder,
-            alarms=self._alarms,
-            emit=self._emit,
-            set_state=self._set_state,
-            user_turn=self._user_turn,
-            next_turn=lambda: self.turn + 1,
-        )
+        self._llm, self._tts = self.voice.llm, self.voice.tts
         reason: EndReason = "error"
         try:
-            self._emit(Ready())
-            await self._open()
+            self._carry(self.core.handle(Open(), self._loop.time()))
             while self._ending is None:
-                item = await self._inbox.get()
-                if not self._drained.is_set() and self._inbox.qsize() < BACKLOG_LOW:
-                    self._drained.set()
-                await self._handle(item)
+                item = await self._next()
+                if item is not _WAKE:
+                    self._step(item)
             reason = self._ending
         except asyncio.CancelledError:
             reason = self._ending or "disconnect"
@@ -185,147 +170,141 @@ class Conversation(RecognitionListener):
             await self._close(reason)
         return reason
 
-    async def _open(self) -> None:
-        opening, now = self.plan.opening, self._loop.time()
-        if opening.kind == "say" and opening.text:
-            self._responder.say(0, opening.text, TurnTiming(now))
-        elif opening.kind == "user" and opening.text:
-            await self._user_turn(opening.text, TurnTiming(now))
-        elif opening.kind == "context" and opening.text:
-            self._responder.answer(0, TurnTiming(now), now, extra_user=opening.text)
-        else:
-            self._set_state("listening")
+    async def _next(self) -> object:
+        if self._control:
+            return self._control.popleft()
+        item = await self._inbox.get()
+        if not self._drained.is_set() and self._inbox.qsize() < BACKLOG_LOW:
+            self._drained.set()
+        if item is _WAKE and self._control:
+            return self._control.popleft()
+        return item
 
-    async def _handle(self, item: object) -> None:
+    def _step(self, item: object) -> None:
         now = self._loop.time()
         if isinstance(item, UserAudio):
             self._listener.audio(item.data, now)
-        elif isinstance(item, SpeechStarted | SilenceStarted | SpeechResumed):
-            await self._turns.vad(item, now)
-        elif isinstance(item, Alarm):
-            await self._alarm(item, now)
-        elif isinstance(item, Transcription):
-            await self._turns.transcription(item, now)
-        elif isinstance(item, ServerToolDone):
-            self._tool_done(self._desk.resolve(item.call_id, item.result, failed=item.failed), now)
-        elif isinstance(item, UserText):
-            await self._user_turn(item.text, TurnTiming(now))
-        elif isinstance(item, Interrupt):
-            await self._interrupt(now)
-        elif isinstance(item, ToolResult):
-            self._client_tool_result(item, now)
-        elif isinstance(item, PlaybackProgress):
-            self._responder.speaker.acknowledge(item.played_ms, now)
-        elif isinstance(item, Stop):
-            self._ending = item.reason
-        elif isinstance(item, Disconnected):
-            self._ending = "disconnect"
-        elif isinstance(item, _RecognitionFailed):
-            self._turns.recognition_failed(item.utterance, item.error)
-        elif isinstance(item, SayAsAgent):
-            self._say_as_agent(item.text, now)
-        elif isinstance(item, Reconfigure):
-            self._reconfigure(item)
-        else:
-            self._responder.handle(item, now)  # type: ignore[arg-type]
-
-    async def _interrupt(self, now: float) -> None:
-        if await self._responder.cancel(now):
-            self._emit(Interrupted())
-        self._set_state("listening")
-
-    async def _user_turn(self, text: str, timing: TurnTiming) -> None:
-        now = self._loop.time()
-        if await self._responder.cancel(now):
-            self._emit(Interrupted())
-        self.turn += 1
-        self.history.add(Said("user", text))
-        self._writer.save(Record(self._writer.next_seq(), "user", text, turn=self.turn))
-        self._emit(Transcript("user", text, final=True, turn=self.turn))
-        self._responder.answer(self.turn, timing, now)
-
-    # Tools, alarms, completion ------------------------------------------------------------------
-
-    def _client_tool_result(self, result: ToolResult, now: float) -> None:
-        call = self._desk.resolve(
-            result.call_id, result.result, failed=result.is_error, from_client=True
-        )
-        if call is None:
-            self._emit(
-                Notice(
-                    "unknown_tool_call",
-                    f"no client tool call {result.call_id!r} is waiting for a result",
-                )
-            )
+            item = _HEARD_MORE  # a synchronous VAD has answered already
+        if item is _HEARD_MORE:
+            results = self._listener.take_results()
+            if results:
+                self._carry(self.core.handle(HeardFrames(results), now))
             return
-        self._tool_done(call, now)
+        if isinstance(item, Reconfigure):
+            self._swap_providers(item)
+        self._carry(self.core.handle(item, now))
 
-    def _tool_done(self, call: DispatchedCall | None, now: float) -> None:
-        if call is None:
-            return
-        group = call.invocation.group
-        if not self._desk.outstanding(call.response, group):
-            self._responder.tools_settled(call.response, group, now)
-
-    async def _alarm(self, alarm: Alarm, now: float) -> None:
-        key, kind = alarm.key, alarm.kind
-        if kind == "pace":
-            self._responder.pace(now)
-        elif kind == "tool_timeout":
-            assert isinstance(key, str)
-            self._tool_done(self._desk.timed_out(key), now)
-            return
-        assert isinstance(key, int)
-        if kind == "played_out":
-            self._responder.played_out(key, now)
-        elif kind == "endpoint":
-            self._turns.end_of_turn(key, now)
-        elif kind == "barge_in":
-            await self._turns.barge_in_due(key, now)
-        elif kind == "recognition":
-            self._turns.recognition_overdue(key)
-
-    def _say_as_agent(self, text: str, now: float) -> None:
-        if self._responder.current is not None:
-            self._emit(InjectionRefused(text, "agent_speech"))
-        elif self._listener.utterance is not None:
-            self._emit(InjectionRefused(text, "user_speech"))
-        else:
-            self._responder.say(self.turn, text, TurnTiming(now))
-
-    def _reconfigure(self, change: Reconfigure) -> None:
-        if change.system_prompt is not None:
-            self.system_prompt = change.system_prompt
+    def _swap_providers(self, change: Reconfigure) -> None:
         if change.llm is not None:
-            self._responder.llm = change.llm
+            self._llm = change.llm
         if change.tts is not None:
-            self._responder.tts = change.tts
-        if change.tools is not None:
-            self._desk.catalogue = change.tools
+            self._tts = change.tts
 
-    def _response_finished(self, response: Response) -> None:
-        if response.hang_up:
-            self._ending = "agent_hangup"
-        elif response.turn >= self.plan.max_turns:
-            self._ending = "max_turns"
+    # Effects --------------------------------------------------------------------------
 
-    def _set_state(self, state: State) -> None:
-        if state != self.state:
-            self.state = state
-            self._emit(StateChanged(state))
+    def _carry(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Emit):
+                self._emit(effect.event)
+            elif isinstance(effect, ArmTimer):
+                self._arm(effect)
+            elif isinstance(effect, CancelTimer):
+                handle = self._timers.pop((effect.kind, effect.key), None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(effect, Save):
+                self._writer.save(effect.record)
+            elif isinstance(effect, Speak):
+                if (work := self._work.get(effect.response)) is not None:
+                    work.speak(effect.sentence)
+            elif isinstance(effect, AskModel):
+                if (work := self._work.get(effect.response)) is not None:
+                    work.ask(self._llm, effect.request)
+            elif isinstance(effect, StartSpeech):
+                self._work[effect.response] = ResponseWork(
+                    effect.response, self._tts, self._inbox.put_nowait
+                )
+            elif isinstance(effect, EndSpeech):
+                if (work := self._work.get(effect.response)) is not None:
+                    work.end_speech()
+            elif isinstance(effect, CloseResponse):
+                if (work := self._work.pop(effect.response, None)) is not None:
+                    self._own(self._closing, work.cancel(), f"close-{effect.response}")
+            elif isinstance(effect, BeginRecognition):
+                self._listener.begin(effect.utterance)
+            elif isinstance(effect, FinishRecognition):
+                self._listener.finish(effect.utterance)
+            elif isinstance(effect, AbandonRecognition):
+                self._listener.abandon(effect.utterance)
+            elif isinstance(effect, RunTool):
+                self._run_tool(effect)
+            elif isinstance(effect, EndSession):
+                self._ending = effect.reason
+
+    def _arm(self, timer: ArmTimer) -> None:
+        key = (timer.kind, timer.key)
+        if (earlier := self._timers.pop(key, None)) is not None:
+            earlier.cancel()
+        fired = TimerFired(timer.kind, timer.key, timer.generation)
+        self._timers[key] = self._loop.call_at(timer.at, self._fire, key, fired)
+
+    def _fire(self, key: tuple[TimerKind, TimerKey], fired: TimerFired) -> None:
+        self._timers.pop(key, None)
+        self._inbox.put_nowait(fired)
+
+    def _run_tool(self, effect: RunTool) -> None:
+        runner = self._server_tools
+
+        async def run() -> None:
+            try:
+                if runner is None:
+                    raise RuntimeError("server-side tools are not enabled on this server")
+                result = await runner.run(effect.definition, effect.arguments)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("server-side tool %s failed: %s", effect.definition.name, exc)
+                self._inbox.put_nowait(
+                    ServerToolDone(effect.call_id, error_result(str(exc)), failed=True)
+                )
+            else:
+                self._inbox.put_nowait(ServerToolDone(effect.call_id, result, failed=False))
+
+        self._own(self._tools, run(), f"tool-{effect.call_id}")
+
+    @staticmethod
+    def _own(
+        owner: set[asyncio.Task[None]], coroutine: Coroutine[Any, Any, None], name: str
+    ) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        owner.add(task)
+        task.add_done_callback(owner.discard)
+
+    # Closing --------------------------------------------------------------------------
 
     async def _close(self, reason: EndReason) -> None:
-        self._alarms.cancel_all()
-        now = self._loop.time()
+        ended: Ended | None = None
         try:
-            await self._responder.cancel(now)
-            await self._desk.close()
-            self._listener.drop()
+            for effect in self.core.handle(Close(reason), self._loop.time()):
+                if isinstance(effect, Emit) and isinstance(effect.event, Ended):
+                    ended = effect.event  # said last, once the transcript is stored
+                else:
+                    self._carry([effect])
+            for handle in self._timers.values():
+                handle.cancel()
+            self._timers.clear()
+            for work in self._work.values():
+                self._own(self._closing, work.cancel(), f"close-{work.response}")
+            self._work.clear()
+            for task in self._tools:
+                task.cancel()
+            for task in [*self._tools, *self._closing]:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             self.voice.vad.close()
             await self._listener.recognizer.aclose()
         except Exception:
             log.exception("error while closing the conversation")
         finally:
             await self._writer.close(reason)
-            self._set_state("idle")
-            self._emit(Ended(reason, self.history.transcript()))
+            self._emit(ended or Ended(reason, self.core.history.transcript()))

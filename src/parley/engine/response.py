@@ -1,36 +1,27 @@
-"""One agent response: its state, and the child tasks that stream the model and the voice.
-
-The child tasks do provider work and nothing else: they post what happens back to the
-conversation's inbox as events tagged with the response id. The actor applies an event only
-if its response is still the current one, so a cancelled response's late text, audio or tool
-calls can never leak into the conversation.
+"""One agent response as the session core sees it: its text, rounds, phases and timing, and
+the events its provider work reports back.
 
 A response may run several model rounds (text, tool calls, results, more text); its speech
-task spans all of them, reading sentences from one queue until the final round closes it.
+spans all of them. Three things go on at once, each with its own phase:
+
+- the model (`RoundPhase`): ASKING while a round streams, TOOLS while the round's calls
+  wait for results, CLOSED once no more text will come;
+- the synthesiser (`SpeechPhase`): SYNTHESISING until the last sentence is spoken, DONE;
+- the caller's player (`PlayPhase`): SILENT until the first frame is sent, AUDIBLE, then
+  DRAINED once the last frame has been sent (`AgentAudioDone`).
+
+The response is complete when the model is CLOSED, speech DONE, every frame sent and played
+out. Events carry the response id; the core applies one only to the current response, so a
+cancelled response's late text, audio or tool calls never reach the conversation.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import Callable, Coroutine
+import enum
 from dataclasses import dataclass, field
-from typing import Any
 
 from parley.engine.chunker import Sentence, SentenceChunker
-from parley.providers.base import (
-    ChatRequest,
-    LanguageModel,
-    SpeechChunk,
-    SpeechSynthesizer,
-    TextDelta,
-    ToolCall,
-)
-
-log = logging.getLogger("parley.engine")
-
-MAX_SENTENCES = 512
+from parley.providers.base import SpeechChunk, ToolCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +57,7 @@ class SentenceStarted:
 class SpeechAudio:
     response: int
     chunk: SpeechChunk
+    sample_rate: int  # the rate of the synthesiser that made it
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +89,23 @@ ResponseEvent = (
 )
 
 
+class RoundPhase(enum.Enum):
+    ASKING = "asking"  # a model round is streaming
+    TOOLS = "tools"  # the round ended in tool calls; their results are awaited
+    CLOSED = "closed"  # no more text will come
+
+
+class SpeechPhase(enum.Enum):
+    SYNTHESISING = "synthesising"
+    DONE = "done"
+
+
+class PlayPhase(enum.Enum):
+    SILENT = "silent"  # no frame sent yet
+    AUDIBLE = "audible"  # frames going out
+    DRAINED = "drained"  # the last frame has been sent
+
+
 @dataclass
 class TurnTiming:
     """When the turn that this response answers ended, and what that took (loop times)."""
@@ -126,117 +135,33 @@ class Response:
     id: int
     turn: int
     timing: TurnTiming
-    scripted: bool
     text: str = ""
     chunker: SentenceChunker = field(default_factory=SentenceChunker)
     segments: list[Segment] = field(default_factory=list)
-    rounds: int = 0
-    calls: list[ToolCall] = field(default_factory=list)
-    model_busy: bool = False
-    text_closed: bool = False
-    speech_done: bool = False
-    audio_done_sent: bool = False
+    rounds: int = 0  # model rounds asked
+    refused_rounds: int = 0  # rounds whose tool calls were refused (past the cap)
+    calls: list[ToolCall] = field(default_factory=list)  # the current round's
+    model: RoundPhase = RoundPhase.ASKING
+    speech: SpeechPhase = SpeechPhase.SYNTHESISING
+    play: PlayPhase = PlayPhase.SILENT
     hang_up: bool = False
-    failed: bool = False
     checkpoint_due_ms: float = 0.0  # playback position of the next transcript checkpoint
-    _sentences: asyncio.Queue[Sentence | None] = field(
-        default_factory=lambda: asyncio.Queue(MAX_SENTENCES)
-    )
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def group(self) -> int:
         return self.segments[-1].group
 
-    def start_speech(self, tts: SpeechSynthesizer, post: Callable[[ResponseEvent], None]) -> None:
-        self._spawn(_speak(self.id, self._sentences, tts, post), "speech")
-
-    def ask(
-        self, llm: LanguageModel, request: ChatRequest, post: Callable[[ResponseEvent], None]
-    ) -> None:
-        self.model_busy = True
-        self.rounds += 1
-        self.calls = []
-        self._spawn(_think(self.id, llm, request, post), "model")
-
-    def add_text(self, text: str) -> None:
+    def add_text(self, text: str) -> list[Sentence]:
+        """Append model text; the sentences it completes are ready to speak."""
         self.text += text
-        for sentence in self.chunker.push(text):
-            self._queue(sentence)
+        return [s for s in self.chunker.push(text) if s.text.strip()]
 
-    def release(self) -> None:
-        """Speak what is buffered now, sentence end or not (a round ended in tool calls)."""
+    def release(self) -> Sentence | None:
+        """What is buffered, sentence end or not (a round ended in tool calls)."""
         tail = self.chunker.flush()
-        if tail is not None:
-            self._queue(tail)
+        return tail if tail is not None and tail.text.strip() else None
 
-    def close_text(self) -> None:
-        """No more text will come: speak the rest and end the speech stream."""
-        tail = self.chunker.flush()
-        if tail is not None:
-            self._queue(tail)
-        self.text_closed = True
-        with contextlib.suppress(asyncio.QueueFull):
-            self._sentences.put_nowait(None)
-
-    async def cancel(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-
-    def _queue(self, sentence: Sentence) -> None:
-        if not sentence.text.strip():
-            return
-        try:
-            self._sentences.put_nowait(sentence)
-        except asyncio.QueueFull:
-            log.error(
-                "response %d has over %d sentences; the rest is not spoken", self.id, MAX_SENTENCES
-            )
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coroutine, name=f"response-{self.id}-{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-
-async def _think(
-    response: int, llm: LanguageModel, request: ChatRequest, post: Callable[[ResponseEvent], None]
-) -> None:
-    try:
-        async for event in llm.respond(request):
-            if isinstance(event, TextDelta):
-                if event.text:
-                    post(ModelText(response, event.text))
-            else:
-                post(ModelToolCall(response, event.call))
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        post(ModelFailed(response, exc))
-    else:
-        post(ModelDone(response))
-
-
-async def _speak(
-    response: int,
-    sentences: asyncio.Queue[Sentence | None],
-    tts: SpeechSynthesizer,
-    post: Callable[[ResponseEvent], None],
-) -> None:
-    try:
-        while (sentence := await sentences.get()) is not None:
-            post(SentenceStarted(response, sentence))
-            async for chunk in tts.synthesize(sentence.text):
-                post(SpeechAudio(response, chunk))
-            post(SentenceSpoken(response))
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        post(SpeechFailed(response, exc))
-    else:
-        post(SpeechDone(response))
+    def close_text(self) -> Sentence | None:
+        """No more text will come; the rest, if any, is ready to speak."""
+        self.model = RoundPhase.CLOSED
+        return self.release()

@@ -1,33 +1,32 @@
 """Tool calls from dispatch to result: the lifecycle rules of DESIGN.md in one place.
 
 1. Calls are dispatched only when their model round finishes; a response cancelled before
-   that never dispatches them (the responder never calls `dispatch`).
+   that never dispatches them (the responding side never calls `dispatch`).
 2. Once dispatched, a call is in the history and the transcript at once, and its result is
    recorded whenever it arrives, even after its response was cancelled.
-3. Every call has a timeout; a timeout or a failure is recorded as an error result.
-4. `hang_up` takes effect only from the current, uncancelled response (the responder asks).
+3. Every call has a timeout (a `tool_timeout` timer); a timeout or a failure is recorded as
+   an error result.
+4. `hang_up` takes effect only from the current, uncancelled response (the core asks).
 5. A client result for an unknown, finished or server-side call is refused (`resolve` says
    None) and the conversation warns the client.
-6. Rounds per turn are capped by the responder (`max_tool_rounds`).
+6. Rounds per turn are capped by the engine, whatever the model does: calls from a round
+   past `max_tool_rounds` are `refuse`d, recorded with an error result, never run.
+
+Pure: server-side calls leave as `RunTool` effects and come back as `ServerToolDone`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from parley.engine.alarms import Alarms
-from parley.engine.events import Event, ToolCallUpdate, ToolStatus
+from parley.engine.effects import Outbox, RunTool
+from parley.engine.events import ToolCallUpdate, ToolStatus
 from parley.engine.history import History, Invocation
-from parley.engine.tools import ServerToolRunner, ToolCatalogue, ToolDefinition
-from parley.engine.transcript import Record, TranscriptWriter
+from parley.engine.tools import ToolCatalogue, ToolDefinition
+from parley.engine.transcript import Record
 from parley.providers.base import ToolCall
-
-log = logging.getLogger("parley.engine")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,39 +54,28 @@ class ToolDesk:
         self,
         *,
         catalogue: ToolCatalogue,
-        runner: ServerToolRunner | None,
         history: History,
-        writer: TranscriptWriter,
-        alarms: Alarms,
-        emit: Callable[[Event], None],
-        post: Callable[[ServerToolDone], None],
-        clock: Callable[[], float],
+        out: Outbox,
+        next_seq: Callable[[], int],
         client_timeout_s: float,
         server_timeout_s: float,
     ) -> None:
         self.catalogue = catalogue
-        self._runner = runner
         self._history = history
-        self._writer = writer
-        self._alarms = alarms
-        self._emit = emit
-        self._post = post
-        self._clock = clock
+        self._out = out
+        self._next_seq = next_seq
         self._client_timeout = client_timeout_s
         self._server_timeout = server_timeout_s
         self._calls: dict[str, DispatchedCall] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    def dispatch(self, calls: list[ToolCall], *, response: int, group: int, turn: int) -> bool:
+    def dispatch(
+        self, calls: list[ToolCall], *, response: int, group: int, turn: int, now: float
+    ) -> bool:
         """Dispatch a finished round's calls; True if one of them was `hang_up`."""
         hang_up = False
         for call in calls:
-            definition = self.catalogue.get(call.name)
-            client_side = definition is not None and definition.kind == "client"
-            invocation = Invocation(call, group, client_side)
-            self._history.add(invocation)
-            entry = DispatchedCall(invocation, self._writer.next_seq(), response, turn, definition)
-            self._calls[call.id] = entry
+            entry = self._enter(call, response, group, turn)
+            definition = entry.definition
             if definition is None:
                 self._settle(entry, error_result(f"no tool named {call.name!r}"), "failed")
             elif definition.kind == "builtin":
@@ -95,12 +83,19 @@ class ToolDesk:
                 self._settle(entry, json.dumps({"ok": True}), "completed")
             elif definition.kind == "client":
                 self._update(entry, "requested")
-                self._alarms.set("tool_timeout", call.id, self._clock() + self._client_timeout)
+                self._out.arm("tool_timeout", call.id, now + self._client_timeout)
             else:
                 self._update(entry, "running")
-                self._alarms.set("tool_timeout", call.id, self._clock() + self._server_timeout)
-                self._run_server_side(entry, definition)
+                self._out.arm("tool_timeout", call.id, now + self._server_timeout)
+                self._out.add(RunTool(call.id, definition, call.arguments))
         return hang_up
+
+    def refuse(
+        self, calls: list[ToolCall], *, response: int, group: int, turn: int, reason: str
+    ) -> None:
+        """Record calls the engine will not run (past the round cap) with an error result."""
+        for call in calls:
+            self._settle(self._enter(call, response, group, turn), error_result(reason), "failed")
 
     def resolve(
         self, call_id: str, result: str, *, failed: bool = False, from_client: bool = False
@@ -125,45 +120,30 @@ class ToolDesk:
             for e in self._calls.values()
         )
 
-    async def close(self) -> None:
+    def close(self) -> None:
         """The session is ending: calls still waiting are recorded as cancelled."""
         for entry in self._calls.values():
             if entry.invocation.status in ("requested", "running"):
                 self._settle(entry, error_result("the session ended"), "cancelled")
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
-    def _run_server_side(self, entry: DispatchedCall, definition: ToolDefinition) -> None:
-        call = entry.invocation.call
-
-        async def run() -> None:
-            try:
-                if self._runner is None:
-                    raise RuntimeError("server-side tools are not enabled on this server")
-                result = await self._runner.run(definition, call.arguments)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.info("server-side tool %s failed: %s", call.name, exc)
-                self._post(ServerToolDone(call.id, error_result(str(exc)), failed=True))
-            else:
-                self._post(ServerToolDone(call.id, result, failed=False))
-
-        task = asyncio.create_task(run(), name=f"tool-{call.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _enter(self, call: ToolCall, response: int, group: int, turn: int) -> DispatchedCall:
+        definition = self.catalogue.get(call.name)
+        client_side = definition is not None and definition.kind == "client"
+        invocation = Invocation(call, group, client_side)
+        self._history.add(invocation)
+        entry = DispatchedCall(invocation, self._next_seq(), response, turn, definition)
+        self._calls[call.id] = entry
+        return entry
 
     def _settle(self, entry: DispatchedCall, result: str, status: ToolStatus) -> None:
-        self._alarms.cancel("tool_timeout", entry.invocation.call.id)
+        self._out.disarm("tool_timeout", entry.invocation.call.id)
         entry.invocation.result = result
         self._update(entry, status)
 
     def _update(self, entry: DispatchedCall, status: ToolStatus) -> None:
         invocation = entry.invocation
         invocation.status = status
-        self._emit(
+        self._out.emit(
             ToolCallUpdate(
                 invocation.call.id,
                 invocation.call.name,
@@ -173,4 +153,4 @@ class ToolDesk:
                 invocation.result,
             )
         )
-        self._writer.save(Record(entry.seq, "tool_call", turn=entry.turn, tool=invocation.record()))
+        self._out.save(Record(entry.seq, "tool_call", turn=entry.turn, tool=invocation.record()))

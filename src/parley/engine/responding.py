@@ -1,17 +1,23 @@
-"""The agent's turn: from asking the model to the last sound the caller hears.
+"""The agent's turn inside the session core: from asking the model to the last sound the
+caller hears.
 
-One response at a time. Text from the model is cut into sentences and spoken; audio is paced
-out; tool calls end a model round, are dispatched, and their results start the next round.
-A response completes when everything was said and the caller's player has played it out;
-only then is the agent's utterance committed in full. A cancelled response (barge-in, a new
-typed turn, the session ending) commits only what the caller heard.
+One response at a time. Model text is cut into sentences and spoken (`Speak` effects);
+audio comes back, is framed and paced out by the `Speaker` (pure); tool calls end a model
+round, are dispatched by the `ToolDesk`, and their results start the next round. A
+response completes when everything was said and the caller's player has played it out;
+only then is the agent's utterance committed in full. A cancelled response (barge-in, a
+new typed turn, the session ending) commits only what the caller heard.
+
+The round cap is the engine's, not the model's: rounds past `max_tool_rounds` are asked
+with `allow_tools=False`, and calls a model makes anyway are refused and recorded; one
+more round is asked for a final answer, and if that one calls tools too, the response ends
+with what was said.
 
 Transcript rows are numbered when their place in the conversation is known (a round's text
 before that round's tool calls), so they are stored in speaking order whenever written.
 While the agent speaks, what the caller has heard so far is checkpointed to the transcript
-(first after `FIRST_CHECKPOINT_MS` of playback, then every `CHECKPOINT_EVERY_MS`), marked
-interrupted until the response completes: if the process dies mid-reply (kill -9), the
-stored row holds what was heard, not nothing.
+every `CHECKPOINT_EVERY_MS` of playback, marked interrupted until the response completes:
+if the process dies mid-reply (kill -9), the stored row holds what was heard, not nothing.
 """
 
 from __future__ import annotations
@@ -19,12 +25,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from parley.engine.alarms import Alarms
+from parley.engine.chunker import Sentence
+from parley.engine.effects import AskModel, CloseResponse, EndSpeech, Outbox, Speak, StartSpeech
 from parley.engine.events import (
     AgentAudioDone,
     AgentStartedSpeaking,
     AgentThinking,
-    Event,
     Failure,
     State,
     Transcript,
@@ -37,59 +43,53 @@ from parley.engine.response import (
     ModelFailed,
     ModelText,
     ModelToolCall,
+    PlayPhase,
     Response,
     ResponseEvent,
+    RoundPhase,
     Segment,
     SentenceSpoken,
     SentenceStarted,
     SpeechAudio,
     SpeechDone,
     SpeechFailed,
+    SpeechPhase,
     TurnTiming,
 )
 from parley.engine.speaking import Speaker
 from parley.engine.tooldesk import ToolDesk
-from parley.engine.transcript import Record, TranscriptWriter
-from parley.providers.base import ChatRequest, LanguageModel, SpeechSynthesizer
+from parley.engine.transcript import Record
+from parley.providers.base import ChatRequest
 
 log = logging.getLogger("parley.engine")
 
-FIRST_CHECKPOINT_MS = 2000.0  # shorter replies cost no extra write; a crash loses < 2 s
-CHECKPOINT_EVERY_MS = 2000.0
+CHECKPOINT_EVERY_MS = 2000.0  # replies under 2 s (most) cost no extra write; a crash loses < 2 s
 
 
 def _ms(start: float | None, end: float | None) -> float | None:
     return None if start is None or end is None else round((end - start) * 1000, 1)
 
 
-class Responder:
+class Responding:
     def __init__(
         self,
         *,
         plan: Plan,
-        llm: LanguageModel,
-        tts: SpeechSynthesizer,
         speaker: Speaker,
         desk: ToolDesk,
         history: History,
-        writer: TranscriptWriter,
-        alarms: Alarms,
-        emit: Callable[[Event], None],
-        post: Callable[[ResponseEvent], None],
+        out: Outbox,
+        next_seq: Callable[[], int],
         set_state: Callable[[State], None],
         on_finished: Callable[[Response], None],
         system_prompt: Callable[[], str],
     ) -> None:
         self.plan = plan
-        self.llm = llm
-        self.tts = tts
         self.speaker = speaker
         self.desk = desk
         self._history = history
-        self._writer = writer
-        self._alarms = alarms
-        self._emit = emit
-        self._post = post
+        self._out = out
+        self._next_seq = next_seq
         self._set_state = set_state
         self._on_finished = on_finished
         self._system_prompt = system_prompt
@@ -103,31 +103,29 @@ class Responder:
         self, turn: int, timing: TurnTiming, now: float, extra_user: str | None = None
     ) -> None:
         """Ask the model to answer the conversation so far."""
-        response = self._begin(turn, timing, scripted=False)
+        response = self._begin(turn, timing)
         self._ask(response, now, extra_user)
 
     def say(self, turn: int, text: str, timing: TurnTiming) -> None:
         """Speak `text` verbatim (greetings, scripted messages)."""
-        response = self._begin(turn, timing, scripted=True)
-        response.add_text(text)
+        response = self._begin(turn, timing)
+        self._speak(response, response.add_text(text))
         self.speaker.set_text(response.text)
-        response.segments[-1].end = len(response.text)
-        response.close_text()
+        self._close_text(response)
 
-    def _begin(self, turn: int, timing: TurnTiming, *, scripted: bool) -> Response:
+    def _begin(self, turn: int, timing: TurnTiming) -> Response:
         self._ids += 1
-        response = Response(self._ids, turn, timing, scripted)
-        response.checkpoint_due_ms = FIRST_CHECKPOINT_MS
+        response = Response(self._ids, turn, timing, checkpoint_due_ms=CHECKPOINT_EVERY_MS)
         self._new_segment(response)
         self.speaker.begin()
-        response.start_speech(self.tts, self._post)
+        self._out.add(StartSpeech(response.id))
         self.current = response
         self._set_state("thinking")
         return response
 
     def _new_segment(self, response: Response) -> None:
         self._groups += 1
-        response.segments.append(Segment(self._writer.next_seq(), self._groups, len(response.text)))
+        response.segments.append(Segment(self._next_seq(), self._groups, len(response.text)))
 
     def _ask(self, response: Response, now: float, extra_user: str | None = None) -> None:
         if response.timing.model_asked is None:
@@ -140,65 +138,104 @@ class Responder:
             temperature=self.plan.temperature,
             max_tokens=self.plan.max_tokens,
         )
-        response.ask(self.llm, request, self._post)
+        response.rounds += 1
+        response.calls = []
+        response.model = RoundPhase.ASKING
+        self._out.add(AskModel(response.id, request))
 
-    # Events from the response's tasks -----------------------------------------------------------
+    def _speak(self, response: Response, sentences: list[Sentence]) -> None:
+        for sentence in sentences:
+            self._out.add(Speak(response.id, sentence))
+
+    def _close_text(self, response: Response) -> None:
+        response.segments[-1].end = len(response.text)
+        tail = response.close_text()
+        if tail is not None:
+            self._out.add(Speak(response.id, tail))
+        self._out.add(EndSpeech(response.id))
+
+    # Events from the response's work ------------------------------------------------------------
 
     def handle(self, event: ResponseEvent, now: float) -> None:
         response = self.current
         if response is None or event.response != response.id:
-            return  # a cancelled response's leftovers
-        if isinstance(event, ModelText):
+            return  # a cancelled or finished response's leftovers
+        if isinstance(event, SpeechAudio):
+            if response.timing.first_audio is None:
+                response.timing.first_audio = now
+            self.speaker.audio(event.chunk, event.sample_rate, now)
+            self.pace(now)
+        elif isinstance(event, ModelText):
             if response.timing.first_token is None:
                 response.timing.first_token = now
-            response.add_text(event.text)
-            self.speaker.set_text(response.text)
+            if response.model is RoundPhase.ASKING:
+                self._speak(response, response.add_text(event.text))
+                self.speaker.set_text(response.text)
         elif isinstance(event, ModelToolCall):
-            response.calls.append(event.call)
+            if response.model is RoundPhase.ASKING:
+                response.calls.append(event.call)
         elif isinstance(event, ModelDone):
-            self._round_done(response, now)
+            if response.model is RoundPhase.ASKING:
+                self._round_done(response, now)
         elif isinstance(event, ModelFailed):
-            self._model_failed(response, event.error)
+            if response.model is RoundPhase.ASKING:
+                self._model_failed(response, event.error)
         elif isinstance(event, SentenceStarted):
             if response.timing.first_sentence is None:
                 response.timing.first_sentence = now
             self.speaker.segment(event.sentence.start, event.sentence.end)
             text = response.text[: event.sentence.end].strip()
-            self._emit(Transcript("agent", text, final=False, turn=response.turn))
-        elif isinstance(event, SpeechAudio):
-            if response.timing.first_audio is None:
-                response.timing.first_audio = now
-            self.speaker.audio(event.chunk, self.tts.sample_rate, now)
-            self.pace(now)
+            self._out.emit(Transcript("agent", text, final=False, turn=response.turn))
         elif isinstance(event, SentenceSpoken):
             self.speaker.end_segment(now)
             self.pace(now)
         elif isinstance(event, SpeechDone):
-            response.speech_done = True
+            response.speech = SpeechPhase.DONE
             self.pace(now)
         elif isinstance(event, SpeechFailed):
             log.warning("speech synthesis failed: %s", event.error)
-            self._emit(Failure("tts_error", f"speech synthesis failed: {event.error}", False))
-            response.speech_done = True
+            self._out.emit(Failure("tts_error", f"speech synthesis failed: {event.error}", False))
+            response.speech = SpeechPhase.DONE
             self.pace(now)
 
     def _round_done(self, response: Response, now: float) -> None:
-        response.model_busy = False
         segment = response.segments[-1]
         segment.end = len(response.text)
         if not response.calls:
-            response.close_text()
+            self._close_text(response)
             self._maybe_finished(response)
             return
-        response.release()  # what the model said so far is spoken while the tools run
+        tail = response.release()  # what the model said so far is spoken while tools run
+        if tail is not None:
+            self._out.add(Speak(response.id, tail))
         round_text = response.text[segment.start : segment.end].strip()
         if round_text:  # the model's words belong before its calls in the context
             self._history.add(Said("agent", round_text, segment.group))
-        names = ", ".join(call.name for call in response.calls)
-        self._emit(AgentThinking(f"calling {names}"))
-        hang_up = self.desk.dispatch(
-            response.calls, response=response.id, group=segment.group, turn=response.turn
+        calls, where = (
+            response.calls,
+            {
+                "response": response.id,
+                "group": segment.group,
+                "turn": response.turn,
+            },
         )
+        if response.rounds > self.plan.max_tool_rounds:  # asked without tools; called anyway
+            response.refused_rounds += 1
+            limit = self.plan.max_tool_rounds
+            self.desk.refuse(
+                calls, **where, reason=f"refused: the limit of {limit} tool rounds was reached"
+            )
+            if response.refused_rounds > 1:  # the final answer called tools too: stop here
+                self._close_text(response)
+                self._maybe_finished(response)
+                return
+            response.model = RoundPhase.TOOLS
+            self.tools_settled(response.id, segment.group, now)
+            return
+        names = ", ".join(call.name for call in calls)
+        self._out.emit(AgentThinking(f"calling {names}"))
+        response.model = RoundPhase.TOOLS
+        hang_up = self.desk.dispatch(calls, **where, now=now)
         response.hang_up = response.hang_up or hang_up
         if not self.desk.outstanding(response.id, segment.group):
             self.tools_settled(response.id, segment.group, now)
@@ -208,26 +245,25 @@ class Responder:
         response = self.current
         if response is None or response.id != response_id or response.group != group:
             return
+        if response.model is not RoundPhase.TOOLS:
+            return
         if response.hang_up:
-            response.close_text()
+            self._close_text(response)
             self._maybe_finished(response)
             return
         if response.text and not response.text[-1].isspace():
-            response.add_text(" ")
+            self._speak(response, response.add_text(" "))
         self._new_segment(response)
         self._ask(response, now)
 
     def _model_failed(self, response: Response, error: Exception) -> None:
         log.warning("the language model failed: %s", error)
-        self._emit(Failure("llm_error", f"the language model failed: {error}", False))
-        response.model_busy = False
-        response.failed = True
+        self._out.emit(Failure("llm_error", f"the language model failed: {error}", False))
         if response.text and not response.text[-1].isspace():
-            response.add_text(" ")
-        response.add_text(self.plan.apology)
+            self._speak(response, response.add_text(" "))
+        self._speak(response, response.add_text(self.plan.apology))
         self.speaker.set_text(response.text)
-        response.segments[-1].end = len(response.text)
-        response.close_text()
+        self._close_text(response)
 
     # Output pacing and completion ---------------------------------------------------------------
 
@@ -235,28 +271,27 @@ class Responder:
         response = self.current
         if response is None:
             return
-        if response.timing.first_frame is None and self.speaker.pacer.has_due(now):
+        if response.play is PlayPhase.SILENT and self.speaker.pacer.has_due(now):
+            response.play = PlayPhase.AUDIBLE
             response.timing.first_frame = now
             self._started_speaking(response)  # announced before its first sound
         self.speaker.send_due(now)
         self._maybe_checkpoint(response, now)
         due = self.speaker.pacer.next_due()
         if due is not None:  # wake once per quantum, not once per frame
-            self._alarms.set(
-                "pace", response.id, due + (self.plan.pace_quantum_ms - self.plan.frame_ms) / 1000
-            )
+            quantum = (self.plan.pace_quantum_ms - self.plan.frame_ms) / 1000
+            self._out.arm("pace", response.id, due + quantum)
         if (
-            response.speech_done
-            and not response.audio_done_sent
+            response.speech is SpeechPhase.DONE
+            and response.play is PlayPhase.AUDIBLE
             and self.speaker.pacer.pending == 0
-            and response.timing.first_frame is not None
         ):
-            response.audio_done_sent = True
-            self._emit(AgentAudioDone(response.turn))
+            response.play = PlayPhase.DRAINED
+            self._out.emit(AgentAudioDone(response.turn))
         self._maybe_finished(response)
 
     def _maybe_checkpoint(self, response: Response, now: float) -> None:
-        if response.timing.first_frame is None:
+        if response.play is PlayPhase.SILENT:
             return
         played = self.speaker.played_ms(now)
         if played < response.checkpoint_due_ms:
@@ -265,15 +300,15 @@ class Responder:
         heard = self.speaker.heard_until(now)
         for segment, text, _full in self._heard_segments(response, heard):
             if text:
-                self._writer.save(
+                self._out.save(
                     Record(segment.seq, "agent", text, turn=response.turn, interrupted=True)
                 )
 
     def _started_speaking(self, response: Response) -> None:
         self._set_state("speaking")
         metrics = self.metrics(response)
-        self._emit(AgentStartedSpeaking(response.turn, metrics))
-        self._emit(metrics)
+        self._out.emit(AgentStartedSpeaking(response.turn, metrics))
+        self._out.emit(metrics)
 
     def metrics(self, response: Response) -> TurnMetrics:
         t = response.timing
@@ -287,49 +322,50 @@ class Responder:
         )
 
     def _maybe_finished(self, response: Response) -> None:
-        if not (response.text_closed and response.speech_done and not response.model_busy):
+        if response.model is not RoundPhase.CLOSED or response.speech is not SpeechPhase.DONE:
             return
         if self.speaker.pacer.pending or self.desk.outstanding(response.id, response.group):
             return
         at = self.speaker.pacer.finished_at()
-        self._alarms.set("played_out", response.id, at if at is not None else 0.0)
+        self._out.arm("played_out", response.id, at if at is not None else 0.0)
 
     def played_out(self, response_id: int, now: float) -> None:
         response = self.current
         if response is None or response.id != response_id:
             return
         self.current = None
+        self._out.add(CloseResponse(response.id))
         # Everything sent has been played; what had no audio (a synthesiser that failed
         # partway) was never heard, so it is not committed.
-        self._commit(response, self.speaker.heard_until(now), now)
+        self._commit(response, self.speaker.heard_until(now))
         self._set_state("listening")
         self._on_finished(response)
 
     # Cancelling -------------------------------------------------------------------------------
 
-    async def cancel(self, now: float) -> bool:
+    def cancel(self, now: float) -> bool:
         """Stop the current response; commit what was heard. True if audio had been sent."""
         response = self.current
         if response is None:
             return False
         self.current = None
-        self._alarms.cancel("pace", response.id)
-        self._alarms.cancel("played_out", response.id)
-        sent_audio = response.timing.first_frame is not None
+        self._out.disarm("pace", response.id)
+        self._out.disarm("played_out", response.id)
+        self._out.add(CloseResponse(response.id))
+        sent_audio = response.play is not PlayPhase.SILENT
         heard = self.speaker.heard_until(now) if sent_audio else 0
         self.speaker.stop()
-        await response.cancel()
-        self._commit(response, heard, now)
+        self._commit(response, heard)
         return sent_audio
 
-    def _commit(self, response: Response, heard: int, now: float) -> None:
+    def _commit(self, response: Response, heard: int) -> None:
         """Store each round's text, cut at what the caller heard, and tell the client."""
         metrics = self.metrics(response).as_dict() if response.timing.first_frame else None
         for segment, text, full in self._heard_segments(response, heard):
-            self._place_in_history(segment, text, full)
+            self._place_in_history(segment, text)
             if not text:
                 continue
-            self._writer.save(
+            self._out.save(
                 Record(
                     segment.seq,
                     "agent",
@@ -342,7 +378,7 @@ class Responder:
             metrics = None
         heard_text = response.text[:heard].strip()
         if heard_text:
-            self._emit(Transcript("agent", heard_text, final=True, turn=response.turn))
+            self._out.emit(Transcript("agent", heard_text, final=True, turn=response.turn))
 
     @staticmethod
     def _heard_segments(response: Response, heard: int) -> list[tuple[Segment, str, str]]:
@@ -354,7 +390,7 @@ class Responder:
             cut.append((segment, text, response.text[segment.start : end].strip()))
         return cut
 
-    def _place_in_history(self, segment: Segment, heard: str, full: str) -> None:
+    def _place_in_history(self, segment: Segment, heard: str) -> None:
         """A round's utterance is in the history already if it preceded tool calls."""
         for entry in reversed(self._history.entries):
             if isinstance(entry, Said) and entry.role == "agent" and entry.group == segment.group:
