@@ -11,8 +11,11 @@ from tests.support.cli import PARLEY, free_port
 
 
 class ServerProcess:
-    def __init__(self, env: dict[str, str], log: Path, port: int | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, port: int | None = None, new_group: bool = False
+    ) -> None:
         self.env = env
+        self.new_group = new_group  # its own process group, so a test can signal the group
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -29,6 +32,7 @@ class ServerProcess:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=self.new_group,
             )
         try:
             wait_until_healthy(self.base_url, self.process, timeout=timeout)

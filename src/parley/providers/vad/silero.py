@@ -13,7 +13,8 @@ One child per event loop that uses the service (a server has one loop; tests may
 Writes never block the loop: what the pipe cannot take is kept (up to `MAX_BACKLOG` bytes,
 then frames are dropped with a warning) and flushed when it becomes writable. If the child
 dies, a fresh one takes over: streams restart with fresh recurrent state, frames in flight
-get no result.
+get no result. The worker runs in its own session, so signals to the server's process group
+reach only the server; the worker exits when the server closes its pipe (or dies).
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class _Child:
                 [sys.executable, "-m", WORKER_MODULE, str(to_child_r), str(from_child_w)],
                 pass_fds=(to_child_r, from_child_w),
                 stdin=subprocess.DEVNULL,
+                # Its own session: a SIGTERM or Ctrl-C to the server's process group is the
+                # server's to handle (drain, then close this worker), not a worker's death
+                # to recover from mid-shutdown. It still exits with the server: at EOF.
+                start_new_session=True,
             )
         except OSError:
             _close_fds(self.to_child, self.from_child)
