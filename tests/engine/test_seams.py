@@ -13,7 +13,7 @@ import pytest
 
 from parley.audio.pcm import Int16Array
 from parley.engine.agent import FunctionTool
-from parley.engine.events import Failure, Stop, ToolCallUpdate, Transcript, UserText
+from parley.engine.events import Failure, Stop, ToolCallUpdate, Transcript, UserAudio, UserText
 from parley.engine.tools import ToolDefinition
 from parley.providers.base import ToolCall, ToolCallRequest
 from parley.providers.fakes import FakeRecognizer
@@ -138,3 +138,29 @@ async def test_max_tool_rounds_holds_when_the_model_ignores_it() -> None:
     assert refused and all("limit" in (u.result or "") for u in refused)
     assert ended.reason == "stop"
     assert any(t.role == "agent" and t.final for t in line.of(Transcript))
+
+
+class CountingVad(LoudnessDetector):
+    def __init__(self) -> None:
+        super().__init__(frame_samples=320)
+        self.frames = 0
+
+    def analyse(self, frame: Int16Array, deliver: Callable[[float], None]) -> None:
+        self.frames += 1
+        super().analyse(frame, deliver)
+
+
+async def test_stop_goes_ahead_of_a_backlog_of_audio() -> None:
+    vad = CountingVad()
+    line = Timeline(detector=vad)
+    await line.start()
+    await line.audio(until_s=0.2)
+    await line.until(0.25)  # the actor is idle, every frame so far analysed
+    analysed = vad.frames
+    for _ in range(300):  # six seconds of audio the actor has not got to yet
+        line.send(UserAudio(bytes(640)))
+    line.send(Stop())
+    ended = await line.finish()
+
+    assert ended.reason == "stop"
+    assert vad.frames == analysed  # the backlog was never worked through

@@ -89,6 +89,7 @@ class Conversation(RecognitionListener):
         self._server_tools = server_tools
         self._inbox: asyncio.Queue[object] = asyncio.Queue()
         self._control: deque[Command] = deque()
+        self._held: object | None = None  # taken from the inbox, waiting behind control
         self._drained = asyncio.Event()
         self._drained.set()
         self._ending: EndReason | None = None
@@ -173,10 +174,15 @@ class Conversation(RecognitionListener):
     async def _next(self) -> object:
         if self._control:
             return self._control.popleft()
+        if self._held is not None:
+            item, self._held = self._held, None
+            return item
         item = await self._inbox.get()
         if not self._drained.is_set() and self._inbox.qsize() < BACKLOG_LOW:
             self._drained.set()
-        if item is _WAKE and self._control:
+        if self._control:  # arrived while waiting: control first, the item after it
+            if item is not _WAKE:
+                self._held = item
             return self._control.popleft()
         return item
 
