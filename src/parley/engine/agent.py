@@ -2,18 +2,21 @@
 
 These models validate agent definitions wherever they come from (the REST API, a Deepgram
 `Settings` message, an Ultravox call body), so every dialect gets the same rules and the same
-error messages.
+error messages. How the REST API stores and shows them (partial overrides, masked secrets)
+is the server's (`server/schemas/stored.py`); where endpoints live is the providers'
+(`providers/specs.py`), since the providers that call them must not import the engine.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from parley.providers.specs import LlmEndpoint as LlmEndpoint  # agents describe endpoints
+from parley.providers.specs import ToolEndpoint as ToolEndpoint
 
 BUILTIN_TOOLS = ("hang_up",)
 TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -36,56 +39,6 @@ class VadSettings(BaseModel):
     endpoint_ms: int = Field(default=350, ge=50, le=5000)
     min_turn_ms: int = Field(default=0, ge=0, le=5000)
     min_interruption_ms: int = Field(default=200, ge=0, le=5000)
-
-
-class VadOverrides(BaseModel):
-    """A partial `VadSettings` as an agent stores it (PATCH merges into it)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    threshold: float | None = Field(default=None, ge=0.05, le=0.99)
-    start_ms: int | None = Field(default=None, ge=0, le=2000)
-    endpoint_ms: int | None = Field(default=None, ge=50, le=5000)
-    min_turn_ms: int | None = Field(default=None, ge=0, le=5000)
-    min_interruption_ms: int | None = Field(default=None, ge=0, le=5000)
-
-    def stored(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
-
-
-def effective_vad(stored: dict[str, Any]) -> VadSettings:
-    return VadSettings(**stored)
-
-
-class ToolEndpoint(BaseModel):
-    """Where the server sends a server-side tool's call."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    headers: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-
-SECRET_MASK = "********"
-
-
-def mask_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Header values are credentials more often than not: never echo them back."""
-    return {name: SECRET_MASK for name in headers}
-
-
-def unmask_headers(given: dict[str, str], stored: dict[str, str]) -> dict[str, str]:
-    """A masked value in an update means "keep what is stored"."""
-    return {
-        name: stored.get(name, value) if value == SECRET_MASK else value
-        for name, value in given.items()
-    }
 
 
 class FunctionTool(BaseModel):

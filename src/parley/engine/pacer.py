@@ -29,10 +29,6 @@ class Pacer:
     def pending(self) -> int:
         return len(self._queue)
 
-    @property
-    def started(self) -> bool:
-        return self._origin is not None
-
     def push(self, frames: list[bytes], now: float) -> None:
         if self._origin is None:
             self._origin = now

@@ -10,7 +10,6 @@ its result). Closing drains everything before the session is marked ended.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -56,12 +55,6 @@ class TranscriptWriter:
         self._store = store
         self._queue: asyncio.Queue[Record | None] = asyncio.Queue(MAX_PENDING)
         self._task = asyncio.create_task(self._run(), name="parley-transcript")
-        self._next_seq = 0
-
-    def next_seq(self) -> int:
-        seq = self._next_seq
-        self._next_seq += 1
-        return seq
 
     def save(self, record: Record) -> None:
         try:
@@ -79,11 +72,6 @@ class TranscriptWriter:
                 await self._store.finish(reason)
             except Exception:
                 log.exception("could not mark the session ended")
-
-    async def abort(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
 
     async def _run(self) -> None:
         while (record := await self._queue.get()) is not None:

@@ -9,11 +9,11 @@ a refused address is an error result.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from parley.engine.tools import ToolDefinition
+from parley.providers.specs import ToolEndpoint
 
 MAX_REDIRECTS = 3
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -23,13 +23,23 @@ class ToolCallFailed(Exception):
     pass
 
 
+class HttpTool(Protocol):
+    """What the runner needs of a tool: its name, and where it is served."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def endpoint(self) -> ToolEndpoint | None: ...
+
+
 class HttpToolRunner:
     def __init__(self, http: httpx.AsyncClient, timeout_s: float = 10.0) -> None:
         """`http` must be a guarded client: tool URLs are chosen by API users."""
         self._http = http
         self._timeout = timeout_s
 
-    async def run(self, tool: ToolDefinition, arguments: dict[str, Any]) -> str:
+    async def run(self, tool: HttpTool, arguments: dict[str, Any]) -> str:
         if tool.endpoint is None:
             raise ToolCallFailed(f"{tool.name} has no endpoint")
         method, url = tool.endpoint.method, tool.endpoint.url

@@ -1,18 +1,153 @@
-"""Provider families by role, and what their spec strings must look like.
+"""Every provider family Parley can build, by role, in one table: adding a provider is one
+`Family` entry here (and the provider's own module).
 
-`check_spec` is what agent creation validates against (unknown family or bad arguments:
-`ValueError`, shown to the client as a 422). Building providers is the hub's job.
+An entry says what its spec argument may be (`check_spec` validates agent definitions
+against it: an unknown family or a bad argument is a `ValueError`, shown to the client as a
+422) and how to build it from the hub's shared resources (`build`). Optional SDKs are
+imported inside the builders, so a missing extra only matters to agents that name it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
-from parley.providers.fakes import FakeModel, FakeRecognizer, FakeSynthesizer, parse_options
-from parley.providers.specs import ProviderSpec, parse_spec
+from parley.providers.base import ProviderUnavailable, RecognitionListener
+from parley.providers.fakes import (
+    FakeModel,
+    FakeRecognizer,
+    FakeSynthesizer,
+    ToneShape,
+    parse_options,
+)
+from parley.providers.specs import LlmEndpoint, ProviderSpec, parse_spec
+
+if TYPE_CHECKING:
+    from parley.providers.hub import ProviderHub
 
 Role = Literal["vad", "stt", "llm", "tts"]
+Argument = Literal["none", "optional", "required"]
+
+
+@dataclass(frozen=True)
+class Wants:
+    """What a session asks of its providers beyond the spec."""
+
+    language: str = "en"
+    keyterms: tuple[str, ...] = ()
+    voice_id: str = "default"
+    endpoint: LlmEndpoint | None = None  # where the language model is served, if not usual
+
+    @property
+    def chosen_voice(self) -> str | None:
+        return self.voice_id if self.voice_id and self.voice_id != "default" else None
+
+
+Builder = Callable[["ProviderHub", ProviderSpec, Wants], Any]
+
+
+@dataclass(frozen=True)
+class Family:
+    role: Role
+    name: str
+    about: str
+    build: Builder
+    argument: Argument = "optional"
+    options: tuple[str, ...] | None = None  # `key=number,…` arguments (the fakes)
+    check: Callable[[str | None], None] | None = None  # any other rule for the argument
+    warm: Callable[[ProviderHub], None] | None = None  # load shared models ahead of calls
+
+    def validate(self, argument: str | None) -> None:
+        if self.options is not None:
+            parse_options(argument, self.options)
+        elif self.argument == "none" and argument:
+            raise ValueError(f"{self.name} takes no argument")
+        elif self.argument == "required" and not argument:
+            raise ValueError(f"{self.name} needs a model, e.g. '{self.name}:<model name>'")
+        if self.check is not None:
+            self.check(argument)
+
+
+# Voice activity detection -------------------------------------------------------------------
+
+
+def _silero(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    import asyncio
+
+    return hub.silero_service().detector(asyncio.get_running_loop())
+
+
+def _warm_silero(hub: ProviderHub) -> None:
+    hub.silero_service()  # starts the worker and loads the model
+
+
+def _webrtc(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.vad.webrtc import WebRtcDetector
+
+    return WebRtcDetector(int(spec.argument or 3))
+
+
+def _check_webrtc(argument: str | None) -> None:
+    if argument not in (None, "0", "1", "2", "3"):
+        raise ValueError("webrtc takes an aggressiveness from 0 to 3, e.g. 'webrtc:3'")
+
+
+def _loudness(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.vad.fake import LoudnessDetector
+
+    options = parse_options(spec.argument, ("threshold",))
+    return LoudnessDetector(threshold=options.get("threshold", 300.0))
+
+
+# Speech recognition (builders return a factory: one recogniser per conversation) ------------
+
+
+def _pocketsphinx(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.stt.pocketsphinx import PocketsphinxRecognizer
+
+    pool, cache, keyterms = hub.recognition_pool, hub.cache_dir / "pocketsphinx", wants.keyterms
+    return lambda listener: PocketsphinxRecognizer(
+        listener=listener, executor=pool, keyterms=list(keyterms), cache_dir=cache
+    )
+
+
+def _warm_pocketsphinx() -> None:
+    from parley.providers.stt import domain_lm
+
+    domain_lm.pronunciations()
+
+
+def _deepgram_stt(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.stt.deepgram import DeepgramRecognizer, listen_url
+
+    key = hub.key("DEEPGRAM_API_KEY", "deepgram")
+    url = listen_url(
+        hub.settings.deepgram_url, spec.argument or "nova-3", wants.language, list(wants.keyterms)
+    )
+    return lambda listener: DeepgramRecognizer(listener, url=url, api_key=key)
+
+
+def _openai_stt(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.stt.openai_transcribe import OpenAITranscriber
+
+    client = hub.openai_client(hub.settings.openai_stt_url)
+    model, language, keyterms = spec.argument or "whisper-1", wants.language, list(wants.keyterms)
+    return lambda listener: OpenAITranscriber(
+        listener, client=client, model=model, language=language, keyterms=keyterms
+    )
+
+
+def _fake_stt(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    delay = parse_options(spec.argument, FakeRecognizer.OPTIONS).get("delay", 100.0)
+
+    def build(listener: RecognitionListener) -> FakeRecognizer:
+        return FakeRecognizer(listener, delay_ms=delay)
+
+    return build
+
+
+# Language models -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -22,6 +157,25 @@ class OpenAICompatible:
     base_url: str
     key_env: str | None  # None: no key needed (a local server)
     url_env: str | None = None  # an environment variable that moves it
+
+    def build(self, hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+        from parley.providers.llm.openai_chat import OpenAIChatModel
+
+        model = spec.argument or ""
+        if wants.endpoint is not None:  # chosen by the client: guarded, its headers only
+            client = hub.endpoint_sdk("openai", wants.endpoint)
+            return OpenAIChatModel(client, model, name=spec.family, official=False)
+        moved = hub.env.get(self.url_env) if self.url_env else None
+        base = moved or self.base_url
+        key = hub.env.get(self.key_env) if self.key_env else None
+        if self.key_env and not key and not moved:
+            elsewhere = f" (or {self.url_env} for a local OpenAI-compatible server)"
+            raise ProviderUnavailable(
+                f"{spec.family}: set {self.key_env}" + (elsewhere if self.url_env else "")
+            )
+        client = hub.sdk("openai", base, key or "not-needed", {})
+        official = base.startswith("https://api.openai.com")
+        return OpenAIChatModel(client, model, name=spec.family, official=official)
 
 
 OPENAI_COMPATIBLE: dict[str, OpenAICompatible] = {
@@ -41,62 +195,31 @@ OPENAI_COMPATIBLE: dict[str, OpenAICompatible] = {
     ),
 }
 
-FAMILIES: dict[Role, dict[str, str]] = {
-    "vad": {
-        "silero": "Silero VAD v5 (ONNX, embedded)",
-        "webrtc": "WebRTC VAD (embedded; argument: aggressiveness 0-3)",
-        "fake-vad": "loudness threshold (tests)",
-    },
-    "stt": {
-        "pocketsphinx": "pocketsphinx, offline (embedded)",
-        "deepgram": "Deepgram streaming (argument: model, default nova-3)",
-        "openai-stt": "any OpenAI-compatible /v1/audio/transcriptions (argument: model)",
-        "fake-stt": "scripted transcript after a delay (tests, benchmark)",
-    },
-    "llm": {
-        "echo": "repeats the caller; calls a tool the caller names (embedded stand-in)",
-        "anthropic": "Anthropic Messages API (argument: model)",
-        **{
-            name: f"OpenAI-compatible chat at {entry.base_url} (argument: model)"
-            for name, entry in OPENAI_COMPATIBLE.items()
-        },
-        "fake-llm": "scripted tokens after a delay (tests, benchmark)",
-    },
-    "tts": {
-        "espeak": "espeak-ng, offline (embedded)",
-        "openai-tts": "any OpenAI-compatible /v1/audio/speech (argument: model/voice)",
-        "deepgram-tts": "Deepgram Aura (argument: model, e.g. aura-2-thalia-en)",
-        "elevenlabs": "ElevenLabs streaming (argument: voice id[/model])",
-        "fake-tts": "a tone after a delay (tests, benchmark)",
-    },
-}
 
-_FAKE_OPTIONS = {
-    "fake-stt": FakeRecognizer.OPTIONS,
-    "fake-llm": FakeModel.OPTIONS,
-    "fake-tts": FakeSynthesizer.OPTIONS,
-    "fake-vad": ("threshold",),
-}
-_NO_ARGUMENT = ("silero", "pocketsphinx", "echo", "espeak")
-_NEEDS_MODEL = ("anthropic", *OPENAI_COMPATIBLE)
+def _echo(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.llm.echo import EchoModel
+
+    return EchoModel()
 
 
-def check_spec(role: Role, text: str) -> ProviderSpec:
-    spec = parse_spec(text)
-    families = FAMILIES[role]
-    if spec.family not in families:
-        raise ValueError(
-            f"unknown {role} provider {spec.family!r} (available: {', '.join(families)})"
-        )
-    if spec.family in _FAKE_OPTIONS:
-        parse_options(spec.argument, _FAKE_OPTIONS[spec.family])
-    elif spec.family == "webrtc" and spec.argument not in (None, "0", "1", "2", "3"):
-        raise ValueError("webrtc takes an aggressiveness from 0 to 3, e.g. 'webrtc:3'")
-    elif spec.family in _NO_ARGUMENT and spec.argument:
-        raise ValueError(f"{spec.family} takes no argument")
-    elif spec.family in _NEEDS_MODEL and not spec.argument:
-        raise ValueError(f"{spec.family} needs a model, e.g. '{spec.family}:<model name>'")
-    return spec
+def _anthropic(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.llm.anthropic_chat import AnthropicModel
+
+    if wants.endpoint is not None:
+        return AnthropicModel(hub.endpoint_sdk("anthropic", wants.endpoint), spec.argument or "")
+    return AnthropicModel(hub.anthropic_client(), spec.argument or "")
+
+
+def _fake_llm(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    options = parse_options(spec.argument, FakeModel.OPTIONS)
+    return FakeModel(
+        ttft_ms=options.get("ttft", 200.0),
+        gap_ms=options.get("gap", 5.0),
+        tokens=int(options.get("tokens", 20)),
+    )
+
+
+# Speech synthesis ----------------------------------------------------------------------------
 
 
 def espeak_voice(voice_id: str, language: str) -> str:
@@ -104,3 +227,193 @@ def espeak_voice(voice_id: str, language: str) -> str:
     if voice_id and voice_id != "default":
         return voice_id
     return {"en": "en-us"}.get(language.lower(), language.lower())
+
+
+def _espeak(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    return hub.espeak_engine().synthesizer(espeak_voice(wants.voice_id, wants.language))
+
+
+def _openai_tts(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.tts.streaming import OpenAISpeechSynthesizer
+
+    model, _, voice = (spec.argument or "tts-1").partition("/")
+    client = hub.openai_client(hub.settings.openai_tts_url)
+    return OpenAISpeechSynthesizer(client, model, voice or wants.chosen_voice or "alloy")
+
+
+def _deepgram_tts(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.tts.streaming import HttpPcmSynthesizer
+
+    key = hub.key("DEEPGRAM_API_KEY", "deepgram-tts")
+    model = spec.argument or wants.chosen_voice or "aura-2-thalia-en"
+    url = (
+        f"{hub.settings.deepgram_url.rstrip('/')}/v1/speak?model={model}"
+        "&encoding=linear16&sample_rate=24000&container=none"
+    )
+    return HttpPcmSynthesizer(
+        hub.http,
+        name=f"deepgram-tts:{model}",
+        url=url,
+        headers={"Authorization": f"Token {key}"},
+        body={},
+    )
+
+
+def _elevenlabs(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.tts.streaming import HttpPcmSynthesizer
+
+    key = hub.key("ELEVENLABS_API_KEY", "elevenlabs")
+    chosen = spec.argument or wants.chosen_voice or "21m00Tcm4TlvDq8ikWAM"
+    voice, _, model = chosen.partition("/")
+    url = (
+        f"{hub.settings.elevenlabs_url.rstrip('/')}/v1/text-to-speech/{voice}"
+        "/stream?output_format=pcm_24000"
+    )
+    return HttpPcmSynthesizer(
+        hub.http,
+        name=f"elevenlabs:{voice}",
+        url=url,
+        headers={"xi-api-key": key},
+        body={"model_id": model or "eleven_flash_v2_5"},
+    )
+
+
+def _fake_tts(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    options = parse_options(spec.argument, FakeSynthesizer.OPTIONS)
+    return FakeSynthesizer(
+        ToneShape(
+            delay_ms=options.get("delay", 100.0),
+            seconds=options.get("seconds", 1.0),
+            word_ms=options.get("word_ms"),
+        )
+    )
+
+
+# The table -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Table:
+    families: dict[tuple[Role, str], Family] = field(default_factory=dict)
+
+    def add(self, *families: Family) -> None:
+        for family in families:
+            self.families[(family.role, family.name)] = family
+
+
+FAMILIES = _Table()
+FAMILIES.add(
+    Family(
+        "vad",
+        "silero",
+        "Silero VAD v5 (ONNX, embedded)",
+        _silero,
+        "none",
+        warm=lambda hub: _warm_silero(hub),
+    ),
+    Family(
+        "vad",
+        "webrtc",
+        "WebRTC VAD (embedded; argument: aggressiveness 0-3)",
+        _webrtc,
+        check=_check_webrtc,
+    ),
+    Family("vad", "fake-vad", "loudness threshold (tests)", _loudness, options=("threshold",)),
+    Family(
+        "stt",
+        "pocketsphinx",
+        "pocketsphinx, offline (embedded)",
+        _pocketsphinx,
+        "none",
+        warm=lambda hub: _warm_pocketsphinx(),
+    ),
+    Family(
+        "stt", "deepgram", "Deepgram streaming (argument: model, default nova-3)", _deepgram_stt
+    ),
+    Family(
+        "stt",
+        "openai-stt",
+        "any OpenAI-compatible /v1/audio/transcriptions (argument: model)",
+        _openai_stt,
+    ),
+    Family(
+        "stt",
+        "fake-stt",
+        "scripted transcript after a delay (tests, benchmark)",
+        _fake_stt,
+        options=FakeRecognizer.OPTIONS,
+    ),
+    Family(
+        "llm",
+        "echo",
+        "repeats the caller; calls a tool the caller names (embedded stand-in)",
+        _echo,
+        "none",
+    ),
+    Family("llm", "anthropic", "Anthropic Messages API (argument: model)", _anthropic, "required"),
+    *(
+        Family(
+            "llm",
+            name,
+            f"OpenAI-compatible chat at {server.base_url} (argument: model)",
+            server.build,
+            "required",
+        )
+        for name, server in OPENAI_COMPATIBLE.items()
+    ),
+    Family(
+        "llm",
+        "fake-llm",
+        "scripted tokens after a delay (tests, benchmark)",
+        _fake_llm,
+        options=FakeModel.OPTIONS,
+    ),
+    Family(
+        "tts",
+        "espeak",
+        "espeak-ng, offline (embedded)",
+        _espeak,
+        "none",
+        warm=lambda hub: hub.espeak_engine().warm(),
+    ),
+    Family(
+        "tts",
+        "openai-tts",
+        "any OpenAI-compatible /v1/audio/speech (argument: model/voice)",
+        _openai_tts,
+    ),
+    Family(
+        "tts",
+        "deepgram-tts",
+        "Deepgram Aura (argument: model, e.g. aura-2-thalia-en)",
+        _deepgram_tts,
+    ),
+    Family("tts", "elevenlabs", "ElevenLabs streaming (argument: voice id[/model])", _elevenlabs),
+    Family(
+        "tts",
+        "fake-tts",
+        "a tone after a delay (tests, benchmark)",
+        _fake_tts,
+        options=FakeSynthesizer.OPTIONS,
+    ),
+)
+
+
+def families(role: Role) -> dict[str, str]:
+    """The families of a role and what each is, in table order."""
+    return {f.name: f.about for (r, _), f in FAMILIES.families.items() if r == role}
+
+
+def family(role: Role, spec: ProviderSpec) -> Family:
+    found = FAMILIES.families.get((role, spec.family))
+    if found is None:
+        raise ValueError(
+            f"unknown {role} provider {spec.family!r} (available: {', '.join(families(role))})"
+        )
+    return found
+
+
+def check_spec(role: Role, text: str) -> ProviderSpec:
+    spec = parse_spec(text)
+    family(role, spec).validate(spec.argument)
+    return spec

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _SPEC = re.compile(r"^(?P<family>[a-z][a-z0-9_-]{0,39})(?::(?P<argument>\S{1,200}))?$")
 
@@ -22,6 +23,21 @@ class LlmEndpoint(BaseModel):
 
     url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
     headers: dict[str, str] = Field(default_factory=dict)
+
+
+class ToolEndpoint(BaseModel):
+    """Where the server sends a server-side (HTTP) tool's call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 
 from parley.config import Settings
 from parley.dialects.host import AgentOverrides, SessionOptions
-from parley.engine.agent import BuiltinTool, FunctionTool, LlmEndpoint, Tool, effective_vad
+from parley.engine.agent import BuiltinTool, FunctionTool, LlmEndpoint, Tool
 from parley.engine.history import Entry, Invocation, Said
 from parley.engine.plan import Opening, Plan, Voice
 from parley.engine.tools import ToolCatalogue
@@ -27,6 +27,7 @@ from parley.providers.base import (
 )
 from parley.providers.hub import ProviderHub
 from parley.providers.specs import LlmChoice
+from parley.server.schemas.stored import effective_vad
 from parley.store.tables import Agent, Message
 
 _TOOLS = TypeAdapter(list[Tool])
@@ -166,7 +167,3 @@ class VoiceBuilder:
             except (ProviderUnavailable, ValueError) as exc:
                 self.warnings.append(f"{role}: {exc}; using the agent's own provider")
         return build(own)
-
-
-def build_voice(hub: ProviderHub, settings: Settings, agent: Agent) -> Voice:
-    return VoiceBuilder(hub, settings, agent).voice()

@@ -19,14 +19,11 @@ from parley.engine.agent import (
     FunctionTool,
     LlmEndpoint,
     Tool,
-    VadOverrides,
     VadSettings,
     check_unique_tool_names,
-    effective_vad,
-    mask_headers,
-    unmask_headers,
 )
 from parley.providers.registry import Role, check_spec
+from parley.server.schemas.stored import VadOverrides, effective_vad, mask_headers, unmask_headers
 from parley.store.tables import Agent
 from parley.validation import reject_bad_text
 

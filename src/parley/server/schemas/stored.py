@@ -1,0 +1,47 @@
+"""How the REST API stores and shows parts of an agent: turn-taking as partial overrides
+(an agent stores only what it changes; PATCH merges into it), and header values masked.
+
+Header values (tool endpoints, LLM endpoints) are credentials more often than not: the API
+never echoes them back, and a masked value in an update means "keep what is stored".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from parley.engine.agent import VadSettings
+
+SECRET_MASK = "********"
+
+
+class VadOverrides(BaseModel):
+    """A partial `VadSettings` as an agent stores it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float | None = Field(default=None, ge=0.05, le=0.99)
+    start_ms: int | None = Field(default=None, ge=0, le=2000)
+    endpoint_ms: int | None = Field(default=None, ge=50, le=5000)
+    min_turn_ms: int | None = Field(default=None, ge=0, le=5000)
+    min_interruption_ms: int | None = Field(default=None, ge=0, le=5000)
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+def effective_vad(stored: dict[str, Any]) -> VadSettings:
+    """The turn-taking an agent runs with: its overrides over the defaults."""
+    return VadSettings(**stored)
+
+
+def mask_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {name: SECRET_MASK for name in headers}
+
+
+def unmask_headers(given: dict[str, str], stored: dict[str, str]) -> dict[str, str]:
+    return {
+        name: stored.get(name, value) if value == SECRET_MASK else value
+        for name, value in given.items()
+    }
