@@ -48,6 +48,7 @@ from parley.engine.events import (
     Ended,
     Interrupt,
     PlaybackProgress,
+    Ready,
     SayAsAgent,
     Stop,
     ToolCallUpdate,
@@ -344,7 +345,8 @@ def test_the_core_keeps_its_invariants_under_any_interleaving(
     data: st.DataObject, max_tool_rounds: int, opening: Opening, steps: int
 ) -> None:
     shell = Shell(new_core(max_tool_rounds, opening))
-    shell.feed(Open())
+    opened = shell.feed(Open())
+    assert opened[0] == Emit(Ready())  # said first: the engine takes audio
     check(shell)
     for _ in range(steps):
         if shell.core.ending is not None:

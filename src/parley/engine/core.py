@@ -33,6 +33,7 @@ from parley.engine.events import (
     Interrupted,
     Notice,
     PlaybackProgress,
+    Ready,
     Reconfigure,
     SayAsAgent,
     State,
@@ -195,6 +196,7 @@ class SessionCore(AgentSide):
     # Commands --------------------------------------------------------------------------
 
     def _open(self, event: Open, now: float) -> None:
+        self.out.emit(Ready())  # the engine takes audio from now on
         opening = self.plan.opening
         if opening.kind == "say" and opening.text:
             self.responding.say(0, opening.text, TurnTiming(now))
