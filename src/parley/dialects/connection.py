@@ -38,6 +38,10 @@ POLICY_CLOSE = 1008
 ReportError = Callable[[str, str, bool], None]
 
 
+def _unreported(code: str, message: str, fatal: bool) -> None:
+    """The error reporter of a finished connection: there is no one left to tell."""
+
+
 class Connection:
     def __init__(
         self, socket: Socket, host: SessionHost, limits: Limits, report: ReportError
@@ -154,3 +158,14 @@ class Connection:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.outbox.wait(), FLUSH_SECONDS)
         await self.outbox.cancel()
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Drop the references that tie this connection to its dialect session and its
+        conversation (and they to it), so that a finished connection, its socket and every
+        frame it never read are freed at once by reference counting: in a cycle they would
+        wait for a full collection, which a latency-tuned server runs rarely."""
+        self._report = _unreported
+        self.outbox.let_go()
+        self.live = None
+        self._task = self._handler = None

@@ -23,6 +23,10 @@ STALL_SECONDS = 10.0
 _CLOSE = object()
 
 
+def _nothing() -> None:
+    pass
+
+
 class Outbox:
     def __init__(
         self, socket: Socket, on_overflow: Callable[[], None], stall_s: float = STALL_SECONDS
@@ -73,6 +77,11 @@ class Outbox:
     async def cancel(self) -> None:
         self._task.cancel()
         await self.wait()
+
+    def let_go(self) -> None:
+        """After `cancel`: forget the connection's callback (a reference back to it)."""
+        self.closed = True
+        self._on_overflow = _nothing
 
     async def _run(self) -> None:
         try:

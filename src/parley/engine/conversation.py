@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -73,7 +74,21 @@ _HEARD_MORE = _HeardMore()
 _WAKE = object()  # a control command is waiting
 
 
-class Conversation(RecognitionListener):
+class _Posting(RecognitionListener):
+    """What the recogniser reports to: the inbox, not the conversation (no cycle through
+    the recogniser back to its owner)."""
+
+    def __init__(self, post: Callable[[object], None]) -> None:
+        self._post = post
+
+    def on_transcription(self, result: Transcription) -> None:
+        self._post(result)
+
+    def on_recognition_error(self, utterance: int, error: Exception) -> None:
+        self._post(RecognitionFailed(utterance, error))
+
+
+class Conversation:
     def __init__(
         self,
         plan: Plan,
@@ -133,14 +148,6 @@ class Conversation(RecognitionListener):
         await self._drained.wait()
         self.submit(command)
 
-    # Recognition callbacks (on the loop) ------------------------------------------------------
-
-    def on_transcription(self, result: Transcription) -> None:
-        self._inbox.put_nowait(result)
-
-    def on_recognition_error(self, utterance: int, error: Exception) -> None:
-        self._inbox.put_nowait(RecognitionFailed(utterance, error))
-
     # The actor --------------------------------------------------------------------------
 
     async def run(self) -> EndReason:
@@ -148,8 +155,8 @@ class Conversation(RecognitionListener):
         self._listener = Listener(
             source=self.plan.input_format,
             vad=self.voice.vad,
-            recognizer=self.voice.recognizer(self),
-            results_ready=lambda: self._inbox.put_nowait(_HEARD_MORE),
+            recognizer=self.voice.recognizer(_Posting(self._inbox.put_nowait)),
+            results_ready=functools.partial(self._inbox.put_nowait, _HEARD_MORE),
         )
         self._llm, self._tts = self.voice.llm, self.voice.tts
         reason: EndReason = "error"

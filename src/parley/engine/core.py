@@ -19,6 +19,7 @@ not answered.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,6 @@ from parley.engine.events import (
     Reconfigure,
     SayAsAgent,
     State,
-    StateChanged,
     Stop,
     ToolResult,
     Transcript,
@@ -61,6 +61,7 @@ from parley.engine.response import (
     TurnTiming,
 )
 from parley.engine.speaking import Speaker
+from parley.engine.status import Status
 from parley.engine.timers import TimerFired
 from parley.engine.tooldesk import DispatchedCall, ServerToolDone, ToolDesk
 from parley.engine.transcript import Record
@@ -96,18 +97,16 @@ RESPONSE_EVENTS = (
 class SessionCore(AgentSide):
     def __init__(self, plan: Plan, *, vad_frame_ms: float, vad_trailing_frames: int) -> None:
         self.plan = plan
-        self.state: State = "idle"
         self.turn = 0
-        self.system_prompt = plan.system_prompt
         self.history = History(plan.history)
         self.ending: EndReason | None = None
-        self._seq = 0
         self.out = Outbox()
+        self.status = Status(self.out, plan.system_prompt)
         self.desk = ToolDesk(
             catalogue=plan.tools,
             history=self.history,
             out=self.out,
-            next_seq=self._next_seq,
+            next_seq=self.status.next_seq,
             client_timeout_s=plan.client_tool_timeout_s,
             server_timeout_s=plan.server_tool_timeout_s,
         )
@@ -123,10 +122,7 @@ class SessionCore(AgentSide):
             desk=self.desk,
             history=self.history,
             out=self.out,
-            next_seq=self._next_seq,
-            set_state=self._set_state,
-            on_finished=self._response_finished,
-            system_prompt=lambda: self.system_prompt,
+            status=self.status,
         )
         detector = TurnDetector(
             threshold=plan.vad.threshold,
@@ -139,35 +135,25 @@ class SessionCore(AgentSide):
             detector=detector,
             recognition_timeout_s=plan.recognition_timeout_s,
             out=self.out,
-            agent=self,
-            set_state=self._set_state,
+            agent=weakref.proxy(self),
+            status=self.status,
         )
-        self._handlers: dict[type, Callable[[Any, float], None]] = {
-            HeardFrames: self.hearing.frames,
-            TimerFired: self._timer,
-            Transcription: self.hearing.transcription,
-            ServerToolDone: self._server_tool_done,
-            PlaybackProgress: self._played,
-            UserText: self._typed,
-            Interrupt: self._interrupt,
-            ToolResult: self._client_tool_result,
-            Stop: self._stop,
-            Disconnected: self._disconnected,
-            RecognitionFailed: lambda event, now: self.hearing.recognition_failed(event),
-            SayAsAgent: self._say_as_agent,
-            Reconfigure: self._reconfigure,
-            Open: self._open,
-            Close: self._close,
-            **{kind: self.responding.handle for kind in RESPONSE_EVENTS},
-        }
+
+    @property
+    def state(self) -> State:
+        return self.status.state
+
+    @property
+    def system_prompt(self) -> str:
+        return self.status.system_prompt
 
     def handle(self, event: object, now: float) -> list[Effect]:
         """Apply one event; the effects to carry out, in order."""
-        handler = self._handlers.get(type(event))
+        handler = _HANDLERS.get(type(event))
         if handler is None:
             raise TypeError(f"the session core does not handle {type(event).__name__}")
         if self.ending is None or isinstance(event, Close):
-            handler(event, now)
+            handler(self, event, now)
         return self.out.take()
 
     # AgentSide: what hearing asks of the rest -------------------------------------------------
@@ -189,7 +175,7 @@ class SessionCore(AgentSide):
             return
         self.turn += 1
         self.history.add(Said("user", text))
-        self.out.save(Record(self._next_seq(), "user", text, turn=self.turn))
+        self.out.save(Record(self.status.next_seq(), "user", text, turn=self.turn))
         self.out.emit(Transcript("user", text, final=True, turn=self.turn))
         self.responding.answer(self.turn, timing, now)
 
@@ -235,7 +221,7 @@ class SessionCore(AgentSide):
     def _reconfigure(self, change: Reconfigure, now: float) -> None:
         """The prompt and tools are the core's; the shell swaps the providers."""
         if change.system_prompt is not None:
-            self.system_prompt = change.system_prompt
+            self.status.system_prompt = change.system_prompt
         if change.tools is not None:
             self.desk.catalogue = change.tools
 
@@ -270,7 +256,9 @@ class SessionCore(AgentSide):
         elif kind == "tool_timeout":
             self._tool_done(self.desk.timed_out(str(key)), now)
         elif kind == "played_out":
-            self.responding.played_out(int(key), now)
+            finished = self.responding.played_out(int(key), now)
+            if finished is not None:
+                self._response_finished(finished)
         elif kind == "endpoint":
             self.hearing.endpoint(int(key), now)
         elif kind == "barge_in":
@@ -302,11 +290,29 @@ class SessionCore(AgentSide):
         self.out.emit(Ended(event.reason, self.history.transcript()))
 
     def _set_state(self, state: State) -> None:
-        if state != self.state:
-            self.state = state
-            self.out.emit(StateChanged(state))
+        self.status.set_state(state)
 
-    def _next_seq(self) -> int:
-        seq = self._seq
-        self._seq += 1
-        return seq
+
+# Handlers by event type, as plain functions of (core, event, now): a table of bound methods
+# on each core would be a reference cycle per session.
+_HANDLERS: dict[type, Callable[[SessionCore, Any, float], None]] = {
+    HeardFrames: lambda core, event, now: core.hearing.frames(event, now),
+    TimerFired: SessionCore._timer,
+    Transcription: lambda core, event, now: core.hearing.transcription(event, now),
+    ServerToolDone: SessionCore._server_tool_done,
+    PlaybackProgress: SessionCore._played,
+    UserText: SessionCore._typed,
+    Interrupt: SessionCore._interrupt,
+    ToolResult: SessionCore._client_tool_result,
+    Stop: SessionCore._stop,
+    Disconnected: SessionCore._disconnected,
+    RecognitionFailed: lambda core, event, now: core.hearing.recognition_failed(event),
+    SayAsAgent: SessionCore._say_as_agent,
+    Reconfigure: SessionCore._reconfigure,
+    Open: SessionCore._open,
+    Close: SessionCore._close,
+    **{
+        kind: lambda core, event, now: core.responding.handle(event, now)
+        for kind in RESPONSE_EVENTS
+    },
+}

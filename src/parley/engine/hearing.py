@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from parley.engine.agent import VadSettings
@@ -36,6 +35,7 @@ from parley.engine.effects import (
 )
 from parley.engine.events import Failure, Interrupted, State, Transcript, UserStartedSpeaking
 from parley.engine.response import TurnTiming
+from parley.engine.status import Status
 from parley.engine.timers import TimerKind
 from parley.engine.turns import Signal, SilenceStarted, SpeechResumed, SpeechStarted, TurnDetector
 from parley.providers.base import Transcription
@@ -108,14 +108,16 @@ class Hearing:
         recognition_timeout_s: float,
         out: Outbox,
         agent: AgentSide,
-        set_state: Callable[[State], None],
+        status: Status,
     ) -> None:
+        """`agent` is the core behind a weak proxy: nothing of a session points back at its
+        owner, so it forms no reference cycle (see `engine/status.py`)."""
         self.settings = settings
         self.detector = detector
         self._recognition_timeout = recognition_timeout_s
         self._out = out
         self._agent = agent
-        self._set_state = set_state
+        self._set_state = status.set_state
         self.phase = CallerPhase.QUIET
         self.utterance: Utterance | None = None
         self._next_id = 1

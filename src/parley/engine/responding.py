@@ -23,7 +23,6 @@ if the process dies mid-reply (kill -9), the stored row holds what was heard, no
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from parley.engine.chunker import Sentence
 from parley.engine.effects import AskModel, CloseResponse, EndSpeech, Outbox, Speak, StartSpeech
@@ -32,7 +31,6 @@ from parley.engine.events import (
     AgentStartedSpeaking,
     AgentThinking,
     Failure,
-    State,
     Transcript,
     TurnMetrics,
 )
@@ -57,6 +55,7 @@ from parley.engine.response import (
     TurnTiming,
 )
 from parley.engine.speaking import Speaker
+from parley.engine.status import Status
 from parley.engine.tooldesk import ToolDesk
 from parley.engine.transcript import Record
 from parley.providers.base import ChatRequest
@@ -79,20 +78,14 @@ class Responding:
         desk: ToolDesk,
         history: History,
         out: Outbox,
-        next_seq: Callable[[], int],
-        set_state: Callable[[State], None],
-        on_finished: Callable[[Response], None],
-        system_prompt: Callable[[], str],
+        status: Status,
     ) -> None:
         self.plan = plan
         self.speaker = speaker
         self.desk = desk
         self._history = history
         self._out = out
-        self._next_seq = next_seq
-        self._set_state = set_state
-        self._on_finished = on_finished
-        self._system_prompt = system_prompt
+        self._status = status
         self.current: Response | None = None
         self._ids = 0
         self._groups = 0
@@ -120,18 +113,18 @@ class Responding:
         self.speaker.begin()
         self._out.add(StartSpeech(response.id))
         self.current = response
-        self._set_state("thinking")
+        self._status.set_state("thinking")
         return response
 
     def _new_segment(self, response: Response) -> None:
         self._groups += 1
-        response.segments.append(Segment(self._next_seq(), self._groups, len(response.text)))
+        response.segments.append(Segment(self._status.next_seq(), self._groups, len(response.text)))
 
     def _ask(self, response: Response, now: float, extra_user: str | None = None) -> None:
         if response.timing.model_asked is None:
             response.timing.model_asked = now
         request = ChatRequest(
-            system_prompt=self._system_prompt(),
+            system_prompt=self._status.system_prompt,
             turns=self._history.turns(extra_user),
             tools=self.desk.catalogue.specs(),
             allow_tools=response.rounds < self.plan.max_tool_rounds,
@@ -305,7 +298,7 @@ class Responding:
                 )
 
     def _started_speaking(self, response: Response) -> None:
-        self._set_state("speaking")
+        self._status.set_state("speaking")
         metrics = self.metrics(response)
         self._out.emit(AgentStartedSpeaking(response.turn, metrics))
         self._out.emit(metrics)
@@ -329,17 +322,18 @@ class Responding:
         at = self.speaker.pacer.finished_at()
         self._out.arm("played_out", response.id, at if at is not None else 0.0)
 
-    def played_out(self, response_id: int, now: float) -> None:
+    def played_out(self, response_id: int, now: float) -> Response | None:
+        """The response is complete (and returned) if it is the current one."""
         response = self.current
         if response is None or response.id != response_id:
-            return
+            return None
         self.current = None
         self._out.add(CloseResponse(response.id))
         # Everything sent has been played; what had no audio (a synthesiser that failed
         # partway) was never heard, so it is not committed.
         self._commit(response, self.speaker.heard_until(now))
-        self._set_state("listening")
-        self._on_finished(response)
+        self._status.set_state("listening")
+        return response
 
     # Cancelling -------------------------------------------------------------------------------
 

@@ -59,7 +59,11 @@ async def _first_then_rest(
     timeout = first_timeout
     while True:
         try:
-            item = await asyncio.wait_for(anext(stream), timeout)
+            # asyncio.timeout, not wait_for: no task per item, and no exception left in a
+            # reference cycle with its task's frame (that kept a reply's words until a full
+            # collection)
+            async with asyncio.timeout(timeout):
+                item = await anext(stream)
         except StopAsyncIteration:
             return
         yield item

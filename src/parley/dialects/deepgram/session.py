@@ -56,6 +56,19 @@ def _text(value: Any, what: str, limit: int) -> str:
     return value
 
 
+# Client messages after Settings, by type: the method that handles each. Names, not bound
+# methods: a table of bound methods on each session would be a reference cycle.
+_HANDLERS = {
+    "UpdatePrompt": "_update_prompt",
+    "UpdateInstructions": "_update_prompt",
+    "UpdateSpeak": "_update_speak",
+    "UpdateThink": "_update_think",
+    "InjectUserMessage": "_inject_user",
+    "InjectAgentMessage": "_inject_agent",
+    "FunctionCallResponse": "_function_result",
+}
+
+
 class DeepgramSession:
     def __init__(
         self,
@@ -74,15 +87,6 @@ class DeepgramSession:
         self._renderer: Renderer | None = None
         self._loop = asyncio.get_running_loop()
         self._last_heard = self._loop.time()
-        self._handlers: dict[str, Handler] = {
-            "UpdatePrompt": self._update_prompt,
-            "UpdateInstructions": self._update_prompt,
-            "UpdateSpeak": self._update_speak,
-            "UpdateThink": self._update_think,
-            "InjectUserMessage": self._inject_user,
-            "InjectAgentMessage": self._inject_agent,
-            "FunctionCallResponse": self._function_result,
-        }
 
     async def run(self) -> None:
         request_id = str(uuid.uuid4())
@@ -140,13 +144,14 @@ class DeepgramSession:
             self._last_heard = self._loop.time()
         elif kind in ("Settings", "SettingsConfiguration"):
             await self._settings(parsed, "v1" if kind == "Settings" else "v0")
-        elif kind not in self._handlers:
+        elif kind not in _HANDLERS:
             self._error("UNPARSABLE_CLIENT_MESSAGE", f"unknown message type {kind[:100]!r}")
         elif self._conn.live is None:
             self._error("NON_SETTINGS_MESSAGE_BEFORE_SETTINGS", f"send Settings before {kind}")
         else:
             try:
-                await self._handlers[kind](parsed)
+                handler: Handler = getattr(self, _HANDLERS[kind])
+                await handler(parsed)
             except (InvalidSettings, InvalidProvider) as exc:
                 self._error("UNPARSABLE_CLIENT_MESSAGE", f"{kind}: {exc}")
 
