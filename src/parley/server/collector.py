@@ -7,6 +7,11 @@ objects loaded so far (modules, the provider stack, the ASGI app) live until exi
 are frozen out of collection; the thresholds make young collections rarer and full ones
 rarer still. Reference counting frees almost everything Parley allocates per frame, so
 this only delays reclaiming the odd cycle (an exception's traceback, a cancelled task).
+
+That holds only while a session's objects form no reference cycles: an ended session caught
+in one waits, with its socket and unread frames, for a full collection (200 churning callers
+once kept 1,700 of them and grew by 770 MB an hour). `tests/dialects/test_sessions_freed.py`
+keeps every dialect's calls cycle-free.
 """
 
 from __future__ import annotations
