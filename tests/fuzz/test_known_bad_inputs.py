@@ -173,6 +173,10 @@ DEEPGRAM_CASES = {
         command('{"type":"UpdateSpeak","speak":0}', "wrong type"),
     ],
     "update-speak-without-speak": [SETTINGS, command('{"type":"UpdateSpeak"}', "missing speak")],
+    "update-speak-list-holding-a-string": [  # was SpeakUpdated: the string was skipped
+        SETTINGS,
+        command('{"type":"UpdateSpeak","speak":[{"provider":{"model":"x"}},"o"]}', "non-object"),
+    ],
     "update-think-list-with-number": [
         SETTINGS,
         command(

@@ -25,11 +25,14 @@ class InvalidProvider(ValueError):
     """A provider object the client sent is malformed (the message says where)."""
 
 
-def _items(value: Any) -> list[dict[str, Any]]:
+def _items(value: Any, role: str) -> list[dict[str, Any]]:
+    """A provider object or a fallback list of them; anything else in it is an error."""
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]
-    return [item for item in items if isinstance(item, dict)]
+    if not all(isinstance(item, dict) for item in items):
+        raise InvalidProvider(f"{role} must be an object or a list of objects")
+    return items
 
 
 def _provider(item: dict[str, Any], role: str) -> dict[str, Any]:
@@ -62,7 +65,7 @@ def _spec(family: str, argument: str | None) -> str:
 def think_choices(value: Any) -> tuple[list[LlmChoice], list[str]]:
     choices: list[LlmChoice] = []
     warnings: list[str] = []
-    for item in _items(value):
+    for item in _items(value, "think"):
         provider = _provider(item, "think")
         kind, model = provider.get("type") or "", provider.get("model")
         if not kind or kind in _UNSUPPORTED_THINK:
@@ -87,7 +90,7 @@ def listen_specs(provider: Any) -> list[str]:
 def speak_specs(value: Any) -> tuple[list[str], list[str]]:
     specs: list[str] = []
     warnings: list[str] = []
-    for item in _items(value):
+    for item in _items(value, "speak"):
         provider = _provider(item, "speak")
         kind = provider.get("type") or ""
         if kind == "deepgram":
