@@ -296,8 +296,14 @@ tame_values: st.SearchStrategy[Json] = st.recursive(
 not_a_string: st.SearchStrategy[Any] = st.one_of(
     st.none(), st.booleans(), numbers, st.lists(plain_text, max_size=2), st.just({})
 )
+# A shallow nest of objects is an object (the server rightly takes it); deep, it is refused.
+DEPTH_LIMIT = 64  # the server's default `PARLEY_MAX_JSON_DEPTH`
 not_an_object: st.SearchStrategy[Any] = st.one_of(
-    st.booleans(), st.integers(), plain_text, st.lists(st.integers(), max_size=2), nested()
+    st.booleans(),
+    st.integers(),
+    plain_text,
+    st.lists(st.integers(), max_size=2),
+    nested().filter(lambda raw: not raw.text.startswith("{") or raw.depth > DEPTH_LIMIT),
 )
 not_a_list: st.SearchStrategy[Any] = st.one_of(
     st.booleans(), st.integers(), plain_text, st.just({"a": 1}), nested()
