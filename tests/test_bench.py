@@ -2,7 +2,7 @@
 
 The benchmark is a benchmark, not a test: this only proves it runs end to end (server and
 callers in their own processes, real WebSockets, the embedded Silero VAD) and reports what
-BENCHMARK.md asks for. Nothing here asserts how fast Parley is.
+the standard scenario (docs/benchmarks.md) asks for. Nothing here asserts how fast Parley is.
 """
 
 from __future__ import annotations

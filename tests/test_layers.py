@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md, kept: each package imports only the ones below it."""
+"""The layers of docs/architecture.md, kept: each package imports only the ones below it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 SRC = Path(__file__).parent.parent / "src" / "parley"
 
-# What each package may import besides itself (DESIGN.md, "Layers").
+# What each package may import besides itself (docs/architecture.md, "Layers").
 ALLOWED = {
     "audio": set(),
     "providers": {"audio", "config"},

@@ -1,4 +1,4 @@
-"""The tool-call lifecycle rules of DESIGN.md, one test each, on a scripted timeline."""
+"""The tool-call lifecycle rules (docs/architecture.md), one test each, on a scripted timeline."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The standard benchmark (BENCHMARK.md): Parley's own overhead at growing concurrency."""
+"""The standard benchmark (docs/benchmarks.md): Parley's own overhead at growing concurrency."""

@@ -1,4 +1,4 @@
-"""`parley bench`: the standard benchmark of BENCHMARK.md, level by level."""
+"""`parley bench`: the standard benchmark of docs/benchmarks.md, level by level."""
 
 from __future__ import annotations
 

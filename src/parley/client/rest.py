@@ -1,4 +1,7 @@
-"""An async client for the REST API of PROTOCOLS.md §1 and §2. Responses are plain JSON dicts."""
+"""An async client for the REST API of docs/protocols.md §1 and §2.
+
+Responses are plain JSON dicts.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A native-dialect voice client (PROTOCOLS.md §2) over `websockets`.
+"""A native-dialect voice client (docs/protocols.md §2) over `websockets`.
 
     async with VoiceClient.connect(url, start={"binary_audio": True}) as call:
         await call.send_audio(pcm)

@@ -1,4 +1,4 @@
-"""Tool calls from dispatch to result: the lifecycle rules of DESIGN.md in one place.
+"""Tool calls from dispatch to result: the lifecycle rules (docs/architecture.md) in one place.
 
 1. Calls are dispatched only when their model round finishes; a response cancelled before
    that never dispatches them (the responding side never calls `dispatch`).

@@ -3,7 +3,7 @@
 They do no CPU work: each answers after a fixed, configurable delay, so a benchmark built on
 them measures Parley's own overhead, and a test built on them can script a conversation on a
 controllable clock. Spec arguments are `key=value` pairs, e.g. `fake-llm:ttft=200,gap=5`.
-The defaults are those of the standard benchmark (BENCHMARK.md).
+The defaults are those of the standard benchmark (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Deepgram's Voice Agent API (PROTOCOLS.md §3): `/v1/agent/converse` and the older `/agent`."""
+"""Deepgram's Voice Agent API (docs/protocols.md §3): `/v1/agent/converse`, and `/agent`."""

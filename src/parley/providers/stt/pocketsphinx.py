@@ -5,10 +5,11 @@ event loop free: each session's decoder work runs on a shared worker pool, seria
 session through a lane of pending operations (consecutive audio chunks are merged into one
 `process_raw` call when the lane is behind). Results come back to the loop as callbacks.
 
-EMBEDDED.md's lessons applied: a domain language model when the agent has keyterms (generic
-otherwise), faint Gaussian dither on the audio (exact digital silence ruins the acoustic
-model's feature normalisation), `fwdflat`/`bestpath` off so ending an utterance costs
-~10 ms instead of ~150 ms, and one decoder per session (its cepstral mean carries over).
+What measuring the embedded stack taught, applied: a domain language model when the agent
+has keyterms (generic otherwise), faint Gaussian dither on the audio (exact digital silence
+ruins the acoustic model's feature normalisation), `fwdflat`/`bestpath` off so ending an
+utterance costs ~10 ms instead of ~150 ms, and one decoder per session (its cepstral mean
+carries over).
 """
 
 from __future__ import annotations

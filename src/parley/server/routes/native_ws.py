@@ -1,4 +1,4 @@
-"""`/ws/voice`: the native dialect's WebSocket (PROTOCOLS.md §2)."""
+"""`/ws/voice`: the native dialect's WebSocket (docs/protocols.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Agent bodies. Required fields per PROTOCOLS.md §1; the rest are Parley extras."""
+"""Agent bodies. Required fields per docs/protocols.md §1; the rest are Parley extras."""
 
 from __future__ import annotations
 
