@@ -46,11 +46,9 @@ from parley.engine.events import (
     Event,
     Failure,
     Reconfigure,
-    State,
     UserAudio,
 )
 from parley.engine.hearing import HeardFrames, RecognitionFailed
-from parley.engine.history import History
 from parley.engine.listening import Listener
 from parley.engine.plan import Plan, Voice
 from parley.engine.timers import ArmTimer, CancelTimer, TimerFired, TimerKey, TimerKind
@@ -118,18 +116,6 @@ class Conversation:
             vad_frame_ms=voice.vad.frame_samples * 1000 / RECOGNITION_RATE,
             vad_trailing_frames=voice.vad.trailing_frames,
         )
-
-    @property
-    def state(self) -> State:
-        return self.core.state
-
-    @property
-    def turn(self) -> int:
-        return self.core.turn
-
-    @property
-    def history(self) -> History:
-        return self.core.history
 
     # The dialect's side -----------------------------------------------------------------------
 

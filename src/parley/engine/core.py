@@ -22,7 +22,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from parley.engine.effects import Effect, EndSession, Outbox
 from parley.engine.events import (
@@ -47,19 +47,7 @@ from parley.engine.hearing import AgentSide, HeardFrames, Hearing, RecognitionFa
 from parley.engine.history import History, Said
 from parley.engine.plan import Plan
 from parley.engine.responding import Responding
-from parley.engine.response import (
-    ModelDone,
-    ModelFailed,
-    ModelText,
-    ModelToolCall,
-    Response,
-    SentenceSpoken,
-    SentenceStarted,
-    SpeechAudio,
-    SpeechDone,
-    SpeechFailed,
-    TurnTiming,
-)
+from parley.engine.response import Response, ResponseEvent, TurnTiming
 from parley.engine.speaking import Speaker
 from parley.engine.status import Status
 from parley.engine.timers import TimerFired
@@ -81,17 +69,7 @@ class Close:
     reason: EndReason
 
 
-RESPONSE_EVENTS = (
-    ModelText,
-    ModelToolCall,
-    ModelDone,
-    ModelFailed,
-    SentenceStarted,
-    SpeechAudio,
-    SentenceSpoken,
-    SpeechDone,
-    SpeechFailed,
-)
+RESPONSE_EVENTS: tuple[type, ...] = get_args(ResponseEvent)
 
 
 class SessionCore(AgentSide):
@@ -191,7 +169,7 @@ class SessionCore(AgentSide):
         elif opening.kind == "context" and opening.text:
             self.responding.answer(0, TurnTiming(now), now, extra_user=opening.text)
         else:
-            self._set_state("listening")
+            self.status.set_state("listening")
 
     def _typed(self, event: UserText, now: float) -> None:
         self.user_turn(event.text, TurnTiming(now), now)
@@ -199,7 +177,7 @@ class SessionCore(AgentSide):
     def _interrupt(self, event: Interrupt, now: float) -> None:
         if self.responding.cancel(now):
             self.out.emit(Interrupted())
-        self._set_state("listening")
+        self.status.set_state("listening")
 
     def _stop(self, event: Stop, now: float) -> None:
         self._end(event.reason)
@@ -286,11 +264,8 @@ class SessionCore(AgentSide):
         self.responding.cancel(now)
         self.desk.close()
         self.hearing.close()
-        self._set_state("idle")
+        self.status.set_state("idle")
         self.out.emit(Ended(event.reason, self.history.transcript()))
-
-    def _set_state(self, state: State) -> None:
-        self.status.set_state(state)
 
 
 # Handlers by event type, as plain functions of (core, event, now): a table of bound methods

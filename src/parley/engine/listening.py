@@ -38,7 +38,6 @@ class Listener:
     ) -> None:
         self.vad = vad
         self.recognizer = recognizer
-        self.frame_ms = vad.frame_samples * 1000 / RECOGNITION_RATE
         self._results_ready = results_ready
         self._converter = InputConverter(source, RECOGNITION_RATE)
         self._framer = Framer(vad.frame_samples)

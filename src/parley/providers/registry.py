@@ -112,7 +112,7 @@ def _pocketsphinx(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     )
 
 
-def _warm_pocketsphinx() -> None:
+def _warm_pocketsphinx(hub: ProviderHub) -> None:
     from parley.providers.stt import domain_lm
 
     domain_lm.pronunciations()
@@ -309,7 +309,7 @@ FAMILIES.add(
         "Silero VAD v5 (ONNX, embedded)",
         _silero,
         "none",
-        warm=lambda hub: _warm_silero(hub),
+        warm=_warm_silero,
     ),
     Family(
         "vad",
@@ -325,7 +325,7 @@ FAMILIES.add(
         "pocketsphinx, offline (embedded)",
         _pocketsphinx,
         "none",
-        warm=lambda hub: _warm_pocketsphinx(),
+        warm=_warm_pocketsphinx,
     ),
     Family(
         "stt", "deepgram", "Deepgram streaming (argument: model, default nova-3)", _deepgram_stt
