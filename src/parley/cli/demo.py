@@ -1,11 +1,17 @@
 """`parley demo`: a spoken conversation with Parley on its embedded, offline stack.
 
 A real server starts on a loopback port with a throw-away database. A scripted caller
-(speech synthesised in another voice) sets up an agent over REST and talks to it over the
-native WebSocket as any client would: its microphone streams 20 ms frames in real time, it
-talks over the agent once, answers the agent's tool call, and records what it hears. The
-terminal shows the live transcript and each turn's latency; the call is written to a stereo
-WAV (caller left, agent right, on one clock).
+(speech synthesised by espeak-ng, a voice unlike the agent's) sets up an agent over REST and
+talks to it over the native WebSocket as any client would: its microphone streams 20 ms
+frames in real time, it talks over the agent once, answers the agent's tool call, and records
+what it hears. The terminal shows the live transcript and each turn's latency; the call is
+written to a stereo WAV (caller left, agent right, on one clock).
+
+The agent is given no keyterms: the caller's lines are free speech, and the WER printed at
+the end is what the recogniser really understood. By default the neural stack speaks
+(Whisper hears, Piper talks); `--light` runs pocketsphinx and espeak, the stack that holds
+the most sessions per core, with a pizza-shop vocabulary as its keyterms (single words, not
+the caller's lines), since pocketsphinx's generic model cannot follow open speech.
 """
 
 from __future__ import annotations
@@ -33,14 +39,23 @@ from parley.server.runner import serving
 
 RATE = 16000
 FRAME = RATE // 50
-CALLER_VOICE = "en-us+m3"  # distinct from the agent; pocketsphinx hears it well
+CALLER_VOICE = "en-us"  # espeak's own voice: unlike Piper's, and unlike the light agent's en-us+m3
 GREETING = "Hello, this is the pizza line. What can I get you?"
-PHRASES = [
-    "i would like a large pepperoni pizza",
-    "what time do you close",
-    "no thank you",
-    "yes please place the order",
-    "can i get a small cheese pizza",
+ORDER = "hi there i would like two large pepperoni pizzas for delivery"
+LONG_ANSWER = "can you tell me how long the delivery takes to the city centre"
+BARGE_IN = "sorry could you add a bottle of lemonade"
+CONFIRM = "yes please place the order"
+LINES = [ORDER, LONG_ANSWER, BARGE_IN, CONFIRM]
+# The light stack's vocabulary: words a pizza shop would declare, not the caller's lines.
+LIGHT_KEYTERMS = [
+    "pizza",
+    "pepperoni",
+    "large",
+    "small",
+    "delivery",
+    "lemonade",
+    "order",
+    "city centre",
 ]
 ORDER_TOOL = {
     "name": "place_order",
@@ -60,6 +75,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=Path,
         default=Path("parley-demo.wav"),
         help="where to write the recording (default parley-demo.wav)",
+    )
+    parser.add_argument(
+        "--light",
+        action="store_true",
+        help="the light stack (pocketsphinx + espeak) instead of Whisper + Piper",
     )
     parser.set_defaults(handler=lambda args: run(lambda: _demo(args)))
 
@@ -167,37 +187,42 @@ async def _voice(text: str) -> Int16Array:
 
 
 async def _script(caller: Caller) -> None:
-    voices = {text: await _voice(text) for text in PHRASES}
+    voices = {text: await _voice(text) for text in LINES}
     await caller.agent_finished()  # the greeting
-    for text in ("i would like a large pepperoni pizza", "can i get a small cheese pizza"):
-        caller.turns.append(Turn(text))
-        caller.say(voices[text])
-        if text == "can i get a small cheese pizza":
-            caller.agent_audio_started.clear()
-            await caller.agent_audio_started.wait()
-            await asyncio.sleep(0.9)  # the agent is mid-sentence: talk over it
-            caller._barging = True
-            caller.turns.append(Turn("no thank you"))
-            caller.say(voices["no thank you"])
-            await asyncio.wait_for(caller.finals.get(), 30)  # the cut-off reply
-        await caller.agent_finished()
-    caller.turns.append(Turn("yes please place the order"))
-    caller.say(voices["yes please place the order"])
+    caller.turns.append(Turn(ORDER))
+    caller.say(voices[ORDER])
+    await caller.agent_finished()
+    caller.turns.append(Turn(LONG_ANSWER))
+    caller.say(voices[LONG_ANSWER])
+    caller.agent_audio_started.clear()
+    await caller.agent_audio_started.wait()
+    await asyncio.sleep(0.9)  # the agent is mid-sentence: talk over it
+    caller._barging = True
+    caller.turns.append(Turn(BARGE_IN))
+    caller.say(voices[BARGE_IN])
+    await asyncio.wait_for(caller.finals.get(), 30)  # the cut-off reply
+    await caller.agent_finished()
+    caller.turns.append(Turn(CONFIRM))
+    caller.say(voices[CONFIRM])
     await caller.agent_finished()
 
 
 async def _demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="parley-demo-") as scratch:
         key = new_api_key()
-        settings = Settings(data_dir=Path(scratch), api_keys=(key,))
-        out.rule("[bold]Parley demo[/bold]: embedded VAD, speech recognition and synthesis")
+        stt, tts = ("pocketsphinx", "espeak") if args.light else ("whisper", "piper")
+        settings = Settings(data_dir=Path(scratch), api_keys=(key,), stt=stt, tts=tts)
+        out.rule(
+            f"[bold]Parley demo[/bold]: {stt} hears, {tts} speaks "
+            f"({'light' if args.light else 'neural'} embedded stack, offline)"
+        )
         async with serving(settings) as base_url, ParleyClient(base_url, key) as rest:
             agent = await rest.create_agent(
                 name="Pizza line",
-                voice_id="en-us",
+                voice_id="en-us+m3" if args.light else "default",
                 greeting=GREETING,
                 system_prompt="You take pizza orders. Keep it short.",
-                keyterms=PHRASES,
+                keyterms=LIGHT_KEYTERMS if args.light else [],
                 tools=[ORDER_TOOL],
             )
             session = await rest.create_session(agent["id"], metadata={"caller": "demo"})
@@ -233,7 +258,7 @@ async def _demo(args: argparse.Namespace) -> int:
 def _summary(caller: Caller, stored: int, path: Path) -> None:
     from rich.table import Table
 
-    from parley.cli._wer import word_error_rate
+    from parley.bench.wer import word_error_rate
 
     table = Table(
         "caller said",

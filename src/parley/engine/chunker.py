@@ -4,7 +4,9 @@ The first audio waits for the first sentence, so sentences are cut as soon as th
 at `.`, `!`, `?`, `;` or a line break followed by whitespace, but not after common
 abbreviations, initials or inside numbers ("Dr. Smith", "3.5"). A run of text with no
 boundary is cut at a comma or space once it grows long, so a model that never stops a
-sentence still starts speaking.
+sentence still starts speaking. The first piece of a reply is cut sooner, at its first clause
+(a comma after `FIRST_CLAUSE_CHARS`), so the synthesiser starts on a few words and the caller
+hears the agent a sentence's synthesis earlier ("Sure, | I can book that for seven.").
 
 Invariant: the concatenation of everything returned (pushes and the final flush) is exactly
 the text pushed; each piece is reported with its character offset in that text.
@@ -42,6 +44,8 @@ _ABBREVIATIONS = frozenset(
 )
 MAX_CHARS = 240
 SOFT_MIN_CHARS = 120
+FIRST_CLAUSE_CHARS = 4  # "Sure," is a clause; "I," is not
+_CLAUSE = re.compile(r",(?=\s)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,10 @@ class SentenceChunker:
             if match.group().startswith(".") and self._is_abbreviation(match.start()):
                 continue
             return end + self._trailing_space(end)
+        if self._offset == 0:  # nothing said yet: the first clause may go ahead alone
+            for match in _CLAUSE.finditer(self._pending):
+                if len(self._pending[: match.start()].strip()) >= FIRST_CLAUSE_CHARS:
+                    return match.end() + self._trailing_space(match.end())
         if len(self._pending) >= MAX_CHARS:
             window = self._pending[SOFT_MIN_CHARS:MAX_CHARS]
             for mark in (", ", " "):

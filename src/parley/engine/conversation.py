@@ -34,6 +34,8 @@ from parley.engine.effects import (
     EndSession,
     EndSpeech,
     FinishRecognition,
+    PauseRecognition,
+    ResumeRecognition,
     RunTool,
     Save,
     Speak,
@@ -233,6 +235,10 @@ class Conversation:
                 self._listener.begin(effect.utterance)
             elif isinstance(effect, FinishRecognition):
                 self._listener.finish(effect.utterance)
+            elif isinstance(effect, PauseRecognition):
+                self._listener.pause(effect.utterance)
+            elif isinstance(effect, ResumeRecognition):
+                self._listener.resume(effect.utterance)
             elif isinstance(effect, AbandonRecognition):
                 self._listener.abandon(effect.utterance)
             elif isinstance(effect, RunTool):

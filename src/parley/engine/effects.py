@@ -48,6 +48,20 @@ class FinishRecognition:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseRecognition:
+    """The caller fell silent: the turn may be ending (a recogniser may start early)."""
+
+    utterance: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRecognition:
+    """The caller spoke again after a pause."""
+
+    utterance: int
+
+
+@dataclass(frozen=True, slots=True)
 class AbandonRecognition:
     """The utterance is dropped: stop feeding audio, no transcript is owed."""
 
@@ -111,6 +125,8 @@ Effect = (
     | CancelTimer
     | BeginRecognition
     | FinishRecognition
+    | PauseRecognition
+    | ResumeRecognition
     | AbandonRecognition
     | StartSpeech
     | Speak

@@ -188,12 +188,14 @@ class TurnMetrics:
     llm_ttft_ms: float | None = None
     tts_ttfb_ms: float | None = None
     total_ms: float | None = None
+    stt_fallback: bool = False  # the turn's recogniser was overloaded; a lighter one heard it
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "turn": self.turn,
             "endpoint_ms": self.endpoint_ms,
             "stt_ms": self.stt_ms,
+            "stt_fallback": self.stt_fallback,
             "llm_ttft_ms": self.llm_ttft_ms,
             "tts_ttfb_ms": self.tts_ttfb_ms,
             "total_ms": self.total_ms,

@@ -32,6 +32,8 @@ from parley.engine.effects import (
     BeginRecognition,
     FinishRecognition,
     Outbox,
+    PauseRecognition,
+    ResumeRecognition,
 )
 from parley.engine.events import Failure, Interrupted, State, Transcript, UserStartedSpeaking
 from parley.engine.response import TurnTiming
@@ -142,10 +144,12 @@ class Hearing:
             self.phase = CallerPhase.PAUSED
             utterance.ended_at = signal.at
             self._out.arm("endpoint", utterance.id, signal.at + self.settings.endpoint_ms / 1000)
+            self._out.add(PauseRecognition(utterance.id))
         elif isinstance(signal, SpeechResumed) and self.phase is CallerPhase.PAUSED:
             self.phase = CallerPhase.SPEAKING
             utterance.ended_at = None
             self._out.disarm("endpoint", utterance.id)
+            self._out.add(ResumeRecognition(utterance.id))
 
     def _onset(self, signal: SpeechStarted, now: float) -> None:
         self._forget()  # an earlier utterance still awaiting its transcript is superseded
@@ -222,6 +226,7 @@ class Hearing:
             turn_end=ended,
             endpoint_ms=round((utterance.endpoint_at - ended) * 1000, 1),
             stt_ms=round((now - utterance.endpoint_at) * 1000, 1),
+            stt_fallback=result.fallback,
         )
         self._agent.user_turn(text, timing, now)
 

@@ -97,6 +97,14 @@ class Listener:
             self._feeding = False
             self.recognizer.finish()
 
+    def pause(self, utterance: int) -> None:
+        if self._current == utterance and self._feeding:
+            self.recognizer.pause()
+
+    def resume(self, utterance: int) -> None:
+        if self._current == utterance and self._feeding:
+            self.recognizer.resume()
+
     def abandon(self, utterance: int) -> None:
         """No final is owed for `utterance` (dropped before or after its turn ended)."""
         if self._current == utterance:

@@ -309,6 +309,7 @@ class Responding:
             turn=response.turn,
             endpoint_ms=t.endpoint_ms,
             stt_ms=t.stt_ms,
+            stt_fallback=t.stt_fallback,
             llm_ttft_ms=_ms(t.model_asked, t.first_token),
             tts_ttfb_ms=_ms(t.first_sentence, t.first_audio),
             total_ms=_ms(t.turn_end, t.first_frame),

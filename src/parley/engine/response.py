@@ -113,6 +113,7 @@ class TurnTiming:
     turn_end: float  # end of the caller's speech, or arrival of a typed turn
     endpoint_ms: float | None = None
     stt_ms: float | None = None
+    stt_fallback: bool = False  # the recogniser was overloaded; a lighter one heard the turn
     model_asked: float | None = None
     first_token: float | None = None
     first_sentence: float | None = None

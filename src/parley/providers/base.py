@@ -78,9 +78,12 @@ class VoiceActivityDetector(abc.ABC):
 
 @dataclass(frozen=True, slots=True)
 class Transcription:
+    """`fallback`: the turn's recogniser was overloaded and a lighter one heard it."""
+
     utterance: int
     text: str
     final: bool
+    fallback: bool = False
 
 
 class RecognitionListener(abc.ABC):
@@ -98,7 +101,9 @@ class SpeechRecognizer(abc.ABC):
 
     The engine calls `begin` when speech starts (then feeds the pre-roll and live audio),
     `finish` at the end of the turn (exactly one final result, possibly empty, follows for
-    that utterance), or `abandon` when the utterance is dropped (no final is owed).
+    that utterance), or `abandon` when the utterance is dropped (no final is owed). Between
+    them, `pause` says the caller fell silent (the turn may be ending: a recogniser may start
+    its final work early) and `resume` that they spoke again.
     """
 
     sample_rate: int = RECOGNITION_RATE
@@ -114,6 +119,12 @@ class SpeechRecognizer(abc.ABC):
 
     @abc.abstractmethod
     def abandon(self) -> None: ...
+
+    def pause(self) -> None:  # noqa: B027 - optional hook
+        """The caller fell silent; audio keeps coming until `finish` or `resume`."""
+
+    def resume(self) -> None:  # noqa: B027 - optional hook
+        """The caller spoke again after `pause`."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Stop all work; nothing is delivered afterwards."""

@@ -208,6 +208,12 @@ class RecognizerChain(SpeechRecognizer, RecognitionListener):
         self._utterance, self._audio, self._samples = None, [], 0
         self._active.abandon()
 
+    def pause(self) -> None:
+        self._active.pause()
+
+    def resume(self) -> None:
+        self._active.resume()
+
     async def aclose(self) -> None:
         for recognizer in [self._active, *self._retired]:
             await recognizer.aclose()

@@ -118,6 +118,31 @@ def _warm_pocketsphinx(hub: ProviderHub) -> None:
     domain_lm.pronunciations()
 
 
+def _whisper(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.stt.whisper import WhisperRecognizer
+
+    decoder, keyterms = hub.whisper_decoder(spec.argument), wants.keyterms
+    fallback = hub.overload_fallback(wants)
+    return lambda listener: WhisperRecognizer(
+        listener=listener, decoder=decoder, keyterms=keyterms, fallback=fallback
+    )
+
+
+def _warm_whisper(hub: ProviderHub) -> None:
+    hub.whisper_decoder(None).warm()
+    if hub.settings.stt_fallback in ("pocketsphinx", "pocketsphinx-batch"):
+        hub.shared_pocketsphinx().decoder(())  # the generic model a fallback turn uses
+
+
+def _pocketsphinx_batch(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.stt.pocketsphinx import BatchPocketsphinxRecognizer
+
+    pool, decoders, keyterms = hub.recognition_pool, hub.shared_pocketsphinx(), wants.keyterms
+    return lambda listener: BatchPocketsphinxRecognizer(
+        listener=listener, executor=pool, decoders=decoders, keyterms=keyterms
+    )
+
+
 def _deepgram_stt(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     from parley.providers.stt.deepgram import DeepgramRecognizer, listen_url
 
@@ -233,6 +258,24 @@ def _espeak(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     return hub.espeak_engine().synthesizer(espeak_voice(wants.voice_id, wants.language))
 
 
+PIPER_VOICE_NAMES = ("joe", "en_US-joe-medium")
+
+
+def _piper(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    """The bundled Piper voice, or the `.onnx` in the argument or in `voice_id`; any other
+    `voice_id` names an espeak voice, so agents made for espeak keep their voices."""
+    voice = wants.chosen_voice
+    if spec.argument is None and voice is not None and voice not in PIPER_VOICE_NAMES:
+        if not voice.endswith(".onnx"):
+            return _espeak(hub, spec, wants)
+        return hub.piper_engine(voice).synthesizer()
+    return hub.piper_engine(spec.argument).synthesizer()
+
+
+def _warm_piper(hub: ProviderHub) -> None:
+    hub.piper_engine(None).warm()
+
+
 def _openai_tts(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     from parley.providers.tts.streaming import OpenAISpeechSynthesizer
 
@@ -328,6 +371,21 @@ FAMILIES.add(
         warm=_warm_pocketsphinx,
     ),
     Family(
+        "stt",
+        "whisper",
+        "Whisper, offline (embedded tiny.en; argument: a model directory or a downloaded "
+        "faster-whisper model name, e.g. small.en)",
+        _whisper,
+        warm=_warm_whisper,
+    ),
+    Family(
+        "stt",
+        "pocketsphinx-batch",
+        "pocketsphinx on whole utterances, decoders shared by all sessions (the overload fallback)",
+        _pocketsphinx_batch,
+        "none",
+    ),
+    Family(
         "stt", "deepgram", "Deepgram streaming (argument: model, default nova-3)", _deepgram_stt
     ),
     Family(
@@ -375,6 +433,13 @@ FAMILIES.add(
         _espeak,
         "none",
         warm=lambda hub: hub.espeak_engine().warm(),
+    ),
+    Family(
+        "tts",
+        "piper",
+        "Piper neural voices, offline (embedded en_US-joe-medium; argument: a voice .onnx)",
+        _piper,
+        warm=_warm_piper,
     ),
     Family(
         "tts",

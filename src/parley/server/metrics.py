@@ -81,6 +81,10 @@ SESSIONS_STARTED = Counter("parley_sessions_started_total", "Conversations start
 PROVIDER_ERRORS = Counter(
     "parley_provider_errors_total", "Provider failures seen by sessions.", ["code"]
 )
+STT_FALLBACKS = Counter(
+    "parley_stt_fallbacks_total",
+    "Turns the light recogniser heard because the Whisper decoder was saturated.",
+)
 LOOP_LAG = Histogram(
     "parley_event_loop_lag_seconds",
     "How late the event loop runs a timer (sampled every 100 ms).",
@@ -100,6 +104,8 @@ def observe(emit: Callable[[Event], None]) -> Callable[[Event], None]:
                 value = getattr(event, component)
                 if value is not None:
                     TURN_SECONDS.labels(component.removesuffix("_ms")).observe(value / 1000)
+            if event.stt_fallback:
+                STT_FALLBACKS.inc()
         elif isinstance(event, Failure):
             PROVIDER_ERRORS.labels(event.code).inc()
         emit(event)

@@ -175,17 +175,7 @@ class PocketsphinxRecognizer(SpeechRecognizer):
             )
 
     def _make_decoder(self) -> Any:
-        from pocketsphinx import Decoder
-
-        options: dict[str, Any] = {"loglevel": "FATAL", "fwdflat": False, "bestpath": False}
-        if self._keyterms:
-            model = domain_lm.build(self._keyterms, self._cache_dir)
-            options.update(
-                hmm=str(domain_lm.model_dir() / "en-us"),
-                lm=str(model.lm_path),
-                dict=str(model.dict_path),
-            )
-        return Decoder(**options)
+        return _decoder(tuple(self._keyterms), self._cache_dir)
 
     def _post(self, callback: Any, *args: Any) -> None:
         def deliver() -> None:
@@ -193,4 +183,112 @@ class PocketsphinxRecognizer(SpeechRecognizer):
                 callback(*args)
 
         with contextlib.suppress(RuntimeError):  # the loop is gone; so is the session
+            self._loop.call_soon_threadsafe(deliver)
+
+
+def _decoder(keyterms: tuple[str, ...], cache_dir: Path) -> Any:
+    """A decoder on a domain language model of `keyterms`, or the generic model."""
+    from pocketsphinx import Decoder
+
+    options: dict[str, Any] = {"loglevel": "FATAL", "fwdflat": False, "bestpath": False}
+    if keyterms:
+        model = domain_lm.build(list(keyterms), cache_dir)
+        options.update(
+            hmm=str(domain_lm.model_dir() / "en-us"),
+            lm=str(model.lm_path),
+            dict=str(model.dict_path),
+        )
+    return Decoder(**options)
+
+
+class SharedDecoders:
+    """pocketsphinx decoders shared by every session, one per keyterm set, for whole-utterance
+    decodes (the overload fallback of a heavier recogniser). A decoder takes ~0.6 s and
+    ~90 MB to load with the generic model, too much per session and per turn; shared, a
+    fallback costs only its decode. Each decoder is used by one thread at a time; the
+    utterance is decoded as a whole (`full_utt`), so its cepstral mean is its own."""
+
+    MAX_DECODERS = 8
+
+    def __init__(self, cache_dir: Path) -> None:
+        self._cache_dir = cache_dir
+        self._decoders: dict[tuple[str, ...], tuple[threading.Lock, Any]] = {}
+        self._lock = threading.Lock()
+        self._rng = np.random.default_rng(0)
+
+    def decoder(self, keyterms: tuple[str, ...]) -> tuple[threading.Lock, Any]:
+        with self._lock:
+            found = self._decoders.pop(keyterms, None)
+            if found is None:
+                found = (threading.Lock(), _decoder(keyterms, self._cache_dir))
+            self._decoders[keyterms] = found  # most recently used last
+            while len(self._decoders) > self.MAX_DECODERS:
+                self._decoders.pop(next(iter(self._decoders)))
+            return found
+
+    def transcribe(self, samples: Int16Array, keyterms: tuple[str, ...]) -> str:
+        lock, decoder = self.decoder(keyterms)
+        noisy = samples + self._rng.normal(0.0, DITHER_SIGMA, samples.size)
+        pcm = np.clip(noisy, -32768, 32767).astype(np.int16).tobytes()
+        with lock:
+            decoder.start_utt()
+            decoder.process_raw(pcm, False, True)
+            decoder.end_utt()
+            hypothesis = decoder.hyp()
+        return hypothesis.hypstr if hypothesis is not None else ""
+
+
+class BatchPocketsphinxRecognizer(SpeechRecognizer):
+    """An utterance kept until `finish`, then decoded whole on a shared decoder."""
+
+    def __init__(
+        self,
+        *,
+        listener: RecognitionListener,
+        executor: Executor,
+        decoders: SharedDecoders,
+        keyterms: tuple[str, ...],
+    ) -> None:
+        self._listener = listener
+        self._executor = executor
+        self._decoders = decoders
+        self._keyterms = keyterms
+        self._loop = asyncio.get_running_loop()
+        self._utterance: int | None = None
+        self._audio: list[Int16Array] = []
+        self._closed = False
+
+    def begin(self, utterance: int) -> None:
+        self._utterance, self._audio = utterance, []
+
+    def feed(self, samples: Int16Array) -> None:
+        if self._utterance is not None:
+            self._audio.append(samples)
+
+    def finish(self) -> None:
+        utterance, audio = self._utterance, self._audio
+        self._utterance, self._audio = None, []
+        if utterance is None:
+            return
+        samples = np.concatenate(audio) if audio else np.zeros(0, np.int16)
+        future = self._executor.submit(self._decoders.transcribe, samples, self._keyterms)
+        future.add_done_callback(lambda done: self._post(utterance, done))
+
+    def abandon(self) -> None:
+        self._utterance, self._audio = None, []
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    def _post(self, utterance: int, done: Any) -> None:
+        def deliver() -> None:
+            if self._closed:
+                return
+            error = done.exception()
+            if error is not None:
+                self._listener.on_recognition_error(utterance, error)
+            else:
+                self._listener.on_transcription(Transcription(utterance, done.result(), True))
+
+        with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(deliver)
