@@ -180,3 +180,11 @@ def test_history_keeps_tool_results_next_to_their_calls() -> None:
         {"role": "agent", "text": "Looking."},
         {"role": "user", "text": "hurry"},
     ]
+
+
+def test_the_first_clause_of_a_reply_goes_ahead_alone_later_ones_do_not() -> None:
+    chunker = SentenceChunker()
+    pieces = [*chunker.push("Sure, I can book that, for seven. Then, later")]
+    assert [p.text for p in pieces] == ["Sure, ", "I can book that, for seven. "]
+    assert chunker.flush() is not None
+    assert SentenceChunker().push("I, uh") == []  # too short to be a clause

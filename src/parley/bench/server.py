@@ -49,8 +49,9 @@ def wait_until_healthy(
 
 
 class BenchServer:
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, env: dict[str, str] | None = None) -> None:
         self.workers = workers
+        self._env = env or {}
         self.key = new_api_key()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -68,6 +69,7 @@ class BenchServer:
             # are not what a capacity benchmark measures
             "PARLEY_MAX_SESSIONS_PER_ACCOUNT": "0",
             "PARLEY_MAX_CONNECTIONS_PER_KEY": "0",
+            **self._env,
         }
         log = open(Path(self._data.name) / "server.log", "wb")
         self._process = subprocess.Popen(

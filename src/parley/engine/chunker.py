@@ -82,6 +82,14 @@ class SentenceChunker:
         return sentence
 
     def _cut(self) -> int | None:
+        sentence = self._sentence_cut()
+        if self._offset == 0:  # nothing said yet: the first clause may go ahead alone
+            for match in _CLAUSE.finditer(self._pending, 0, sentence or len(self._pending)):
+                if len(self._pending[: match.start()].strip()) >= FIRST_CLAUSE_CHARS:
+                    return match.end() + self._trailing_space(match.end())
+        return sentence
+
+    def _sentence_cut(self) -> int | None:
         for match in _BOUNDARY.finditer(self._pending):
             end = match.end()
             if not self._pending[:end].strip():
@@ -89,10 +97,6 @@ class SentenceChunker:
             if match.group().startswith(".") and self._is_abbreviation(match.start()):
                 continue
             return end + self._trailing_space(end)
-        if self._offset == 0:  # nothing said yet: the first clause may go ahead alone
-            for match in _CLAUSE.finditer(self._pending):
-                if len(self._pending[: match.start()].strip()) >= FIRST_CLAUSE_CHARS:
-                    return match.end() + self._trailing_space(match.end())
         if len(self._pending) >= MAX_CHARS:
             window = self._pending[SOFT_MIN_CHARS:MAX_CHARS]
             for mark in (", ", " "):

@@ -17,7 +17,6 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -69,9 +68,6 @@ class ProviderHub:
         )
         self._silero: SileroService | None = None
         self._espeak: EspeakEngine | None = None
-        self._whisper: dict[Path, WhisperDecoder] = {}
-        self._pocketsphinx: SharedDecoders | None = None
-        self._piper: dict[Path, PiperEngine] = {}
         self._http: httpx.AsyncClient | None = None
         self._guarded: dict[Flavour, Any] = {}
         self._sdk_clients: dict[tuple[Any, ...], Any] = {}
@@ -117,13 +113,10 @@ class ProviderHub:
         return HttpToolRunner(self.guarded_http(), self.settings.tool_timeout)
 
     async def aclose(self) -> None:
-        """Stop this hub's workers (the shared espeak engine lives as long as the process)."""
+        """Stop this hub's workers (the shared engines, espeak, Whisper, Piper and the
+        light decoders, live as long as the process: loading them is the slow part)."""
         if self._silero is not None:
             self._silero.close()
-        for decoder in self._whisper.values():
-            decoder.close()
-        for engine in self._piper.values():
-            engine.close()
         self.recognition_pool.shutdown(wait=False, cancel_futures=True)
         for client in self._sdk_clients.values():
             await client.close()
@@ -140,17 +133,14 @@ class ProviderHub:
         """The process's decoder for `model` (None: the bundled tiny.en), loaded once."""
         from parley.providers.stt.whisper_decoder import WhisperDecoder
 
-        path = WhisperDecoder.locate(model)
-        if path not in self._whisper:
-            s = self.settings
-            self._whisper[path] = WhisperDecoder(
-                path,
-                threads=s.whisper_threads,
-                workers=s.whisper_workers,
-                device=s.whisper_device,
-                max_wait_s=s.whisper_max_wait_ms / 1000,
-            )
-        return self._whisper[path]
+        s = self.settings
+        return WhisperDecoder.shared(
+            WhisperDecoder.locate(model),
+            threads=s.whisper_threads,
+            workers=s.whisper_workers,
+            device=s.whisper_device,
+            max_wait_s=s.whisper_max_wait_ms / 1000,
+        )
 
     def overload_fallback(self, wants: Wants) -> RecognizerFactory | None:
         """What hears a turn the Whisper decoder has no room for (`stt_fallback`)."""
@@ -164,22 +154,15 @@ class ProviderHub:
         return self._build("stt", spec, wants)  # type: ignore[no-any-return]
 
     def shared_pocketsphinx(self) -> SharedDecoders:
-        if self._pocketsphinx is None:
-            from parley.providers.stt.pocketsphinx import SharedDecoders
+        from parley.providers.stt.pocketsphinx import SharedDecoders
 
-            self._pocketsphinx = SharedDecoders(self.cache_dir / "pocketsphinx")
-        return self._pocketsphinx
+        return SharedDecoders.shared(self.cache_dir / "pocketsphinx")
 
     def piper_engine(self, model: str | None) -> PiperEngine:
         """The process's Piper voice `model` (None: the bundled en_US-joe-medium)."""
         from parley.providers.tts.piper import PiperEngine
 
-        path = PiperEngine.locate(model)
-        if path not in self._piper:
-            self._piper[path] = PiperEngine(
-                path, workers=self.settings.piper_workers, cache_dir=self.cache_dir / "piper"
-            )
-        return self._piper[path]
+        return PiperEngine.shared(PiperEngine.locate(model), workers=self.settings.piper_workers)
 
     def espeak_engine(self) -> EspeakEngine:
         if self._espeak is None:

@@ -209,6 +209,17 @@ class SharedDecoders:
     utterance is decoded as a whole (`full_utt`), so its cepstral mean is its own."""
 
     MAX_DECODERS = 8
+    _shared: SharedDecoders | None = None
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, cache_dir: Path) -> SharedDecoders:
+        """The process's decoders (domain models are cached by content, so the first
+        cache directory serves every caller)."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls(cache_dir)
+            return cls._shared
 
     def __init__(self, cache_dir: Path) -> None:
         self._cache_dir = cache_dir

@@ -93,6 +93,18 @@ class WhisperDecoder:
     submitted meanwhile wait for it, and if it cannot load they fail with the reason.
     """
 
+    _shared: dict[tuple[Any, ...], WhisperDecoder] = {}
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, model: Path, **options: Any) -> WhisperDecoder:
+        """The process's decoder for this model and these options (one load per process)."""
+        key = (model, *sorted(options.items()))
+        with cls._shared_lock:
+            if key not in cls._shared:
+                cls._shared[key] = cls(model, **options)
+            return cls._shared[key]
+
     def __init__(
         self,
         model: str | Path,

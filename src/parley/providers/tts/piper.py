@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import queue
 import re
 import threading
@@ -54,7 +55,26 @@ class _Job:
     aborted: threading.Event = field(default_factory=threading.Event)
 
 
+def user_cache() -> Path:
+    """Where derived models are kept across servers and data directories."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "parley"
+
+
 class PiperEngine:
+    _shared: dict[tuple[Path, int], PiperEngine] = {}
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, model: Path, *, workers: int = 2) -> PiperEngine:
+        """The process's engine for this voice (one load per process)."""
+        with cls._shared_lock:
+            if (model, workers) not in cls._shared:
+                cls._shared[(model, workers)] = cls(
+                    model, workers=workers, cache_dir=user_cache() / "piper"
+                )
+            return cls._shared[(model, workers)]
+
     def __init__(self, model: Path, *, workers: int = 2, cache_dir: Path) -> None:
         self.name = model.stem
         self._model = model
@@ -136,15 +156,19 @@ class PiperEngine:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         config = json.loads(Path(f"{self._model}.json").read_text(encoding="utf-8"))
+        model = self._aligned()
         session = onnxruntime.InferenceSession(
-            str(self._aligned()), sess_options=options, providers=["CPUExecutionProvider"]
+            model if isinstance(model, bytes) else str(model),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
         )
         voice = PiperVoice(session=session, config=PiperConfig.from_dict(config))
         log.info("piper: voice %s loaded", self.name)
         return voice
 
-    def _aligned(self) -> Path:
-        """The model patched to report samples per phoneme (cached), or the model itself."""
+    def _aligned(self) -> Path | bytes:
+        """The model patched to report samples per phoneme (cached on disk when the cache
+        is writable, else in memory), or the model itself."""
         try:
             import onnx
             from piper.patch_voice_with_alignment import add_alignment_output
@@ -157,10 +181,13 @@ class PiperEngine:
                 add_alignment_output(model)
             except ValueError:  # already patched, or not a VITS export: use it as it is
                 return self._model
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".tmp")
-            onnx.save(model, str(partial))
-            partial.replace(target)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = target.with_suffix(f".{os.getpid()}.tmp")
+                onnx.save(model, str(partial))
+                partial.replace(target)
+            except OSError:
+                return bytes(model.SerializeToString())
         return target
 
     def _synthesize(self, job: _Job) -> None:

@@ -1,0 +1,201 @@
+"""The neural embedded stack's providers on their real models: Whisper hears open speech,
+speculates at pauses and falls back when saturated; Piper speaks with word timings and
+stops when told."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+import pytest
+
+from parley.audio.pcm import Int16Array
+from parley.bench import corpus
+from parley.bench.wer import normalise, word_error_rate
+from parley.providers.base import RecognitionListener, SpeechRecognizer, Transcription
+from parley.providers.stt.whisper import WhisperRecognizer
+from parley.providers.stt.whisper_decoder import Decoded, Priority, WhisperDecoder
+from parley.providers.tts.espeak import EspeakEngine
+from parley.providers.tts.piper import PiperEngine
+
+OPEN_SPEECH = "hello my name is alex and i need some help"
+
+
+class Heard(RecognitionListener):
+    def __init__(self) -> None:
+        self.results: list[Transcription] = []
+        self.arrived = asyncio.Event()
+
+    def on_transcription(self, result: Transcription) -> None:
+        self.results.append(result)
+        self.arrived.set()
+
+    def on_recognition_error(self, utterance: int, error: Exception) -> None:
+        raise AssertionError(f"recognition failed: {error}")
+
+    async def final(self, within: float = 10) -> Transcription:
+        async with asyncio.timeout(within):
+            while not any(r.final for r in self.results):
+                self.arrived.clear()
+                await self.arrived.wait()
+        return next(r for r in self.results if r.final)
+
+
+@pytest.fixture(scope="module")
+def decoder() -> WhisperDecoder:
+    decoder = WhisperDecoder(WhisperDecoder.locate(None), threads=2)
+    decoder.warm()
+    return decoder
+
+
+async def _said(text: str) -> Int16Array:
+    return await corpus.speak(EspeakEngine.shared().synthesizer("en-us"), text, seed=1)
+
+
+async def test_whisper_understands_open_speech_no_keyterms(decoder: WhisperDecoder) -> None:
+    text = await asyncio.to_thread(decoder.transcribe, await _said(OPEN_SPEECH))
+    assert word_error_rate(OPEN_SPEECH, text) <= 0.2, text
+
+
+async def test_a_speculation_at_the_pause_is_the_final_when_the_turn_ends(
+    decoder: WhisperDecoder,
+) -> None:
+    heard = Heard()
+    recognizer = WhisperRecognizer(listener=heard, decoder=decoder)
+    recognizer.begin(1)
+    recognizer.feed(await _said(OPEN_SPEECH))
+    recognizer.pause()
+    await asyncio.sleep(1.0)  # the speculation is done before the endpoint
+    recognizer.finish()
+    await asyncio.sleep(0)  # delivered at once, no second decode
+    finals = [r for r in heard.results if r.final]
+    assert len(finals) == 1  # (a partial may have come while the audio was fed)
+    assert word_error_rate(OPEN_SPEECH, finals[0].text) <= 0.2
+
+
+async def test_speech_after_a_pause_is_not_lost_to_the_speculation(
+    decoder: WhisperDecoder,
+) -> None:
+    heard = Heard()
+    recognizer = WhisperRecognizer(listener=heard, decoder=decoder)
+    recognizer.begin(1)
+    recognizer.feed(await _said("i would like to check"))
+    recognizer.pause()
+    await asyncio.sleep(0.5)
+    recognizer.resume()
+    recognizer.feed(await _said("the status of my order"))
+    recognizer.pause()
+    recognizer.finish()
+    final = await heard.final()
+    assert "order" in normalise(final.text), final.text
+
+
+class _Saturated:
+    """A decoder with no room: every decode is refused, as a full pool refuses it."""
+
+    def submit(self, audio: Int16Array, keyterms: tuple[str, ...], priority: Priority) -> None:
+        return None
+
+
+class _Light(SpeechRecognizer):
+    def __init__(self, listener: RecognitionListener) -> None:
+        self.listener, self.samples, self.utterance = listener, 0, 0
+
+    def begin(self, utterance: int) -> None:
+        self.utterance = utterance
+
+    def feed(self, samples: Int16Array) -> None:
+        self.samples += samples.size
+
+    def finish(self) -> None:
+        self.listener.on_transcription(Transcription(self.utterance, "light", final=True))
+
+    def abandon(self) -> None:
+        pass
+
+
+async def test_a_saturated_decoder_hands_the_turn_to_the_fallback_with_its_audio() -> None:
+    heard, built = Heard(), []
+
+    def light(listener: RecognitionListener) -> SpeechRecognizer:
+        built.append(_Light(listener))
+        return built[-1]
+
+    recognizer = WhisperRecognizer(listener=heard, decoder=_Saturated(), fallback=light)  # type: ignore[arg-type]
+    recognizer.begin(7)
+    recognizer.feed(np.ones(16000, dtype=np.int16))
+    recognizer.finish()
+    final = await heard.final()
+    assert (final.utterance, final.text, final.fallback) == (7, "light", True)
+    assert built[0].samples == 16000  # the whole utterance went to the fallback
+
+
+def test_the_pool_refuses_what_it_could_not_start_in_time_and_partials_when_busy() -> None:
+    decoder = WhisperDecoder(WhisperDecoder.locate(None), threads=1, max_wait_s=0.2)
+    try:
+        decoder.warm()
+        audio = np.zeros(16000 * 3, dtype=np.int16)
+        accepted: list[Future[Decoded] | None] = [
+            decoder.submit(audio, (), Priority.FINAL) for _ in range(20)
+        ]
+        assert accepted[0] is not None and None in accepted  # a queue, then refusals
+        assert decoder.submit(audio, (), Priority.PARTIAL) is None
+        for future in accepted:
+            if future is not None:
+                future.result(timeout=30)
+    finally:
+        decoder.close()
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperEngine:
+    engine = PiperEngine.shared(PiperEngine.locate(None))
+    engine.warm()
+    return engine
+
+
+async def test_piper_speaks_each_word_at_an_increasing_time(piper: PiperEngine) -> None:
+    text = "Sure, I can book a table for four."
+    chunks = [chunk async for chunk in piper.synthesizer().synthesize(text)]
+    samples = np.concatenate([c.samples for c in chunks])
+    marks = [m for c in chunks for m in c.marks]
+    assert piper.sample_rate == 22050 and samples.size > 22050  # over a second of speech
+    assert [text[m.start : m.end] for m in marks] == text.split()
+    times = [m.at_ms for m in marks]
+    assert times == sorted(times) and times[-1] < samples.size * 1000 / 22050
+
+
+async def test_piper_heard_back_by_whisper(piper: PiperEngine, decoder: WhisperDecoder) -> None:
+    speech = await corpus.speak(piper.synthesizer(), OPEN_SPEECH, seed=2)
+    text = await asyncio.to_thread(decoder.transcribe, speech)
+    assert word_error_rate(OPEN_SPEECH, text) <= 0.2, text
+
+
+async def test_closing_the_stream_stops_piper_before_the_next_sentence(
+    piper: PiperEngine,
+) -> None:
+    stream: Any = piper.synthesizer().synthesize("One. Two. Three. Four. Five. Six.")
+    first = await anext(stream)
+    await stream.aclose()
+    assert first.samples.size > 0
+    # the engine is free again at once: a new job is not stuck behind the aborted one
+    async with asyncio.timeout(5):
+        assert [c async for c in piper.synthesizer().synthesize("Next.")]
+
+
+@pytest.mark.parametrize(
+    ("reference", "hypothesis", "wer"),
+    [
+        ("please book a table for four at seven thirty", "Please book a table for 4 at 7.30.", 0),
+        ("twenty one", "21", 0),
+        ("the city centre", "The city center?", 0),
+        ("i need help", "I need", 1 / 3),
+        ("", "", 0),
+    ],
+)
+def test_word_error_rate_is_not_fooled_by_how_words_are_written(
+    reference: str, hypothesis: str, wer: float
+) -> None:
+    assert word_error_rate(reference, hypothesis) == pytest.approx(wer)
