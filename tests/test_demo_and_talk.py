@@ -31,7 +31,9 @@ def test_the_demo_holds_a_spoken_conversation_and_records_it(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr[-2000:]
     assert "agent  You said: " in result.stdout
     mean_wer = re.search(r"mean WER (\d+)%", result.stdout)
-    assert mean_wer is not None and int(mean_wer.group(1)) <= 15, result.stdout
+    # free sentences through Whisper tiny.en from espeak's voice: most words, not every one
+    assert mean_wer is not None and int(mean_wer.group(1)) <= 25, result.stdout
+    assert "whisper hears, piper speaks" in result.stdout
     assert "place_order" in result.stdout and "place order says confirmed" in result.stdout
     assert "the agent stopped" in result.stdout  # the barge-in
     channels = _channels(out)

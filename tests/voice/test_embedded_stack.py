@@ -1,4 +1,4 @@
-"""End to end on the embedded, offline stack: Silero VAD, pocketsphinx, espeak-ng, echo.
+"""End to end on the light embedded stack: Silero VAD, pocketsphinx, espeak-ng, echo.
 
 Speech made by the espeak-ng binary streams in real time over a real WebSocket; the tests
 check what was recognised (word error rate with the agent's keyterms), what came back
@@ -34,8 +34,9 @@ GREETING = (
 @pytest.fixture
 async def embedded(tmp_path: Path) -> AsyncIterator[Server]:
     require_tools()
-    async with serving(server_settings(tmp_path)) as base, ParleyClient(base, KEY) as rest:
-        yield Server(base, rest, server_settings(tmp_path))
+    settings = server_settings(tmp_path, stt="pocketsphinx", tts="espeak")
+    async with serving(settings) as base, ParleyClient(base, KEY) as rest:
+        yield Server(base, rest, settings)
 
 
 def _final(role: str):

@@ -114,8 +114,9 @@ async def test_the_documented_flow_for_a_typed_turn(server: Server) -> None:
         "llm_ttft_ms",
         "tts_ttfb_ms",
         "total_ms",
+        "stt_fallback",
     }
-    assert metrics["turn"] == 1 and metrics["total_ms"] > 0
+    assert metrics["turn"] == 1 and metrics["total_ms"] > 0 and metrics["stt_fallback"] is False
     [ended] = of(ending, "ended")
     assert ended["reason"] == "stop"
     assert ended["transcript"][0] == {"role": "user", "text": "hello there"}

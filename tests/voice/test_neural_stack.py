@@ -95,7 +95,10 @@ async def test_speech_after_a_pause_is_not_lost_to_the_speculation(
 class _Saturated:
     """A decoder with no room: every decode is refused, as a full pool refuses it."""
 
-    def submit(self, audio: Int16Array, keyterms: tuple[str, ...], priority: Priority) -> None:
+    def submit(
+        self, audio: Int16Array, keyterms: tuple[str, ...], priority: Priority, refusable: bool
+    ) -> None:
+        assert refusable  # there is a fallback
         return None
 
 

@@ -7,11 +7,12 @@ frames in real time, it talks over the agent once, answers the agent's tool call
 what it hears. The terminal shows the live transcript and each turn's latency; the call is
 written to a stereo WAV (caller left, agent right, on one clock).
 
-The agent is given no keyterms: the caller's lines are free speech, and the WER printed at
-the end is what the recogniser really understood. By default the neural stack speaks
-(Whisper hears, Piper talks); `--light` runs pocketsphinx and espeak, the stack that holds
-the most sessions per core, with a pizza-shop vocabulary as its keyterms (single words, not
-the caller's lines), since pocketsphinx's generic model cannot follow open speech.
+The agent's keyterms are its menu, as a pizza shop would declare them (single words, not the
+caller's lines): the caller speaks free sentences, and the WER printed at the end is what
+the recogniser really understood. By default the neural stack runs (Whisper hears, Piper
+talks); `--light` runs pocketsphinx and espeak, the stack that holds the most sessions per
+core, on the same call: its vocabulary is closed to the keyterms and a few hundred everyday
+phrases, so it understands free speech poorly.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ LONG_ANSWER = "can you tell me how long the delivery takes to the city centre"
 BARGE_IN = "sorry could you add a bottle of lemonade"
 CONFIRM = "yes please place the order"
 LINES = [ORDER, LONG_ANSWER, BARGE_IN, CONFIRM]
-# The light stack's vocabulary: words a pizza shop would declare, not the caller's lines.
-LIGHT_KEYTERMS = [
+# The agent's vocabulary: words a pizza shop would declare, not the caller's lines.
+MENU = [
     "pizza",
     "pepperoni",
     "large",
@@ -222,7 +223,7 @@ async def _demo(args: argparse.Namespace) -> int:
                 voice_id="en-us+m3" if args.light else "default",
                 greeting=GREETING,
                 system_prompt="You take pizza orders. Keep it short.",
-                keyterms=LIGHT_KEYTERMS if args.light else [],
+                keyterms=MENU,
                 tools=[ORDER_TOOL],
             )
             session = await rest.create_session(agent["id"], metadata={"caller": "demo"})

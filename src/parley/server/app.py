@@ -50,6 +50,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(
             hub.warm, [("vad", settings.vad), ("tts", settings.tts), ("stt", settings.stt)]
         )
+        log.info(
+            "voice stack: %s hears, %s speaks, %s detects speech%s",
+            settings.stt,
+            settings.tts,
+            settings.vad,
+            " (the light stack is PARLEY_STT=pocketsphinx PARLEY_TTS=espeak)"
+            if (settings.stt, settings.tts) == ("whisper", "piper")
+            else "",
+        )
         if settings.llm == "echo":
             log.warning(
                 "no language model configured: agents answer with `echo`, which "

@@ -135,7 +135,8 @@ class WhisperRecognizer(SpeechRecognizer):
 
     def _submit(self, priority: Priority, done: _Done) -> Future[Decoded] | None:
         audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
-        future = self._decoder.submit(audio, self._keyterms, priority)
+        refusable = priority is not Priority.FINAL or self._fallback_factory is not None
+        future = self._decoder.submit(audio, self._keyterms, priority, refusable=refusable)
         if future is not None:
             stamp = self._stamp()
             future.add_done_callback(lambda f: self._post(done, f, stamp))
@@ -171,10 +172,8 @@ class WhisperRecognizer(SpeechRecognizer):
     def _fall_back(self) -> None:
         """The decoder is saturated: this turn goes to the light recogniser."""
         utterance = self._utterance
-        if self._fallback_factory is None or utterance is None:
-            error = RuntimeError("the Whisper decoder is saturated and no fallback is set")
+        if self._fallback_factory is None or utterance is None:  # closed under us
             self._reset()
-            self._listener.on_recognition_error(utterance or 0, error)
             return
         if self._fallback is None:
             self._fallback = self._fallback_factory(_Marked(self._listener))
