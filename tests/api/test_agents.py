@@ -128,6 +128,8 @@ async def test_required_fields_are_required(api: httpx.AsyncClient, missing: str
         ({"llm": "Not A Spec"}, "not a provider spec"),
         ({"llm": "gpt-nine"}, "unknown llm provider 'gpt-nine'"),
         ({"stt": "espeak"}, "unknown stt provider 'espeak'"),
+        ({"stt": "whisper:/no/such/model"}, "no model '/no/such/model' on this machine"),
+        ({"tts": "piper:/no/voice.onnx"}, "no voice model at /no/voice.onnx"),
         ({"vad": {"threshold": 0.5}, "tts": "fake-tts:speed=2"}, "unknown option 'speed'"),
         ({"llm": "echo:loud"}, "echo takes no argument"),
         ({"tts": []}, "body.tts"),

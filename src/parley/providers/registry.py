@@ -22,6 +22,8 @@ from parley.providers.fakes import (
     parse_options,
 )
 from parley.providers.specs import LlmEndpoint, ProviderSpec, parse_spec
+from parley.providers.stt.whisper_decoder import WhisperDecoder
+from parley.providers.tts.piper import PiperEngine
 
 if TYPE_CHECKING:
     from parley.providers.hub import ProviderHub
@@ -67,6 +69,19 @@ class Family:
             raise ValueError(f"{self.name} needs a model, e.g. '{self.name}:<model name>'")
         if self.check is not None:
             self.check(argument)
+
+
+def _on_disk(locate: Callable[[str], object]) -> Callable[[str | None], None]:
+    """A check that the model an argument names is on this machine (a 422 if not)."""
+
+    def check(argument: str | None) -> None:
+        if argument:
+            try:
+                locate(argument)
+            except ProviderUnavailable as exc:
+                raise ValueError(str(exc)) from None
+
+    return check
 
 
 # Voice activity detection -------------------------------------------------------------------
@@ -376,6 +391,7 @@ FAMILIES.add(
         "Whisper, offline (embedded tiny.en; argument: a model directory or a downloaded "
         "faster-whisper model name, e.g. small.en)",
         _whisper,
+        check=_on_disk(WhisperDecoder.locate),
         warm=_warm_whisper,
     ),
     Family(
@@ -439,6 +455,7 @@ FAMILIES.add(
         "piper",
         "Piper neural voices, offline (embedded en_US-joe-medium; argument: a voice .onnx)",
         _piper,
+        check=_on_disk(PiperEngine.locate),
         warm=_warm_piper,
     ),
     Family(
