@@ -58,3 +58,24 @@ def test_bad_levels_are_refused_with_a_clear_message(cli_env: dict[str, str]) ->
     assert refused.returncode == 2
     assert "--sessions takes numbers" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_the_speech_benchmark_reports_wer_and_turn_latency(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "speech.json"
+    parley(
+        cli_env,
+        *("bench-speech", "--stack", "neural", "--callers", "1", "--turns", "2"),
+        *("--sentences", "2", "--json", str(out)),
+        timeout=300,
+    )
+
+    result = json.loads(out.read_text())
+    rows = {(r["voices"], r["keyterms"], r["path"]) for r in result["recognition"]}
+    assert ("espeak", False, "16 kHz") in rows and ("piper", True, "8 kHz μ-law") in rows
+    assert all(0 <= r["wer"] <= 1 and r["utterances"] in (2, 6) for r in result["recognition"])
+    [level] = result["conversation"]
+    assert (level["stack"], level["callers"], level["turns"]) == ("neural", 1, 2)
+    assert level["first_audio_ms"]["p50"] > level["final_ms"]["p50"] >= 300  # after the endpoint
+    assert 0 <= level["wer"] <= 1

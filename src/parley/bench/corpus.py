@@ -76,11 +76,13 @@ async def speak(synthesizer: SpeechSynthesizer, text: str, seed: int) -> Int16Ar
     return np.clip(noisy, -32768, 32767).astype(np.int16)
 
 
-async def utterances(voices: dict[str, SpeechSynthesizer]) -> list[Utterance]:
-    """Every sentence in every voice (`voices`: name → synthesiser)."""
+async def utterances(
+    voices: dict[str, SpeechSynthesizer], sentences: int = len(SENTENCES)
+) -> list[Utterance]:
+    """The first `sentences` in every voice (`voices`: name → synthesiser)."""
     spoken = []
     for name, synthesizer in voices.items():
-        for index, text in enumerate(SENTENCES):
+        for index, text in enumerate(SENTENCES[:sentences]):
             samples = await speak(synthesizer, text, seed=index)
             spoken.append(Utterance(text, name, samples))
     return spoken

@@ -6,8 +6,10 @@ Two parts, per stack (`neural`: Whisper + Piper; `light`: pocketsphinx + espeak)
   it, whole utterances as a session feeds them, without and with domain keyterms, and
   through the 8 kHz μ-law telephone path. WER after normalisation (bench/wer.py).
 - **Conversation** (`conversation`): a real `parley serve` on a loopback port, the `echo`
-  model, and N callers talking at once over the native WebSocket in real time, each saying
-  corpus sentences (espeak `en-us`) and waiting for the reply to finish. Per turn, from the
+  model, an agent declaring the corpus's domain words as keyterms (as a deployment would:
+  pocketsphinx needs them, Whisper is biased by them), and N callers talking at once over
+  the native WebSocket in real time, each saying corpus sentences (espeak `en-us`) and
+  waiting for the reply to finish. Per turn, from the
   server's `metrics`: end of speech → final transcript (endpoint + STT) and → first agent
   audio, p50/p95; the live WER; turns heard by the overload fallback.
 """
@@ -37,6 +39,7 @@ STACKS: dict[str, dict[str, str]] = {
     "light": {"stt": "pocketsphinx", "tts": "espeak"},
 }
 FRAME = corpus.RATE // 50
+UNANSWERED_S = 10.0
 START = {"binary_audio": True, "audio": {"output": {"encoding": "linear16", "sample_rate": 16000}}}
 
 
@@ -61,11 +64,11 @@ async def _voices() -> dict[str, Any]:
 
 
 async def recognition(
-    stack: str, data_dir: Path, progress: Callable[[str], None]
+    stack: str, data_dir: Path, progress: Callable[[str], None], sentences: int
 ) -> list[dict[str, Any]]:
     """WER rows: one per (voice group, keyterms, telephone)."""
     hub = ProviderHub(Settings(data_dir=data_dir, stt_fallback=""))
-    spoken = await corpus.utterances(await _voices())
+    spoken = await corpus.utterances(await _voices(), sentences)
     rows = []
     for keyterms in ((), corpus.KEYTERMS):
         factory = hub.recognizer([STACKS[stack]["stt"]], keyterms=list(keyterms), language="en")
@@ -131,14 +134,20 @@ class _Caller:
             self.turns.append(await self._reply(text))
 
     async def _reply(self, text: str) -> dict[str, Any]:
+        """The turn as the caller saw it; unanswered (no metrics) if no reply began within
+        `UNANSWERED_S` (the recogniser heard nothing, or the server is too slow)."""
         turn: dict[str, Any] = {"said": text, "heard": "", "metrics": None}
-        async with asyncio.timeout(30):
-            while turn["metrics"] is None:
-                kind, payload = (message := await self.inbox.get())["type"], message["payload"]
-                if kind == "transcript" and payload["final"] and payload["role"] == "user":
-                    turn["heard"] = payload["text"]
-                elif kind == "metrics" and payload.get("endpoint_ms") is not None:
-                    turn["metrics"] = payload
+        try:
+            async with asyncio.timeout(UNANSWERED_S):
+                while turn["metrics"] is None:
+                    message = await self.inbox.get()
+                    kind, payload = message["type"], message["payload"]
+                    if kind == "transcript" and payload["final"] and payload["role"] == "user":
+                        turn["heard"] = payload["text"]
+                    elif kind == "metrics" and payload.get("endpoint_ms") is not None:
+                        turn["metrics"] = payload
+        except TimeoutError:
+            return turn
         await self._quiet()
         return turn
 
@@ -172,6 +181,7 @@ async def conversation(
                 voice_id="default",
                 system_prompt="Repeat.",
                 greeting="Hello.",
+                keyterms=list(corpus.KEYTERMS),  # as deployed: the agent's domain words
                 max_turns=10_000,
             )
             sessions = [await rest.create_session(agent["id"]) for _ in range(callers)]
@@ -225,13 +235,13 @@ async def run(
     turns: int,
     data_dir: Path,
     progress: Callable[[str], None],
-    skip_recognition: bool = False,
+    sentences: int = len(corpus.SENTENCES),
 ) -> dict[str, Any]:
     """Both parts for every stack; conversation levels stop once the p95 has doubled."""
     result: dict[str, Any] = {"recognition": [], "conversation": []}
     for stack in stacks:
-        if not skip_recognition:
-            result["recognition"] += await recognition(stack, data_dir, progress)
+        if sentences:
+            result["recognition"] += await recognition(stack, data_dir, progress, sentences)
         baseline = None
         for callers in levels:
             level = await conversation(stack, callers, turns, progress)

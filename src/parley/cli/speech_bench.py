@@ -25,7 +25,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--callers", default="1,2,4,8", help="concurrent callers per level (stops at 2× p95)"
     )
     parser.add_argument("--turns", type=int, default=6, help="turns each caller says a level")
-    parser.add_argument("--no-recognition", action="store_true", help="skip the WER part")
+    parser.add_argument(
+        "--sentences", type=int, default=30, help="corpus sentences for the WER part (0: skip)"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.set_defaults(handler=lambda args: run_async(lambda: _bench(args)))
 
@@ -41,7 +43,7 @@ async def _bench(args: argparse.Namespace) -> int:
             args.turns,
             Path(scratch),
             lambda what: progress.update(task, description=what),
-            skip_recognition=args.no_recognition,
+            sentences=args.sentences,
         )
     _show(result)
     if args.json:
