@@ -202,3 +202,30 @@ def test_word_error_rate_is_not_fooled_by_how_words_are_written(
     reference: str, hypothesis: str, wer: float
 ) -> None:
     assert word_error_rate(reference, hypothesis) == pytest.approx(wer)
+
+
+class _Stuck:
+    """A decoder that accepts decodes and never starts them (a queue slower than promised)."""
+
+    max_wait_s = 0.05
+
+    def __init__(self) -> None:
+        self.accepted: list[Future[Decoded]] = []
+
+    def submit(
+        self, audio: Int16Array, keyterms: tuple[str, ...], priority: Priority, refusable: bool
+    ) -> Future[Decoded]:
+        self.accepted.append(Future())
+        return self.accepted[-1]
+
+
+async def test_a_decode_that_has_not_started_in_time_is_withdrawn_for_the_fallback() -> None:
+    heard, stuck = Heard(), _Stuck()
+    recognizer = WhisperRecognizer(listener=heard, decoder=stuck, fallback=_Light)  # type: ignore[arg-type]
+    recognizer.begin(3)
+    recognizer.feed(np.ones(8000, dtype=np.int16))
+    recognizer.pause()  # a speculation, accepted and stuck
+    recognizer.finish()
+    final = await heard.final(within=2)
+    assert (final.utterance, final.fallback) == (3, True)
+    assert all(future.cancelled() for future in stuck.accepted)

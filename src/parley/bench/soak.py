@@ -8,9 +8,10 @@ sampled with psutil (its own figures, and its child processes', such as the Sile
 worker, summed apart from it) and through `/metrics` (asyncio tasks, Python threads, sessions
 live); `soak_report` fits the slopes and gives the verdict.
 
-Two stacks: `fake`, the standard scenario's fake providers with the real Silero VAD (Parley's
-own code under load), and `embedded`, the providers a server uses by default (pocketsphinx,
-echo, espeak), whose native libraries hold memory of their own.
+Three stacks: `fake`, the standard scenario's fake providers with the real Silero VAD
+(Parley's own code under load); `embedded`, the light embedded stack (pocketsphinx, echo,
+espeak), whose native libraries hold memory of their own; and `neural`, the default embedded
+stack (Whisper, echo, Piper), whose shared decoders serve every session.
 """
 
 from __future__ import annotations
@@ -44,15 +45,26 @@ EMBEDDED_AGENT: dict[str, Any] = {
     "name": "soak-embedded",
     "voice_id": "en-us",
     "system_prompt": "Soak agent.",
-    # the server's defaults, named so that a PARLEY_STT (…) in the environment cannot swap them
+    # the stack named, so that a PARLEY_STT (…) in the environment cannot swap it
     "stt": "pocketsphinx",
     "llm": "echo",
     "tts": "espeak",
     "vad": sc.AGENT["vad"],
     "max_turns": 10_000,
 }
-STACKS: dict[str, dict[str, Any]] = {"fake": FAKE_AGENT, "embedded": EMBEDDED_AGENT}
-DEFAULT_CALLERS = {"fake": 200, "embedded": 20}
+NEURAL_AGENT: dict[str, Any] = {
+    **EMBEDDED_AGENT,
+    "name": "soak-neural",
+    "voice_id": "default",
+    "stt": "whisper",
+    "tts": "piper",
+}
+STACKS: dict[str, dict[str, Any]] = {
+    "fake": FAKE_AGENT,
+    "embedded": EMBEDDED_AGENT,
+    "neural": NEURAL_AGENT,
+}
+DEFAULT_CALLERS = {"fake": 200, "embedded": 20, "neural": 4}
 
 
 @dataclass(frozen=True)

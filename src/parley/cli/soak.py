@@ -23,7 +23,7 @@ from parley.cli._common import err, out
 if TYPE_CHECKING:
     from parley.bench.soak import OnSample, SoakConfig
 
-STACKS = ("fake", "embedded")
+STACKS = ("fake", "embedded", "neural")
 LOG_EVERY_S = 60.0  # without a terminal, one progress line a minute
 
 
@@ -32,10 +32,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "soak", help="run churning sessions for a long time and check nothing keeps growing"
     )
     parser.add_argument(
-        "--stack", default="fake,embedded", help="fake, embedded or both, comma-separated"
+        "--stack",
+        default="fake,embedded",
+        help="fake, embedded (the light stack), neural (Whisper + Piper), comma-separated",
     )
     parser.add_argument(
-        "--callers", type=int, help="concurrent callers (default: 200 on fake, 20 on embedded)"
+        "--callers",
+        type=int,
+        help="concurrent callers (default: 200 on fake, 20 on embedded, 4 on neural)",
     )
     parser.add_argument("--minutes", type=float, default=30.0, help="length of each run")
     parser.add_argument("--warmup-minutes", type=float, default=3.0, help="left out of the slopes")
@@ -98,7 +102,7 @@ def handle(args: argparse.Namespace) -> int:
 def _stacks(text: str) -> list[str]:
     stacks = [part.strip() for part in text.split(",") if part.strip()]
     if not stacks or set(stacks) - set(STACKS):
-        raise ValueError(f"--stack takes fake, embedded or fake,embedded, not {text!r}")
+        raise ValueError(f"--stack takes fake, embedded and neural, comma-separated, not {text!r}")
     return stacks
 
 

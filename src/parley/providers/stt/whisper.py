@@ -17,6 +17,8 @@ keeps the utterance's audio and decodes it at the moments that matter:
 Overload: when the shared decoder cannot start a final (or speculative) decode soon enough
 it refuses, and this turn is recognised by the light recogniser instead (`fallback`, built
 on demand, fed the utterance's audio); the transcript says so (`Transcription.fallback`).
+A decode it accepted but has not started `max_wait_s` after the turn ended (the queue
+moved slower than estimated) is withdrawn and falls back the same way.
 
 Everything here runs on the event loop; decodes run on the decoder's threads and their
 results come back through `call_soon_threadsafe`. A result is used only if its utterance
@@ -73,6 +75,7 @@ class WhisperRecognizer(SpeechRecognizer):
         self._speculation: Future[Decoded] | None = None  # of the current generation only
         self._finishing = False
         self._closed = False
+        self._deadline: asyncio.TimerHandle | None = None
 
     # Engine-facing API (event loop thread) ---------------------------------------------------
 
@@ -110,14 +113,19 @@ class WhisperRecognizer(SpeechRecognizer):
             return
         self._finishing = True
         self._cancel(self._partial)
-        standing = self._speculation
-        if standing is not None and not standing.cancelled():
-            if standing.done():  # its callback ran before the turn was over
-                self._deliver_final(standing, self._stamp())
-            return  # else its callback delivers the final
-        future = self._submit(Priority.FINAL, self._on_final)
-        if future is None:
-            self._fall_back()
+        pending = self._speculation  # if it stands, its callback delivers the final
+        if pending is not None and not pending.cancelled():
+            if pending.done():  # its callback ran before the turn was over
+                self._deliver_final(pending, self._stamp())
+                return
+        else:
+            pending = self._submit(Priority.FINAL, self._on_final)
+            if pending is None:
+                self._fall_back()
+                return
+        if self._fallback_factory is not None:
+            wait = self._decoder.max_wait_s
+            self._deadline = self._loop.call_later(wait, self._overdue, pending, self._stamp())
 
     def abandon(self) -> None:
         self._reset()
@@ -169,6 +177,14 @@ class WhisperRecognizer(SpeechRecognizer):
         self._reset()
         self._listener.on_transcription(Transcription(utterance, _text(future), final=True))
 
+    def _overdue(self, pending: Future[Decoded], stamp: _Stamp) -> None:
+        """The turn's decode has not started within the decoder's wait: the queue moved
+        slower than it promised. A decode already running is awaited; one still queued is
+        withdrawn and the turn goes to the fallback."""
+        self._deadline = None
+        if stamp == self._stamp() and self._finishing and pending.cancel():
+            self._fall_back()
+
     def _fall_back(self) -> None:
         """The decoder is saturated: this turn goes to the light recogniser."""
         utterance = self._utterance
@@ -186,6 +202,9 @@ class WhisperRecognizer(SpeechRecognizer):
     # Plumbing ------------------------------------------------------------------------------
 
     def _reset(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         self._generation += 1
         self._cancel(self._partial)
         self._cancel(self._speculation)

@@ -120,7 +120,7 @@ class WhisperDecoder:
         self._threads_per_job = threads
         self._device = device
         self._workers = workers
-        self._max_wait_s = max_wait_s
+        self.max_wait_s = max_wait_s
         self._queue: list[_Job] = []
         self._order = itertools.count()
         self._running = 0
@@ -187,7 +187,7 @@ class WhisperDecoder:
                     return None
             elif refusable:
                 ahead = sum(1 for job in self._queue if job.priority <= priority)
-                if self.wait_estimate(ahead) > self._max_wait_s:
+                if self.wait_estimate(ahead) > self.max_wait_s:
                     return None
             future: Future[Decoded] = Future()
             job = _Job(priority, next(self._order), audio, keyterms, future)
