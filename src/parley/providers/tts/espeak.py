@@ -13,18 +13,17 @@ at run time, not bundled in Parley's source).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ctypes
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from parley.providers.base import ProviderError, SpeechChunk, SpeechSynthesizer, WordMark
+from parley.providers.tts.threaded import Deliver, Item, from_thread
 
 log = logging.getLogger("parley.tts")
 
@@ -61,9 +60,6 @@ _Callback = ctypes.CFUNCTYPE(
 )
 
 
-_Item = SpeechChunk | BaseException | None
-
-
 @dataclass(eq=False)
 class _Job:
     """One synthesis. `deliver` is called on the synthesis thread with each chunk, then an
@@ -72,7 +68,7 @@ class _Job:
     text: str
     voice: str
     wpm: int
-    deliver: Callable[[_Item], None]
+    deliver: Deliver
     aborted: threading.Event = field(default_factory=threading.Event)
 
 
@@ -125,7 +121,7 @@ class EspeakEngine:
         """Load the voice data now (the first synthesis otherwise takes ~300 ms)."""
         done = threading.Event()
 
-        def deliver(item: _Item) -> None:
+        def deliver(item: Item) -> None:
             if not isinstance(item, SpeechChunk):
                 done.set()
 
@@ -199,7 +195,7 @@ class EspeakEngine:
         return 0
 
     @staticmethod
-    def _emit(job: _Job, item: _Item) -> None:
+    def _emit(job: _Job, item: Item) -> None:
         try:
             job.deliver(item)
         except Exception:
@@ -213,21 +209,10 @@ class EspeakSynthesizer(SpeechSynthesizer):
         self._wpm = wpm
         self.sample_rate = engine.sample_rate
 
-    async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
-        loop = asyncio.get_running_loop()
-        # Bounded by the text: espeak makes ~60 ms chunks, a few dozen per sentence.
-        chunks: asyncio.Queue[_Item] = asyncio.Queue()
+    def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+        def start(deliver: Deliver) -> threading.Event:
+            job = _Job(text, self._voice, self._wpm, deliver)
+            self._engine.submit(job)
+            return job.aborted
 
-        def deliver(item: _Item) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed under us
-                loop.call_soon_threadsafe(chunks.put_nowait, item)
-
-        job = _Job(text, self._voice, self._wpm, deliver)
-        self._engine.submit(job)
-        try:
-            while (item := await chunks.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise ProviderError("espeak", str(item)) from item
-                yield item
-        finally:
-            job.aborted.set()
+        return from_thread("espeak", start)

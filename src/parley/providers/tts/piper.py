@@ -19,39 +19,35 @@ Piper voice is `piper:<path to .onnx>` (its `.onnx.json` beside it).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import os
 import queue
 import re
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from parley.providers.base import (
-    ProviderError,
     ProviderUnavailable,
     SpeechChunk,
     SpeechSynthesizer,
     WordMark,
 )
+from parley.providers.tts.threaded import Deliver, from_thread
 
 log = logging.getLogger("parley.tts")
 
 VOLUME = 0.8  # Piper normalises each sentence to full scale; leave headroom for the codecs
 _WORD = re.compile(r"\S+")
 
-_Item = SpeechChunk | BaseException | None
-
 
 @dataclass(eq=False)
 class _Job:
     text: str
-    deliver: Callable[[_Item], None]
+    deliver: Deliver
     aborted: threading.Event = field(default_factory=threading.Event)
 
 
@@ -247,20 +243,10 @@ class PiperSynthesizer(SpeechSynthesizer):
         self._engine = engine
         self.sample_rate = engine.sample_rate
 
-    async def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
-        loop = asyncio.get_running_loop()
-        chunks: asyncio.Queue[_Item] = asyncio.Queue()  # a few per text: one per sentence
+    def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
+        def start(deliver: Deliver) -> threading.Event:
+            job = _Job(text, deliver)
+            self._engine.submit(job)
+            return job.aborted
 
-        def deliver(item: _Item) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed under us
-                loop.call_soon_threadsafe(chunks.put_nowait, item)
-
-        job = _Job(text, deliver)
-        self._engine.submit(job)
-        try:
-            while (item := await chunks.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise ProviderError("piper", str(item)) from item
-                yield item
-        finally:
-            job.aborted.set()
+        return from_thread("piper", start)
