@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from parley.audio.g711 import pcm_to_ulaw
 from parley.audio.pcm import Int16Array
+from parley.audio.resample import Resampler
 from parley.bench import corpus
 from parley.bench.wer import normalise, word_error_rate
+from parley.client import ParleyClient, VoiceClient
 from parley.providers.base import RecognitionListener, SpeechRecognizer, Transcription
 from parley.providers.stt.whisper import WhisperRecognizer
 from parley.providers.stt.whisper_decoder import Decoded, Priority, WhisperDecoder
 from parley.providers.tts.espeak import EspeakEngine
 from parley.providers.tts.piper import PiperEngine
+from parley.server.runner import serving
+from tests.voice.conftest import KEY, Server, collect, server_settings
 
 OPEN_SPEECH = "hello my name is alex and i need some help"
 
@@ -229,3 +235,48 @@ async def test_a_decode_that_has_not_started_in_time_is_withdrawn_for_the_fallba
     final = await heard.final(within=2)
     assert (final.utterance, final.fallback) == (3, True)
     assert all(future.cancelled() for future in stuck.accepted)
+
+
+async def test_a_phone_call_in_8_khz_mulaw_is_understood(
+    tmp_path: Path, piper: PiperEngine
+) -> None:
+    """The telephony path: μ-law at 8 kHz in, resampled for Whisper, μ-law back out."""
+    said = "could you move my appointment to thursday morning"
+    narrow = corpus.telephone(await corpus.speak(piper.synthesizer(), said, seed=4))
+    line = pcm_to_ulaw(Resampler(16000, 8000, "HQ").process(narrow)) + b"\xff" * 8000 * 2
+    settings = server_settings(tmp_path)  # the defaults: Silero, Whisper, Piper
+    async with serving(settings) as base, ParleyClient(base, KEY) as rest:
+        url, _ = await Server(base, rest, settings).session_url(greeting="Hello.")
+        start = {
+            "binary_audio": True,
+            "audio": {
+                "input": {"encoding": "mulaw", "sample_rate": 8000},
+                "output": {"encoding": "mulaw", "sample_rate": 8000},
+            },
+        }
+        async with VoiceClient.connect(url, start=start) as call:
+            loop = asyncio.get_running_loop()
+            begun = loop.time()
+            for index, offset in enumerate(range(0, len(line), 160)):  # 20 ms frames
+                await call.send_audio(line[offset : offset + 160])
+                await asyncio.sleep(max(0.0, begun + (index + 1) * 0.02 - loop.time()))
+            messages = await collect(
+                call,
+                lambda m: (
+                    m["type"] == "transcript"
+                    and m["payload"]["role"] == "agent"
+                    and m["payload"]["text"].startswith("You said")
+                ),
+                within=20,
+            )
+    heard = [m["payload"]["text"] for m in messages if _final_user(m)]
+    assert heard and word_error_rate(said, heard[0]) <= 0.15, heard
+    assert any(m["type"] == "audio" for m in messages)
+
+
+def _final_user(message: Any) -> bool:
+    return bool(
+        message["type"] == "transcript"
+        and message["payload"]["role"] == "user"
+        and message["payload"]["final"]
+    )
