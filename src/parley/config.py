@@ -9,6 +9,7 @@ tuples), so downstream code never re-parses them.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -116,10 +117,13 @@ class Settings(BaseSettings):
     # Whisper's shared decoder: decodes at once (`workers`), cores each (`threads`), where
     # (`auto`: CUDA when CTranslate2 sees a GPU), and the longest a turn's decode may wait
     # to start before that turn goes to `stt_fallback` instead ("" for none: it waits).
-    whisper_workers: int = Field(default=1, ge=1, le=64)
-    whisper_threads: int = Field(default=2, ge=1, le=256)
+    # One core per decode holds more callers than two (docs/benchmarks.md); a decode on one
+    # core (~200 ms) still ends inside the endpoint window.
+    whisper_workers: int = Field(default_factory=lambda: min(4, os.cpu_count() or 1), ge=1, le=64)
+    whisper_threads: int = Field(default=1, ge=1, le=256)
     whisper_device: str = "auto"
     whisper_max_wait_ms: float = Field(default=600.0, ge=0)
+    whisper_partial_ms: float = Field(default=1000.0, ge=0)  # re-decode for partials (0: none)
     stt_fallback: str = "pocketsphinx"
     piper_workers: int = Field(default=2, ge=1, le=64)  # Piper syntheses at once
     # Where hosted speech services are (tests and self-hosted gateways move them).

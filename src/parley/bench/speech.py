@@ -27,6 +27,7 @@ import numpy as np
 
 from parley.audio.pcm import Int16Array
 from parley.bench import corpus
+from parley.bench.report import window
 from parley.bench.server import BenchServer
 from parley.bench.wer import word_error_rate
 from parley.client import ParleyClient, VoiceClient
@@ -199,8 +200,21 @@ async def conversation(
                     reader.cancel()
                 return caller
 
+        start = server.sample()
         done = await asyncio.gather(*(one(i, s) for i, s in enumerate(sessions)))
-    return _summary(stack, callers, [t for c in done for t in c.turns])
+        end = server.sample()
+    level = _summary(stack, callers, [t for c in done for t in c.turns])
+    level["server_cpu_percent"] = round(
+        (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at) * 100, 1
+    )
+    gained = window(start.metrics, end.metrics)
+    decodes: dict[str, float] = {}
+    for (name, labels), count in gained.items():
+        if name == "parley_whisper_decodes_total" and count:
+            key = "{kind} {outcome}".format(**dict(labels))
+            decodes[key] = round(count / max(1, level["turns"]), 2)
+    level["whisper_decodes_per_turn"] = decodes
+    return level
 
 
 def _summary(stack: str, callers: int, turns: list[dict[str, Any]]) -> dict[str, Any]:

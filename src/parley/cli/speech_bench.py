@@ -76,6 +76,7 @@ def _show(result: dict[str, Any]) -> None:
         "fallbacks",
         "unanswered",
         "WER",
+        "CPU %",
         title="conversation (ms from the end of the caller's speech)",
     )
     for level in result["conversation"]:
@@ -89,5 +90,6 @@ def _show(result: dict[str, Any]) -> None:
             str(level["fallbacks"]),
             str(level["unanswered"]),
             f"{level['wer']:.1%}" if level["wer"] is not None else "–",
+            f"{level.get('server_cpu_percent', '–')}",
         )
     out.print(grid)

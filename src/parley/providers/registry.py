@@ -137,9 +137,13 @@ def _whisper(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     from parley.providers.stt.whisper import WhisperRecognizer
 
     decoder, keyterms = hub.whisper_decoder(spec.argument), wants.keyterms
-    fallback = hub.overload_fallback(wants)
+    fallback, partial_s = hub.overload_fallback(wants), hub.settings.whisper_partial_ms / 1000
     return lambda listener: WhisperRecognizer(
-        listener=listener, decoder=decoder, keyterms=keyterms, fallback=fallback
+        listener=listener,
+        decoder=decoder,
+        keyterms=keyterms,
+        fallback=fallback,
+        partial_every_s=partial_s,
     )
 
 

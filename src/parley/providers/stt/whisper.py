@@ -59,11 +59,13 @@ class WhisperRecognizer(SpeechRecognizer):
         decoder: WhisperDecoder,
         keyterms: tuple[str, ...] = (),
         fallback: Fallback | None = None,
+        partial_every_s: float = PARTIAL_EVERY_S,
     ) -> None:
         self._listener = listener
         self._decoder = decoder
         self._keyterms = keyterms
         self._fallback_factory = fallback
+        self._partial_every = int(partial_every_s * RECOGNITION_RATE)  # samples; 0: none
         self._fallback: SpeechRecognizer | None = None
         self._loop = asyncio.get_running_loop()
         self._utterance: int | None = None
@@ -90,9 +92,10 @@ class WhisperRecognizer(SpeechRecognizer):
             self._audio.append(samples)
             self._samples += samples.size
         if (
-            self._speculation is None
+            self._partial_every
+            and self._speculation is None
             and self._partial is None
-            and self._samples - self._partial_at >= PARTIAL_EVERY_S * RECOGNITION_RATE
+            and self._samples - self._partial_at >= self._partial_every
         ):
             self._partial_at = self._samples
             self._partial = self._submit(Priority.PARTIAL, self._on_partial)

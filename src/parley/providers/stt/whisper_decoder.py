@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from prometheus_client import Counter
 
 from parley.audio.pcm import Int16Array
 from parley.providers.base import RECOGNITION_RATE, ProviderUnavailable
@@ -53,6 +54,14 @@ TOKENS_PER_SECOND = 12  # a generous bound on speech tokens: stops repetition lo
 NO_SPEECH = 0.6  # faster-whisper's rule: probably not speech, and not said with confidence
 LOW_LOGPROB = -1.0
 BEAM = 1
+
+
+DECODES = Counter(
+    "parley_whisper_decodes_total",
+    "Whisper decodes by kind (final, speculative, partial) and outcome "
+    "(done, failed, refused: no room; withdrawn: cancelled before it ran).",
+    ["kind", "outcome"],
+)
 
 
 class Priority(enum.IntEnum):
@@ -188,6 +197,7 @@ class WhisperDecoder:
             elif refusable:
                 ahead = sum(1 for job in self._queue if job.priority <= priority)
                 if self.wait_estimate(ahead) > self.max_wait_s:
+                    DECODES.labels(priority.name.lower(), "refused").inc()
                     return None
             future: Future[Decoded] = Future()
             job = _Job(priority, next(self._order), audio, keyterms, future)
@@ -222,7 +232,9 @@ class WhisperDecoder:
                 if self._closed:
                     return
                 job = heapq.heappop(self._queue)
+                kind = Priority(job.priority).name.lower()
                 if not job.future.set_running_or_notify_cancel():
+                    DECODES.labels(kind, "withdrawn").inc()
                     continue
                 self._running += 1
             started = time.perf_counter()
@@ -231,6 +243,7 @@ class WhisperDecoder:
             except Exception as exc:
                 job.future.set_exception(exc)
                 text = None
+            DECODES.labels(kind, "failed" if text is None else "done").inc()
             seconds = time.perf_counter() - started
             with self._lock:
                 self._running -= 1
