@@ -44,10 +44,6 @@ from parley.providers.base import (
 from parley.providers.stt.whisper_decoder import Decoded, Priority, WhisperDecoder
 
 PARTIAL_EVERY_S = 1.0
-# A pause this long starts the speculation: most shorter ones are gaps between words (the
-# benchmark saw ~1.8 speculations a turn when every pause started one), and a one-core
-# decode (~200 ms) started here still ends inside the 350 ms endpoint window.
-SPECULATE_AFTER_S = 0.1
 MAX_UTTERANCE_S = 120.0  # beyond this the start of an utterance is kept, the rest dropped
 
 Fallback = Callable[[RecognitionListener], SpeechRecognizer]
@@ -82,7 +78,6 @@ class WhisperRecognizer(SpeechRecognizer):
         self._finishing = False
         self._closed = False
         self._deadline: asyncio.TimerHandle | None = None
-        self._speculate: asyncio.TimerHandle | None = None  # a pause, not yet long enough
 
     # Engine-facing API (event loop thread) ---------------------------------------------------
 
@@ -108,18 +103,11 @@ class WhisperRecognizer(SpeechRecognizer):
     def pause(self) -> None:
         if self._utterance is None or self._finishing or not self._samples:
             return
-        self._speculate = _stopped(self._speculate)
-        self._speculate = self._loop.call_later(SPECULATE_AFTER_S, self._speculate_now)
-
-    def _speculate_now(self) -> None:
-        self._speculate = None
-        if self._utterance is not None and not self._finishing:
-            self._cancel(self._speculation)
-            self._speculation = self._submit(Priority.SPECULATIVE, self._on_speculation)
+        self._cancel(self._speculation)
+        self._speculation = self._submit(Priority.SPECULATIVE, self._on_speculation)
 
     def resume(self) -> None:
         self._generation += 1
-        self._speculate = _stopped(self._speculate)
         self._cancel(self._speculation)
         self._speculation = None
 
@@ -127,7 +115,6 @@ class WhisperRecognizer(SpeechRecognizer):
         if self._utterance is None or self._finishing:
             return
         self._finishing = True
-        self._speculate = _stopped(self._speculate)
         self._cancel(self._partial)
         pending = self._speculation  # if it stands, its callback delivers the final
         if pending is not None and not pending.cancelled():
@@ -218,8 +205,9 @@ class WhisperRecognizer(SpeechRecognizer):
     # Plumbing ------------------------------------------------------------------------------
 
     def _reset(self) -> None:
-        self._deadline = _stopped(self._deadline)
-        self._speculate = _stopped(self._speculate)
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         self._generation += 1
         self._cancel(self._partial)
         self._cancel(self._speculation)
@@ -255,13 +243,6 @@ class _Marked(RecognitionListener):
 
     def on_recognition_error(self, utterance: int, error: Exception) -> None:
         self._listener.on_recognition_error(utterance, error)
-
-
-def _stopped(timer: asyncio.TimerHandle | None) -> asyncio.TimerHandle | None:
-    """Cancel `timer` if set; what the attribute holding it becomes (None)."""
-    if timer is not None:
-        timer.cancel()
-    return None
 
 
 def _text(future: Future[Decoded]) -> str:

