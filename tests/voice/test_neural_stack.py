@@ -20,7 +20,7 @@ from parley.bench.wer import normalise, word_error_rate
 from parley.client import ParleyClient, VoiceClient
 from parley.providers.base import RecognitionListener, SpeechRecognizer, Transcription
 from parley.providers.stt.whisper import WhisperRecognizer
-from parley.providers.stt.whisper_decoder import Decoded, Priority, WhisperDecoder
+from parley.providers.stt.whisper_decoder import Decoded, Priority, WhisperDecoder, without_repeats
 from parley.providers.tts.espeak import EspeakEngine
 from parley.providers.tts.piper import PiperEngine
 from parley.server.runner import serving
@@ -280,3 +280,19 @@ def _final_user(message: Any) -> bool:
         and message["payload"]["role"] == "user"
         and message["payload"]["final"]
     )
+
+
+@pytest.mark.parametrize(
+    ("decoded", "kept"),
+    [
+        ("We are out of milk. We are out of milk.", "We are out of milk."),
+        (
+            "can i get a small cheese pizza, can i get a small cheese pizza,",
+            "can i get a small cheese pizza,",
+        ),
+        ("I think that I think that I am mistaken", "I think that I think that I am mistaken"),
+        ("no no no", "no no no"),
+    ],
+)
+def test_whisper_loops_at_the_end_of_a_transcript_are_cut(decoded: str, kept: str) -> None:
+    assert without_repeats(decoded) == kept

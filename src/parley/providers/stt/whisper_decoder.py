@@ -50,7 +50,7 @@ PAD_S = 5.0
 MIN_WINDOW_S = 8.0
 MAX_WINDOW_S = 30.0
 PIECE_S = MAX_WINDOW_S - PAD_S  # a longer utterance is decoded in consecutive pieces
-TOKENS_PER_SECOND = 12  # a generous bound on speech tokens: stops repetition loops early
+TOKENS_PER_SECOND = 8  # of audio: a generous bound on speech (~4 a second) that cuts loops
 NO_SPEECH = 0.6  # faster-whisper's rule: probably not speech, and not said with confidence
 LOW_LOGPROB = -1.0
 BEAM = 1
@@ -347,7 +347,7 @@ class _Loaded:
             encoded,
             [list(prompt)],
             beam_size=BEAM,
-            max_length=len(prompt) + int(TOKENS_PER_SECOND * seconds) + 8,
+            max_length=len(prompt) + int(TOKENS_PER_SECOND * audio.size / RECOGNITION_RATE) + 10,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -356,7 +356,26 @@ class _Loaded:
         logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # as faster-whisper
         if result.no_speech_prob > NO_SPEECH and logprob < LOW_LOGPROB:
             return ""
-        return str(self.tokenizer.decode(tokens)).strip()
+        return without_repeats(str(self.tokenizer.decode(tokens)).strip())
+
+
+def without_repeats(text: str, shortest: int = 3) -> str:
+    """`text` without the loop Whisper falls into on some audio: the same run of words said
+    again and again at the end ("we are out of milk. we are out of milk.")."""
+    words = text.split()
+    changed = True
+    while changed:
+        changed = False
+        for n in range(len(words) // 2, shortest - 1, -1):
+            tail, before = words[-n:], words[-2 * n : -n]
+            if [_bare(w) for w in tail] == [_bare(w) for w in before]:
+                words, changed = words[:-n], True
+                break
+    return " ".join(words)
+
+
+def _bare(word: str) -> str:
+    return "".join(c for c in word.lower() if c.isalnum())
 
 
 def _as_context(keyterms: tuple[str, ...]) -> str:
