@@ -14,6 +14,8 @@ from parley.engine.events import (
     Transcript,
     UserStartedSpeaking,
 )
+from parley.providers.base import RecognitionListener
+from parley.providers.fakes import FakeRecognizer
 from tests.engine.timeline import Timeline, words
 
 pytestmark = pytest.mark.looptime
@@ -130,3 +132,46 @@ async def test_endpoint_ms_sets_how_long_silence_must_last() -> None:
     [speaking] = line.of(AgentStartedSpeaking)
     assert speaking.metrics.endpoint_ms == pytest.approx(800, abs=1)
     assert line.at(AgentAudio)[0] == pytest.approx(2.0 + 0.8 + 0.15 + 0.33 + 0.05, abs=0.002)
+
+
+class _Hinted(FakeRecognizer):
+    """The fake recogniser, noting when it was told the caller paused and resumed."""
+
+    def __init__(self, listener: RecognitionListener, line: Timeline) -> None:
+        super().__init__(listener, delay_ms=150, texts=["what time is it"])
+        self.line = line
+        self.hints: list[tuple[str, float]] = []
+
+    def pause(self) -> None:
+        self.hints.append(("pause", self.line.now()))
+
+    def resume(self) -> None:
+        self.hints.append(("resume", self.line.now()))
+
+    def finish(self) -> None:
+        self.hints.append(("finish", self.line.now()))
+        super().finish()
+
+
+async def test_the_recogniser_hears_each_pause_before_the_turn_ends() -> None:
+    made: list[_Hinted] = []
+    line = Timeline()
+
+    def recognizer(listener: RecognitionListener) -> _Hinted:
+        made.append(_Hinted(listener, line))
+        return made[-1]
+
+    line.recognizer = recognizer
+    await line.start()
+
+    # speech 0.5–1.2 s, a 200 ms gap (shorter than the 350 ms endpoint), speech to 2.0 s
+    await line.audio(until_s=4.0, speech=[(0.5, 1.2), (1.4, 2.0)])
+    line.send(Stop())
+    await line.finish()
+
+    hints = made[0].hints
+    assert [kind for kind, _ in hints] == ["pause", "resume", "pause", "finish"]
+    pause, resume, last_pause, finish = (at for _, at in hints)
+    assert 1.2 <= pause < resume <= 1.45  # the gap, as the VAD saw it
+    assert 2.0 <= last_pause < finish  # the last silence is hinted before the endpoint fires
+    assert finish == pytest.approx(2.35, abs=0.03)  # 350 ms after the speech ended
