@@ -20,7 +20,7 @@ from parley.bench.wer import normalise, word_error_rate
 from parley.client import ParleyClient, VoiceClient
 from parley.providers.base import RecognitionListener, SpeechRecognizer, Transcription
 from parley.providers.stt.whisper import WhisperRecognizer
-from parley.providers.stt.whisper_decoder import Decoded, Priority, WhisperDecoder, without_repeats
+from parley.providers.stt.whisper_decoder import Priority, WhisperDecoder, without_repeats
 from parley.providers.tts.espeak import EspeakEngine
 from parley.providers.tts.piper import PiperEngine
 from parley.server.runner import serving
@@ -146,7 +146,7 @@ def test_the_pool_refuses_what_it_could_not_start_in_time_and_partials_when_busy
     try:
         decoder.warm()
         audio = np.zeros(16000 * 3, dtype=np.int16)
-        accepted: list[Future[Decoded] | None] = [
+        accepted: list[Future[str] | None] = [
             decoder.submit(audio, (), Priority.FINAL) for _ in range(20)
         ]
         assert accepted[0] is not None and None in accepted  # a queue, then refusals
@@ -216,11 +216,11 @@ class _Stuck:
     max_wait_s = 0.05
 
     def __init__(self) -> None:
-        self.accepted: list[Future[Decoded]] = []
+        self.accepted: list[Future[str]] = []
 
     def submit(
         self, audio: Int16Array, keyterms: tuple[str, ...], priority: Priority, refusable: bool
-    ) -> Future[Decoded]:
+    ) -> Future[str]:
         self.accepted.append(Future())
         return self.accepted[-1]
 

@@ -22,12 +22,13 @@ from collections import deque
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from parley.audio.pcm import Int16Array
 from parley.providers.base import RecognitionListener, SpeechRecognizer, Transcription
+from parley.providers.once import PerProcess
 from parley.providers.stt import domain_lm
 
 log = logging.getLogger("parley.stt")
@@ -209,17 +210,13 @@ class SharedDecoders:
     utterance is decoded as a whole (`full_utt`), so its cepstral mean is its own."""
 
     MAX_DECODERS = 8
-    _shared: SharedDecoders | None = None
-    _shared_lock = threading.Lock()
+    _made: ClassVar[PerProcess[SharedDecoders]] = PerProcess()
 
     @classmethod
     def shared(cls, cache_dir: Path) -> SharedDecoders:
         """The process's decoders (domain models are cached by content, so the first
         cache directory serves every caller)."""
-        with cls._shared_lock:
-            if cls._shared is None:
-                cls._shared = cls(cache_dir)
-            return cls._shared
+        return cls._made.get(None, lambda: cls(cache_dir))
 
     def __init__(self, cache_dir: Path) -> None:
         self._cache_dir = cache_dir

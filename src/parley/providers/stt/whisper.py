@@ -41,14 +41,14 @@ from parley.providers.base import (
     SpeechRecognizer,
     Transcription,
 )
-from parley.providers.stt.whisper_decoder import Decoded, Priority, WhisperDecoder
+from parley.providers.stt.whisper_decoder import Priority, WhisperDecoder
 
 PARTIAL_EVERY_S = 1.0
 MAX_UTTERANCE_S = 120.0  # beyond this the start of an utterance is kept, the rest dropped
 
 Fallback = Callable[[RecognitionListener], SpeechRecognizer]
 _Stamp = tuple[int | None, int]  # (utterance, generation) a decode was asked for
-_Done = Callable[[Future[Decoded], _Stamp], None]
+_Done = Callable[[Future[str], _Stamp], None]
 
 
 class WhisperRecognizer(SpeechRecognizer):
@@ -73,8 +73,8 @@ class WhisperRecognizer(SpeechRecognizer):
         self._audio: list[Int16Array] = []
         self._samples = 0
         self._partial_at = 0  # samples at the last partial decode
-        self._partial: Future[Decoded] | None = None
-        self._speculation: Future[Decoded] | None = None  # of the current generation only
+        self._partial: Future[str] | None = None
+        self._speculation: Future[str] | None = None  # of the current generation only
         self._finishing = False
         self._closed = False
         self._deadline: asyncio.TimerHandle | None = None
@@ -144,7 +144,7 @@ class WhisperRecognizer(SpeechRecognizer):
     def _stamp(self) -> _Stamp:
         return (self._utterance, self._generation)
 
-    def _submit(self, priority: Priority, done: _Done) -> Future[Decoded] | None:
+    def _submit(self, priority: Priority, done: _Done) -> Future[str] | None:
         audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
         refusable = priority is not Priority.FINAL or self._fallback_factory is not None
         future = self._decoder.submit(audio, self._keyterms, priority, refusable=refusable)
@@ -153,21 +153,21 @@ class WhisperRecognizer(SpeechRecognizer):
             future.add_done_callback(lambda f: self._post(done, f, stamp))
         return future
 
-    def _on_partial(self, future: Future[Decoded], stamp: _Stamp) -> None:
+    def _on_partial(self, future: Future[str], stamp: _Stamp) -> None:
         if future is self._partial:
             self._partial = None
         text = _text(future)
         if text and stamp[0] is not None and stamp[0] == self._utterance and not self._finishing:
             self._listener.on_transcription(Transcription(stamp[0], text, final=False))
 
-    def _on_speculation(self, future: Future[Decoded], stamp: _Stamp) -> None:
+    def _on_speculation(self, future: Future[str], stamp: _Stamp) -> None:
         if future is self._speculation and self._finishing:
             self._deliver_final(future, stamp)
 
-    def _on_final(self, future: Future[Decoded], stamp: _Stamp) -> None:
+    def _on_final(self, future: Future[str], stamp: _Stamp) -> None:
         self._deliver_final(future, stamp)
 
-    def _deliver_final(self, future: Future[Decoded], stamp: _Stamp) -> None:
+    def _deliver_final(self, future: Future[str], stamp: _Stamp) -> None:
         """The final transcript, if `future` decoded the current utterance as it now is."""
         utterance = self._utterance
         if utterance is None or stamp != self._stamp() or not self._finishing:
@@ -180,7 +180,7 @@ class WhisperRecognizer(SpeechRecognizer):
         self._reset()
         self._listener.on_transcription(Transcription(utterance, _text(future), final=True))
 
-    def _overdue(self, pending: Future[Decoded], stamp: _Stamp) -> None:
+    def _overdue(self, pending: Future[str], stamp: _Stamp) -> None:
         """The turn's decode has not started within the decoder's wait: the queue moved
         slower than it promised. A decode already running is awaited; one still queued is
         withdrawn and the turn goes to the fallback."""
@@ -215,11 +215,11 @@ class WhisperRecognizer(SpeechRecognizer):
         self._audio, self._samples, self._partial_at, self._finishing = [], 0, 0, False
 
     @staticmethod
-    def _cancel(future: Future[Decoded] | None) -> None:
+    def _cancel(future: Future[str] | None) -> None:
         if future is not None:
             future.cancel()
 
-    def _post(self, callback: _Done, future: Future[Decoded], stamp: _Stamp) -> None:
+    def _post(self, callback: _Done, future: Future[str], stamp: _Stamp) -> None:
         """From a decoder thread (or at once, if the future was already done) to the loop."""
 
         def deliver() -> None:
@@ -245,7 +245,7 @@ class _Marked(RecognitionListener):
         self._listener.on_recognition_error(utterance, error)
 
 
-def _text(future: Future[Decoded]) -> str:
+def _text(future: Future[str]) -> str:
     if future.cancelled() or future.exception() is not None:
         return ""
-    return future.result().text
+    return future.result()

@@ -32,13 +32,14 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from prometheus_client import Counter
 
 from parley.audio.pcm import Int16Array
 from parley.providers.base import RECOGNITION_RATE, ProviderUnavailable
+from parley.providers.once import PerProcess
 
 log = logging.getLogger("parley.stt")
 
@@ -70,19 +71,13 @@ class Priority(enum.IntEnum):
     PARTIAL = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    text: str
-    seconds: float  # how long the decode took (for the pool's estimate)
-
-
 @dataclass(order=True)
 class _Job:
     priority: int
     order: int
     audio: Int16Array = field(compare=False)
     keyterms: tuple[str, ...] = field(compare=False)
-    future: Future[Decoded] = field(compare=False)
+    future: Future[str] = field(compare=False)
 
 
 def _bundled_path() -> Path | None:
@@ -110,17 +105,13 @@ class WhisperDecoder:
     submitted meanwhile wait for it, and if it cannot load they fail with the reason.
     """
 
-    _shared: dict[tuple[Any, ...], WhisperDecoder] = {}
-    _shared_lock = threading.Lock()
+    _made: ClassVar[PerProcess[WhisperDecoder]] = PerProcess()
 
     @classmethod
     def shared(cls, model: Path, **options: Any) -> WhisperDecoder:
         """The process's decoder for this model and these options (one load per process)."""
         key = (model, *sorted(options.items()))
-        with cls._shared_lock:
-            if key not in cls._shared:
-                cls._shared[key] = cls(model, **options)
-            return cls._shared[key]
+        return cls._made.get(key, lambda: cls(model, **options))
 
     def __init__(
         self,
@@ -191,7 +182,7 @@ class WhisperDecoder:
         priority: Priority,
         *,
         refusable: bool = True,
-    ) -> Future[Decoded] | None:
+    ) -> Future[str] | None:
         """Queue a decode, or refuse it (None) if it could not start within `max_wait_s`
         (a partial: unless a worker is idle and nothing waits). A final that is not
         `refusable` (there is nothing to fall back to) always queues."""
@@ -207,7 +198,7 @@ class WhisperDecoder:
                 if self.wait_estimate(ahead) > self.max_wait_s:
                     DECODES.labels(priority.name.lower(), "refused").inc()
                     return None
-            future: Future[Decoded] = Future()
+            future: Future[str] = Future()
             job = _Job(priority, next(self._order), audio, keyterms, future)
             heapq.heappush(self._queue, job)
             self._lock.notify()
@@ -217,11 +208,6 @@ class WhisperDecoder:
         """Seconds before a new job would start, with `ahead` jobs queued before it."""
         busy = max(0, self._running + ahead - self._workers + 1)
         return busy * self._estimate_s / self._workers
-
-    @property
-    def backlog(self) -> int:
-        with self._lock:
-            return len(self._queue) + self._running
 
     def close(self) -> None:
         with self._lock:
@@ -258,7 +244,7 @@ class WhisperDecoder:
                 if text is not None:
                     self._estimate_s = 0.8 * self._estimate_s + 0.2 * seconds
             if text is not None:
-                job.future.set_result(Decoded(text, seconds))
+                job.future.set_result(text)
 
     # Loading and decoding (worker threads) -------------------------------------------------
 

@@ -19,10 +19,12 @@ import queue
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from parley.providers.base import ProviderError, SpeechChunk, SpeechSynthesizer, WordMark
+from parley.providers.once import PerProcess
 from parley.providers.tts.threaded import Deliver, Item, from_thread
 
 log = logging.getLogger("parley.tts")
@@ -78,15 +80,11 @@ class EspeakEngine:
     libespeak-ng is global state, so there must be one engine per process: use `shared()`.
     """
 
-    _shared: EspeakEngine | None = None
-    _shared_lock = threading.Lock()
+    _made: ClassVar[PerProcess[EspeakEngine]] = PerProcess()
 
     @classmethod
     def shared(cls) -> EspeakEngine:
-        with cls._shared_lock:
-            if cls._shared is None:
-                cls._shared = cls()
-            return cls._shared
+        return cls._made.get(None, cls)
 
     def __init__(self) -> None:
         import espeakng_loader

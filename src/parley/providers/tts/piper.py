@@ -28,7 +28,7 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from parley.providers.base import (
     ProviderUnavailable,
@@ -36,6 +36,7 @@ from parley.providers.base import (
     SpeechSynthesizer,
     WordMark,
 )
+from parley.providers.once import PerProcess
 from parley.providers.tts.threaded import Deliver, from_thread
 
 log = logging.getLogger("parley.tts")
@@ -58,18 +59,14 @@ def user_cache() -> Path:
 
 
 class PiperEngine:
-    _shared: dict[tuple[Path, int], PiperEngine] = {}
-    _shared_lock = threading.Lock()
+    _made: ClassVar[PerProcess[PiperEngine]] = PerProcess()
 
     @classmethod
     def shared(cls, model: Path, *, workers: int = 2) -> PiperEngine:
         """The process's engine for this voice (one load per process)."""
-        with cls._shared_lock:
-            if (model, workers) not in cls._shared:
-                cls._shared[(model, workers)] = cls(
-                    model, workers=workers, cache_dir=user_cache() / "piper"
-                )
-            return cls._shared[(model, workers)]
+        return cls._made.get(
+            (model, workers), lambda: cls(model, workers=workers, cache_dir=user_cache() / "piper")
+        )
 
     def __init__(self, model: Path, *, workers: int = 2, cache_dir: Path) -> None:
         self.name = model.stem
