@@ -6,7 +6,6 @@ same text always gives the same audio. Results are cached per process.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from functools import cache
@@ -61,19 +60,3 @@ def speech(text: str, rate: int = 16000, wpm: int = 160) -> bytes:
 def noise(seconds: float, rate: int = 16000, seed: int = 1) -> bytes:
     samples = np.random.default_rng(seed).normal(0, NOISE_SIGMA, int(rate * seconds))
     return samples.astype(np.int16).tobytes()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref = re.findall(r"[a-z']+", reference.lower())
-    hyp = re.findall(r"[a-z']+", hypothesis.lower())
-    distance = np.zeros((len(ref) + 1, len(hyp) + 1), dtype=int)
-    distance[:, 0] = np.arange(len(ref) + 1)
-    distance[0, :] = np.arange(len(hyp) + 1)
-    for i in range(1, len(ref) + 1):
-        for j in range(1, len(hyp) + 1):
-            distance[i, j] = min(
-                distance[i - 1, j] + 1,
-                distance[i, j - 1] + 1,
-                distance[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]),
-            )
-    return float(distance[-1, -1]) / max(1, len(ref))

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from parley.bench.wer import word_error_rate
 from parley.client import ParleyClient, VoiceClient
 from parley.server.runner import serving
-from tests.support.speech import noise, require_tools, speech, word_error_rate
+from tests.support.speech import noise, require_tools, speech
 from tests.voice.conftest import KEY, Server, collect, of, server_settings, stream
 
 PHRASES = [

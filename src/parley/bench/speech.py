@@ -27,13 +27,15 @@ import numpy as np
 
 from parley.audio.pcm import Int16Array
 from parley.bench import corpus
-from parley.bench.report import window
+from parley.bench.report import percentiles, window
 from parley.bench.server import BenchServer
 from parley.bench.wer import word_error_rate
 from parley.client import ParleyClient, VoiceClient
 from parley.config import Settings
-from parley.providers.base import RecognitionListener, Transcription
+from parley.providers.base import RecognitionListener, SpeechSynthesizer, Transcription
 from parley.providers.hub import ProviderHub
+from parley.providers.tts.espeak import EspeakEngine
+from parley.providers.tts.piper import PiperEngine
 
 STACKS: dict[str, dict[str, str]] = {
     "neural": {"stt": "whisper", "tts": "piper"},
@@ -57,10 +59,10 @@ class _Final(RecognitionListener):
             self.future.set_exception(error)
 
 
-async def _voices() -> dict[str, Any]:
-    hub = ProviderHub(Settings())
-    voices: dict[str, Any] = {v: hub.espeak_engine().synthesizer(v) for v in corpus.ESPEAK_VOICES}
-    voices["piper"] = hub.piper_engine(None).synthesizer()
+def _voices() -> dict[str, SpeechSynthesizer]:
+    espeak = EspeakEngine.shared()
+    voices: dict[str, SpeechSynthesizer] = {v: espeak.synthesizer(v) for v in corpus.ESPEAK_VOICES}
+    voices["piper"] = PiperEngine.shared(PiperEngine.locate(None)).synthesizer()
     return voices
 
 
@@ -69,7 +71,7 @@ async def recognition(
 ) -> list[dict[str, Any]]:
     """WER rows: one per (voice group, keyterms, telephone)."""
     hub = ProviderHub(Settings(data_dir=data_dir, stt_fallback=""))
-    spoken = await corpus.utterances(await _voices(), sentences)
+    spoken = await corpus.utterances(_voices(), sentences)
     rows = []
     for keyterms in ((), corpus.KEYTERMS):
         factory = hub.recognizer([STACKS[stack]["stt"]], keyterms=list(keyterms), language="en")
@@ -170,7 +172,7 @@ async def conversation(
     stack: str, callers: int, turns: int, progress: Callable[[str], None]
 ) -> dict[str, Any]:
     """One level: `callers` talking at once, `turns` each."""
-    voice = (await _voices())["en-us"]
+    voice = _voices()["en-us"]
     lines = [
         (text, await corpus.speak(voice, text, seed=i)) for i, text in enumerate(corpus.SENTENCES)
     ]
@@ -226,21 +228,13 @@ def _summary(stack: str, callers: int, turns: list[dict[str, Any]]) -> dict[str,
         "callers": callers,
         "turns": len(turns),
         "unanswered": len(turns) - len(measured),
-        "final_ms": _percentiles(final),
-        "first_audio_ms": _percentiles(audio),
+        "final_ms": percentiles(final, 50, 95),
+        "first_audio_ms": percentiles(audio, 50, 95),
         "fallbacks": sum(1 for t in measured if t["metrics"].get("stt_fallback")),
         "wer": round(statistics.fmean(word_error_rate(t["said"], t["heard"]) for t in turns), 4)
         if turns
         else None,
     }
-
-
-def _percentiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p95": None}
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50": round(statistics.median(ordered), 1), "p95": round(p95, 1)}
 
 
 async def run(

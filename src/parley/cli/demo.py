@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from parley.audio.pcm import Int16Array, rms
-from parley.audio.resample import Resampler
 from parley.audio.wav import write_wav
+from parley.bench.corpus import speak
 from parley.cli._common import out, run
 from parley.client import ParleyClient, VoiceClient
 from parley.client.playback import CallRecording
@@ -177,18 +177,10 @@ class Caller:
         await asyncio.sleep(max(0.0, self.recording.agent_played_until() - self.now()) + 0.6)
 
 
-async def _voice(text: str) -> Int16Array:
-    """The caller's speech: espeak in another voice, at 16 kHz with a faint noise floor."""
-    synthesizer = EspeakEngine.shared().synthesizer(CALLER_VOICE, wpm=165)
-    chunks = [chunk.samples async for chunk in synthesizer.synthesize(text)]
-    resampler = Resampler(synthesizer.sample_rate, RATE, "HQ")
-    pcm = np.concatenate([resampler.process(np.concatenate(chunks)), resampler.flush()])
-    noisy = pcm + np.random.default_rng(len(text)).normal(0, 50, pcm.size)
-    return np.clip(noisy, -32768, 32767).astype(np.int16)
-
-
 async def _script(caller: Caller) -> None:
-    voices = {text: await _voice(text) for text in LINES}
+    # the caller's speech: espeak in another voice, at 16 kHz with a faint noise floor
+    synthesizer = EspeakEngine.shared().synthesizer(CALLER_VOICE, wpm=165)
+    voices = {text: await speak(synthesizer, text, seed=len(text)) for text in LINES}
     await caller.agent_finished()  # the greeting
     caller.turns.append(Turn(ORDER))
     caller.say(voices[ORDER])
