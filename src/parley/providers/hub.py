@@ -32,9 +32,9 @@ from parley.providers.base import (
     VoiceActivityDetector,
 )
 from parley.providers.chains import ModelChain, RecognizerChain, SynthesizerChain
+from parley.providers.family import Wants
 from parley.providers.http_tools import HttpToolRunner
 from parley.providers.netguard import AddressPolicy, Flavour, guarded_client
-from parley.providers.registry import Wants
 from parley.providers.specs import LlmChoice, LlmEndpoint
 from parley.providers.tts.espeak import EspeakEngine
 from parley.providers.vad.silero import SileroService
@@ -78,9 +78,10 @@ class ProviderHub:
     def warm(self, specs: list[tuple[registry.Role, str]]) -> None:
         """Load shared models the given defaults need (blocking; call it off the loop)."""
         for role, text in specs:
-            family = registry.family(role, registry.check_spec(role, text))
+            spec = registry.check_spec(role, text)
+            family = registry.family(role, spec)
             if family.warm is not None:
-                family.warm(self)
+                family.warm(self, spec)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -142,13 +143,18 @@ class ProviderHub:
             max_wait_s=s.whisper_max_wait_ms / 1000,
         )
 
+    @property
+    def fallback_spec(self) -> str | None:
+        """`stt_fallback` as built: pocketsphinx, as a fallback, decodes whole utterances
+        on shared decoders (`pocketsphinx-batch`)."""
+        spec = self.settings.stt_fallback
+        return "pocketsphinx-batch" if spec == "pocketsphinx" else spec or None
+
     def overload_fallback(self, wants: Wants) -> RecognizerFactory | None:
         """What hears a turn the Whisper decoder has no room for (`stt_fallback`)."""
-        spec = self.settings.stt_fallback
-        if not spec:
+        spec = self.fallback_spec
+        if spec is None:
             return None
-        if spec == "pocketsphinx":  # as a fallback: whole utterances on shared decoders
-            spec = "pocketsphinx-batch"
         if spec == "pocketsphinx-batch" and wants.keyterms:  # load its decoder ahead
             self.recognition_pool.submit(self.shared_pocketsphinx().decoder, wants.keyterms)
         return self._build("stt", spec, wants)  # type: ignore[no-any-return]

@@ -1,5 +1,5 @@
 """Every provider family Parley can build, by role, in one table: adding a provider is one
-`Family` entry here (and the provider's own module).
+`Family` entry here (a language model's: in `llm/families.py`) and the provider's own module.
 
 An entry says what its spec argument may be (`check_spec` validates agent definitions
 against it: an unknown family or a bad argument is a `ValueError`, shown to the client as a
@@ -9,79 +9,21 @@ imported inside the builders, so a missing extra only matters to agents that nam
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from parley.providers.base import ProviderUnavailable, RecognitionListener
-from parley.providers.fakes import (
-    FakeModel,
-    FakeRecognizer,
-    FakeSynthesizer,
-    ToneShape,
-    parse_options,
-)
-from parley.providers.specs import LlmEndpoint, ProviderSpec, parse_spec
+from parley.providers.base import RecognitionListener
+from parley.providers.fakes import FakeRecognizer, FakeSynthesizer, ToneShape, parse_options
+from parley.providers.family import Family, Role, Wants, on_disk
+from parley.providers.llm.families import LANGUAGE_MODELS
+from parley.providers.specs import ProviderSpec, parse_spec
 from parley.providers.stt.whisper_decoder import WhisperDecoder
 from parley.providers.tts.piper import PiperEngine
 
 if TYPE_CHECKING:
     from parley.providers.hub import ProviderHub
 
-Role = Literal["vad", "stt", "llm", "tts"]
-Argument = Literal["none", "optional", "required"]
-
-
-@dataclass(frozen=True)
-class Wants:
-    """What a session asks of its providers beyond the spec."""
-
-    language: str = "en"
-    keyterms: tuple[str, ...] = ()
-    voice_id: str = "default"
-    endpoint: LlmEndpoint | None = None  # where the language model is served, if not usual
-
-    @property
-    def chosen_voice(self) -> str | None:
-        return self.voice_id if self.voice_id and self.voice_id != "default" else None
-
-
-Builder = Callable[["ProviderHub", ProviderSpec, Wants], Any]
-
-
-@dataclass(frozen=True)
-class Family:
-    role: Role
-    name: str
-    about: str
-    build: Builder
-    argument: Argument = "optional"
-    options: tuple[str, ...] | None = None  # `key=number,…` arguments (the fakes)
-    check: Callable[[str | None], None] | None = None  # any other rule for the argument
-    warm: Callable[[ProviderHub], None] | None = None  # load shared models ahead of calls
-
-    def validate(self, argument: str | None) -> None:
-        if self.options is not None:
-            parse_options(argument, self.options)
-        elif self.argument == "none" and argument:
-            raise ValueError(f"{self.name} takes no argument")
-        elif self.argument == "required" and not argument:
-            raise ValueError(f"{self.name} needs a model, e.g. '{self.name}:<model name>'")
-        if self.check is not None:
-            self.check(argument)
-
-
-def _on_disk(locate: Callable[[str], object]) -> Callable[[str | None], None]:
-    """A check that the model an argument names is on this machine (a 422 if not)."""
-
-    def check(argument: str | None) -> None:
-        if argument:
-            try:
-                locate(argument)
-            except ProviderUnavailable as exc:
-                raise ValueError(str(exc)) from None
-
-    return check
+__all__ = ["Family", "Role", "Wants", "check_spec", "families", "family"]
 
 
 # Voice activity detection -------------------------------------------------------------------
@@ -93,7 +35,7 @@ def _silero(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     return hub.silero_service().detector(asyncio.get_running_loop())
 
 
-def _warm_silero(hub: ProviderHub) -> None:
+def _warm_silero(hub: ProviderHub, spec: ProviderSpec) -> None:
     hub.silero_service()  # starts the worker and loads the model
 
 
@@ -127,7 +69,7 @@ def _pocketsphinx(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     )
 
 
-def _warm_pocketsphinx(hub: ProviderHub) -> None:
+def _warm_pocketsphinx(hub: ProviderHub, spec: ProviderSpec) -> None:
     from parley.providers.stt import domain_lm
 
     domain_lm.pronunciations()
@@ -147,9 +89,9 @@ def _whisper(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     )
 
 
-def _warm_whisper(hub: ProviderHub) -> None:
-    hub.whisper_decoder(None).warm()
-    if hub.settings.stt_fallback in ("pocketsphinx", "pocketsphinx-batch"):
+def _warm_whisper(hub: ProviderHub, spec: ProviderSpec) -> None:
+    hub.whisper_decoder(spec.argument).warm()
+    if hub.fallback_spec == "pocketsphinx-batch":
         hub.shared_pocketsphinx().decoder(())  # the generic model a fallback turn uses
 
 
@@ -191,78 +133,6 @@ def _fake_stt(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     return build
 
 
-# Language models -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpenAICompatible:
-    """A chat server that speaks OpenAI's API: where it is and which key it wants."""
-
-    base_url: str
-    key_env: str | None  # None: no key needed (a local server)
-    url_env: str | None = None  # an environment variable that moves it
-
-    def build(self, hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
-        from parley.providers.llm.openai_chat import OpenAIChatModel
-
-        model = spec.argument or ""
-        if wants.endpoint is not None:  # chosen by the client: guarded, its headers only
-            client = hub.endpoint_sdk("openai", wants.endpoint)
-            return OpenAIChatModel(client, model, name=spec.family, official=False)
-        moved = hub.env.get(self.url_env) if self.url_env else None
-        base = moved or self.base_url
-        key = hub.env.get(self.key_env) if self.key_env else None
-        if self.key_env and not key and not moved:
-            elsewhere = f" (or {self.url_env} for a local OpenAI-compatible server)"
-            raise ProviderUnavailable(
-                f"{spec.family}: set {self.key_env}" + (elsewhere if self.url_env else "")
-            )
-        client = hub.sdk("openai", base, key or "not-needed", {})
-        official = base.startswith("https://api.openai.com")
-        return OpenAIChatModel(client, model, name=spec.family, official=official)
-
-
-OPENAI_COMPATIBLE: dict[str, OpenAICompatible] = {
-    "openai": OpenAICompatible("https://api.openai.com/v1", "OPENAI_API_KEY", "OPENAI_BASE_URL"),
-    "ollama": OpenAICompatible("http://localhost:11434/v1", None, "OLLAMA_BASE_URL"),
-    "vllm": OpenAICompatible("http://localhost:8000/v1", None, "VLLM_BASE_URL"),
-    "llamacpp": OpenAICompatible("http://localhost:8080/v1", None, "LLAMACPP_BASE_URL"),
-    "lmstudio": OpenAICompatible("http://localhost:1234/v1", None, "LMSTUDIO_BASE_URL"),
-    "groq": OpenAICompatible("https://api.groq.com/openai/v1", "GROQ_API_KEY"),
-    "together": OpenAICompatible("https://api.together.xyz/v1", "TOGETHER_API_KEY"),
-    "fireworks": OpenAICompatible("https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY"),
-    "mistral": OpenAICompatible("https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
-    "deepseek": OpenAICompatible("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
-    "openrouter": OpenAICompatible("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
-    "google": OpenAICompatible(
-        "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY"
-    ),
-}
-
-
-def _echo(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
-    from parley.providers.llm.echo import EchoModel
-
-    return EchoModel()
-
-
-def _anthropic(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
-    from parley.providers.llm.anthropic_chat import AnthropicModel
-
-    if wants.endpoint is not None:
-        return AnthropicModel(hub.endpoint_sdk("anthropic", wants.endpoint), spec.argument or "")
-    return AnthropicModel(hub.anthropic_client(), spec.argument or "")
-
-
-def _fake_llm(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
-    options = parse_options(spec.argument, FakeModel.OPTIONS)
-    return FakeModel(
-        ttft_ms=options.get("ttft", 200.0),
-        gap_ms=options.get("gap", 5.0),
-        tokens=int(options.get("tokens", 20)),
-    )
-
-
 # Speech synthesis ----------------------------------------------------------------------------
 
 
@@ -291,8 +161,8 @@ def _piper(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     return hub.piper_engine(spec.argument).synthesizer()
 
 
-def _warm_piper(hub: ProviderHub) -> None:
-    hub.piper_engine(None).warm()
+def _warm_piper(hub: ProviderHub, spec: ProviderSpec) -> None:
+    hub.piper_engine(spec.argument).warm()
 
 
 def _openai_tts(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
@@ -395,7 +265,7 @@ FAMILIES.add(
         "Whisper, offline (embedded tiny.en; argument: a model directory or a downloaded "
         "faster-whisper model name, e.g. small.en)",
         _whisper,
-        check=_on_disk(WhisperDecoder.locate),
+        check=on_disk(WhisperDecoder.locate),
         warm=_warm_whisper,
     ),
     Family(
@@ -421,45 +291,21 @@ FAMILIES.add(
         _fake_stt,
         options=FakeRecognizer.OPTIONS,
     ),
-    Family(
-        "llm",
-        "echo",
-        "repeats the caller; calls a tool the caller names (embedded stand-in)",
-        _echo,
-        "none",
-    ),
-    Family("llm", "anthropic", "Anthropic Messages API (argument: model)", _anthropic, "required"),
-    *(
-        Family(
-            "llm",
-            name,
-            f"OpenAI-compatible chat at {server.base_url} (argument: model)",
-            server.build,
-            "required",
-        )
-        for name, server in OPENAI_COMPATIBLE.items()
-    ),
-    Family(
-        "llm",
-        "fake-llm",
-        "scripted tokens after a delay (tests, benchmark)",
-        _fake_llm,
-        options=FakeModel.OPTIONS,
-    ),
+    *LANGUAGE_MODELS,
     Family(
         "tts",
         "espeak",
         "espeak-ng, offline (embedded)",
         _espeak,
         "none",
-        warm=lambda hub: hub.espeak_engine().warm(),
+        warm=lambda hub, spec: hub.espeak_engine().warm(),
     ),
     Family(
         "tts",
         "piper",
         "Piper neural voices, offline (embedded en_US-joe-medium; argument: a voice .onnx)",
         _piper,
-        check=_on_disk(PiperEngine.locate),
+        check=on_disk(PiperEngine.locate),
         warm=_warm_piper,
     ),
     Family(

@@ -22,7 +22,8 @@ from parley.engine.agent import (
     VadSettings,
     check_unique_tool_names,
 )
-from parley.providers.registry import Role, check_spec
+from parley.providers.family import Role
+from parley.providers.registry import check_spec
 from parley.server.schemas.stored import VadOverrides, effective_vad, mask_headers, unmask_headers
 from parley.store.tables import Agent
 from parley.validation import reject_bad_text
