@@ -20,6 +20,7 @@ not answered.
 from __future__ import annotations
 
 import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -37,6 +38,7 @@ from parley.engine.events import (
     Ready,
     Reconfigure,
     SayAsAgent,
+    SetOutputMedium,
     State,
     Stop,
     ToolResult,
@@ -45,6 +47,7 @@ from parley.engine.events import (
 )
 from parley.engine.hearing import AgentSide, HeardFrames, Hearing, RecognitionFailed
 from parley.engine.history import History, Said
+from parley.engine.lifecycle import Lifecycle
 from parley.engine.plan import Plan
 from parley.engine.responding import Responding
 from parley.engine.response import Response, ResponseEvent, TurnTiming
@@ -70,6 +73,7 @@ class Close:
 
 
 RESPONSE_EVENTS: tuple[type, ...] = get_args(ResponseEvent)
+MAX_QUEUED = 8  # agent messages waiting for their turn (a bounded queue, like every queue)
 
 
 class SessionCore(AgentSide):
@@ -116,6 +120,9 @@ class SessionCore(AgentSide):
             agent=weakref.proxy(self),
             status=self.status,
         )
+        self.lifecycle = Lifecycle(plan.lifecycle, self.out)
+        self._queued: deque[SayAsAgent] = deque()  # said once the agent and caller are done
+        self._answer_owed = False  # a typed turn came mid-reply: answer it once that is done
 
     @property
     def state(self) -> State:
@@ -132,47 +139,91 @@ class SessionCore(AgentSide):
             raise TypeError(f"the session core does not handle {type(event).__name__}")
         if self.ending is None or isinstance(event, Close):
             handler(self, event, now)
+            if self.ending is None:
+                self._settle(now)
         return self.out.take()
+
+    def _settle(self, now: float) -> None:
+        """After every event: what waits for quiet (queued messages, an owed answer, the
+        inactivity prompts) gets its turn."""
+        quiet = self.responding.current is None and self.hearing.utterance is None
+        if quiet and self._answer_owed:
+            self._answer_owed = False
+            self.responding.answer(self.turn, TurnTiming(now), now)
+            quiet = False
+        if quiet and self._queued and not self.lifecycle.closing:
+            self._say(self._queued.popleft(), now)
+            quiet = False
+        self.lifecycle.settle(quiet, now)
 
     # AgentSide: what hearing asks of the rest -------------------------------------------------
 
     def busy(self) -> bool:
         return self.responding.current is not None
 
+    def interruptible(self) -> bool:
+        current = self.responding.current
+        return current is None or not current.uninterruptible
+
     def barge_in(self, now: float) -> bool:
         return self.responding.cancel(now)
+
+    def caller_active(self) -> None:
+        self.lifecycle.caller_active()
 
     def next_turn(self) -> int:
         return self.turn + 1
 
     def user_turn(self, text: str, timing: TurnTiming, now: float) -> None:
-        if self.responding.cancel(now):
+        self.lifecycle.caller_active()
+        if self.interruptible() and self.responding.cancel(now):
             self.out.emit(Interrupted())
         if self.turn >= self.plan.max_turns:
             self._end("max_turns")  # the cap is the engine's: a turn past it is not answered
             return
+        self._record_user(text)
+        if self.responding.current is None:
+            self.responding.answer(self.turn, timing, now)
+        else:
+            self._answer_owed = True  # the agent may not be interrupted: answer after it
+
+    def _record_user(self, text: str) -> None:
         self.turn += 1
         self.history.add(Said("user", text))
         self.out.save(Record(self.status.next_seq(), "user", text, turn=self.turn))
         self.out.emit(Transcript("user", text, final=True, turn=self.turn))
-        self.responding.answer(self.turn, timing, now)
 
     # Commands --------------------------------------------------------------------------
 
     def _open(self, event: Open, now: float) -> None:
         self.out.emit(Ready())  # the engine takes audio from now on
-        opening = self.plan.opening
-        if opening.kind == "say" and opening.text:
-            self.responding.say(0, opening.text, TurnTiming(now))
-        elif opening.kind == "user" and opening.text:
-            self.user_turn(opening.text, TurnTiming(now), now)
-        elif opening.kind == "context" and opening.text:
-            self.responding.answer(0, TurnTiming(now), now, extra_user=opening.text)
-        else:
+        if not self.lifecycle.open(now):
+            self._opening(now)
+        if self.responding.current is None:
             self.status.set_state("listening")
 
+    def _opening(self, now: float) -> None:
+        opening = self.plan.opening
+        firm = self.plan.lifecycle.opening_uninterruptible
+        if opening.kind == "say" and opening.text:
+            self.responding.say(0, opening.text, TurnTiming(now), uninterruptible=firm)
+        elif opening.kind == "user" and opening.text:
+            self.user_turn(opening.text, TurnTiming(now), now)
+        elif opening.kind == "context":
+            extra = opening.text or None
+            self.responding.answer(0, TurnTiming(now), now, extra, uninterruptible=firm)
+
     def _typed(self, event: UserText, now: float) -> None:
-        self.user_turn(event.text, TurnTiming(now), now)
+        if event.respond == "now":
+            self.user_turn(event.text, TurnTiming(now), now)
+            return
+        self.lifecycle.caller_active()
+        if self.turn >= self.plan.max_turns:
+            self._end("max_turns")
+            return
+        self._record_user(event.text)
+        if event.respond == "after":
+            self._answer_owed = True  # answered by `_settle` once all is quiet
 
     def _interrupt(self, event: Interrupt, now: float) -> None:
         if self.responding.cancel(now):
@@ -189,12 +240,31 @@ class SessionCore(AgentSide):
         self.responding.speaker.acknowledge(event.played_ms, now)
 
     def _say_as_agent(self, event: SayAsAgent, now: float) -> None:
-        if self.responding.current is not None:
-            self.out.emit(InjectionRefused(event.text, "agent_speech"))
-        elif self.hearing.utterance is not None:
-            self.out.emit(InjectionRefused(event.text, "user_speech"))
+        busy = self.responding.current is not None
+        if event.urgency == "immediate" or not (busy or self.hearing.utterance):
+            if self.interruptible() and self.responding.cancel(now):
+                self.out.emit(Interrupted())
+            if self.responding.current is None:
+                self._say(event, now)
+                return
+        if event.urgency == "refuse":
+            self.out.emit(InjectionRefused(event.text, "agent_speech" if busy else "user_speech"))
+        elif len(self._queued) >= MAX_QUEUED:
+            self.out.emit(Notice("queue_full", f"at most {MAX_QUEUED} messages may wait"))
         else:
-            self.responding.say(self.turn, event.text, TurnTiming(now))
+            self._queued.append(event)
+
+    def _say(self, event: SayAsAgent, now: float) -> None:
+        self.responding.say(
+            self.turn,
+            event.text,
+            TurnTiming(now),
+            uninterruptible=event.uninterruptible,
+            ends_with=event.then_end,
+        )
+
+    def _output_medium(self, event: SetOutputMedium, now: float) -> None:
+        self.responding.text_only = event.text
 
     def _reconfigure(self, change: Reconfigure, now: float) -> None:
         """The prompt and tools are the core's; the shell swaps the providers."""
@@ -213,6 +283,12 @@ class SessionCore(AgentSide):
             message = f"no client tool call {result.call_id!r} is waiting for a result"
             self.out.emit(Notice("unknown_tool_call", message))
             return
+        response = self.responding.current
+        if response is not None and response.id == call.response:
+            if result.hang_up:
+                response.ends_with = response.ends_with or "agent_hangup"
+            if result.reaction != "speaks":
+                response.reaction = result.reaction
         self._tool_done(call, now)
 
     def _server_tool_done(self, done: ServerToolDone, now: float) -> None:
@@ -243,13 +319,22 @@ class SessionCore(AgentSide):
             self.hearing.barge_in_due(int(key), now)
         elif kind == "recognition":
             self.hearing.recognition_overdue(int(key))
+        elif kind == "opening":
+            self._opening(now)
+        elif kind == "inactivity":
+            self.lifecycle.prompt_due(int(key), self.responding, self.turn, now)
+        elif kind == "max_duration":
+            reason = self.lifecycle.limit_reached(int(key), self.responding, self.turn, now)
+            if reason is not None:
+                self._end(reason)
 
     # Lifecycle --------------------------------------------------------------------------
 
     def _response_finished(self, response: Response) -> None:
-        if response.hang_up:
-            self._end("agent_hangup")
-        elif response.turn >= self.plan.max_turns:
+        self.lifecycle.response_finished(response)
+        if response.ends_with is not None:
+            self._end(response.ends_with)
+        elif response.turn >= self.plan.max_turns and not self._answer_owed:
             self._end("max_turns")
 
     def _end(self, reason: EndReason) -> None:
@@ -283,6 +368,7 @@ _HANDLERS: dict[type, Callable[[SessionCore, Any, float], None]] = {
     Disconnected: SessionCore._disconnected,
     RecognitionFailed: lambda core, event, now: core.hearing.recognition_failed(event),
     SayAsAgent: SessionCore._say_as_agent,
+    SetOutputMedium: SessionCore._output_medium,
     Reconfigure: SessionCore._reconfigure,
     Open: SessionCore._open,
     Close: SessionCore._close,

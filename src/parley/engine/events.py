@@ -16,12 +16,16 @@ EndReason = Literal[
     "agent_hangup",
     "max_turns",
     "max_duration",
+    "inactivity",  # the caller stayed silent through an inactivity prompt that hangs up
+    "unjoined",  # nobody joined the call in time (set by the store, never by a live session)
     "timeout",
     "agent_deleted",
     "error",
     "disconnect",
 ]
 ToolStatus = Literal["requested", "running", "completed", "failed", "cancelled"]
+Reaction = Literal["speaks", "listens", "speaks_once"]  # what the agent does after a tool
+Urgency = Literal["refuse", "immediate", "soon"]
 
 
 # Commands: dialect → engine ---------------------------------------------------------------
@@ -34,9 +38,12 @@ class UserAudio:
 
 @dataclass(frozen=True, slots=True)
 class UserText:
-    """A typed user turn (or text injected as if the user said it)."""
+    """A typed user turn (or text injected as if the user said it). `respond`: `now`
+    (the agent stops and answers), `after` (answered once the agent has finished what it
+    is saying), `no` (it joins the conversation unanswered, for the next reply to use)."""
 
     text: str
+    respond: Literal["now", "after", "no"] = "now"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +53,15 @@ class Interrupt:
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
+    """A client tool's answer. `hang_up`: the call ends once the agent has finished what it
+    was saying; `reaction`: whether the model speaks again after the result (`listens`:
+    no, `speaks_once`: once, without calling more tools)."""
+
     call_id: str
     result: str
     is_error: bool = False
+    hang_up: bool = False
+    reaction: Reaction = "speaks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +83,25 @@ class Disconnected:
 
 @dataclass(frozen=True, slots=True)
 class SayAsAgent:
-    """The agent says `text` now, unless the caller or the agent is mid-turn (then refused)."""
+    """The agent says `text` verbatim.
+
+    `urgency`: `refuse` (if the caller or the agent is mid-turn, it is refused),
+    `immediate` (the agent stops whatever it is saying and says this), `soon` (said as soon
+    as the agent and the caller are both done). `uninterruptible`: the caller cannot talk
+    over it. `then_end`: the session ends once it has been said (a hang-up with a message).
+    """
 
     text: str
+    urgency: Urgency = "refuse"
+    uninterruptible: bool = False
+    then_end: EndReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetOutputMedium:
+    """Speak (`text` False) or only write (`text` True) the agent's replies from now on."""
+
+    text: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +127,7 @@ Command = (
     | Stop
     | Disconnected
     | SayAsAgent
+    | SetOutputMedium
     | Reconfigure
 )
 

@@ -11,6 +11,7 @@ detector. Its signals drive the caller's phase:
 
 - Speech that starts while the agent is busy (thinking or speaking) becomes a barge-in only
   once it has lasted `min_interruption_ms` (a `barge_in` timer); shorter sounds are ignored.
+  Over an uninterruptible response (a firm greeting, a closing line) it never does.
 - An utterance shorter than `min_turn_ms`, or over the agent and never confirmed, is dropped
   at its endpoint (QUIET again, no transcript owed).
 - The final transcript is awaited at most `recognition_timeout_s` (a `recognition` timer).
@@ -94,6 +95,14 @@ class AgentSide:
         """Cancel the agent's response; True if the caller had heard some of it."""
         raise NotImplementedError
 
+    def interruptible(self) -> bool:
+        """False while the agent says something the caller may not talk over."""
+        raise NotImplementedError
+
+    def caller_active(self) -> None:
+        """The caller made a sound (the call's inactivity clock starts over)."""
+        raise NotImplementedError
+
     def user_turn(self, text: str, timing: TurnTiming, now: float) -> None:
         raise NotImplementedError
 
@@ -153,12 +162,15 @@ class Hearing:
 
     def _onset(self, signal: SpeechStarted, now: float) -> None:
         self._forget()  # an earlier utterance still awaiting its transcript is superseded
+        self._agent.caller_active()
         busy = self._agent.busy()
         utterance = Utterance(self._next_id, signal.at, interrupting=busy, confirmed=not busy)
         self._next_id += 1
         self.utterance = utterance
         self.phase = CallerPhase.SPEAKING
         self._out.add(BeginRecognition(utterance.id))
+        if busy and not self._agent.interruptible():
+            return  # talking over an uninterruptible agent: dropped at its endpoint
         if not busy:
             self._out.emit(UserStartedSpeaking())
             self._set_state("listening")

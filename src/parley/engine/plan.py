@@ -14,6 +14,7 @@ from typing import Literal
 from parley.audio.formats import AudioFormat
 from parley.engine.agent import VadSettings
 from parley.engine.history import Entry
+from parley.engine.lifecycle import LifecyclePlan
 from parley.engine.tools import ToolCatalogue
 from parley.providers.base import (
     LanguageModel,
@@ -58,6 +59,8 @@ class Plan:
     client_tool_timeout_s: float = 30.0
     server_tool_timeout_s: float = 10.0
     apology: str = "Sorry, I can't answer that right now."
+    lifecycle: LifecyclePlan = field(default_factory=LifecyclePlan)
+    text_output: bool = False  # replies written (transcripts only), not spoken
 
 
 @dataclass

@@ -30,6 +30,7 @@ from parley.engine.events import (
     AgentAudioDone,
     AgentStartedSpeaking,
     AgentThinking,
+    EndReason,
     Failure,
     Transcript,
     TurnMetrics,
@@ -87,28 +88,54 @@ class Responding:
         self._out = out
         self._status = status
         self.current: Response | None = None
+        self.text_only = plan.text_output  # replies are written, not spoken
         self._ids = 0
         self._groups = 0
 
     # Starting ---------------------------------------------------------------------------------
 
     def answer(
-        self, turn: int, timing: TurnTiming, now: float, extra_user: str | None = None
-    ) -> None:
+        self,
+        turn: int,
+        timing: TurnTiming,
+        now: float,
+        extra_user: str | None = None,
+        *,
+        uninterruptible: bool = False,
+    ) -> Response:
         """Ask the model to answer the conversation so far."""
-        response = self._begin(turn, timing)
+        response = self._begin(turn, timing, uninterruptible, None)
         self._ask(response, now, extra_user)
+        return response
 
-    def say(self, turn: int, text: str, timing: TurnTiming) -> None:
+    def say(
+        self,
+        turn: int,
+        text: str,
+        timing: TurnTiming,
+        *,
+        uninterruptible: bool = False,
+        ends_with: EndReason | None = None,
+    ) -> Response:
         """Speak `text` verbatim (greetings, scripted messages)."""
-        response = self._begin(turn, timing)
+        response = self._begin(turn, timing, uninterruptible, ends_with)
         self._speak(response, response.add_text(text))
-        self.speaker.set_text(response.text)
+        self._wrote(response)
         self._close_text(response)
+        return response
 
-    def _begin(self, turn: int, timing: TurnTiming) -> Response:
+    def _begin(
+        self, turn: int, timing: TurnTiming, uninterruptible: bool, ends_with: EndReason | None
+    ) -> Response:
         self._ids += 1
-        response = Response(self._ids, turn, timing, checkpoint_due_ms=CHECKPOINT_EVERY_MS)
+        response = Response(
+            self._ids,
+            turn,
+            timing,
+            ends_with=ends_with,
+            uninterruptible=uninterruptible,
+            checkpoint_due_ms=CHECKPOINT_EVERY_MS,
+        )
         self._new_segment(response)
         self.speaker.begin()
         self._out.add(StartSpeech(response.id))
@@ -127,7 +154,8 @@ class Responding:
             system_prompt=self._status.system_prompt,
             turns=self._history.turns(extra_user),
             tools=self.desk.catalogue.specs(),
-            allow_tools=response.rounds < self.plan.max_tool_rounds,
+            allow_tools=response.rounds < self.plan.max_tool_rounds
+            and response.reaction != "speaks_once",
             temperature=self.plan.temperature,
             max_tokens=self.plan.max_tokens,
         )
@@ -137,14 +165,23 @@ class Responding:
         self._out.add(AskModel(response.id, request))
 
     def _speak(self, response: Response, sentences: list[Sentence]) -> None:
+        if self.text_only:
+            return  # written, not spoken: the transcript carries it (`_wrote`)
         for sentence in sentences:
             self._out.add(Speak(response.id, sentence))
+
+    def _wrote(self, response: Response) -> None:
+        """The response's text grew: the ledger learns it; in text mode the client sees it."""
+        self.speaker.set_text(response.text)
+        if self.text_only and response.text.strip():
+            text = response.text.strip()
+            self._out.emit(Transcript("agent", text, final=False, turn=response.turn))
 
     def _close_text(self, response: Response) -> None:
         response.segments[-1].end = len(response.text)
         tail = response.close_text()
         if tail is not None:
-            self._out.add(Speak(response.id, tail))
+            self._speak(response, [tail])
         self._out.add(EndSpeech(response.id))
 
     # Events from the response's work ------------------------------------------------------------
@@ -163,7 +200,7 @@ class Responding:
                 response.timing.first_token = now
             if response.model is RoundPhase.ASKING:
                 self._speak(response, response.add_text(event.text))
-                self.speaker.set_text(response.text)
+                self._wrote(response)
         elif isinstance(event, ModelToolCall):
             if response.model is RoundPhase.ASKING:
                 response.calls.append(event.call)
@@ -200,7 +237,7 @@ class Responding:
             return
         tail = response.release()  # what the model said so far is spoken while tools run
         if tail is not None:
-            self._out.add(Speak(response.id, tail))
+            self._speak(response, [tail])
         round_text = response.text[segment.start : segment.end].strip()
         if round_text:  # the model's words belong before its calls in the context
             self._history.add(Said("agent", round_text, segment.group))
@@ -228,8 +265,8 @@ class Responding:
         names = ", ".join(call.name for call in calls)
         self._out.emit(AgentThinking(f"calling {names}"))
         response.model = RoundPhase.TOOLS
-        hang_up = self.desk.dispatch(calls, **where, now=now)
-        response.hang_up = response.hang_up or hang_up
+        if self.desk.dispatch(calls, **where, now=now):
+            response.ends_with = response.ends_with or "agent_hangup"
         if not self.desk.outstanding(response.id, segment.group):
             self.tools_settled(response.id, segment.group, now)
 
@@ -240,7 +277,7 @@ class Responding:
             return
         if response.model is not RoundPhase.TOOLS:
             return
-        if response.hang_up:
+        if response.ends_with is not None or response.reaction == "listens":
             self._close_text(response)
             self._maybe_finished(response)
             return
@@ -255,7 +292,7 @@ class Responding:
         if response.text and not response.text[-1].isspace():
             self._speak(response, response.add_text(" "))
         self._speak(response, response.add_text(self.plan.apology))
-        self.speaker.set_text(response.text)
+        self._wrote(response)
         self._close_text(response)
 
     # Output pacing and completion ---------------------------------------------------------------
@@ -332,9 +369,15 @@ class Responding:
         self._out.add(CloseResponse(response.id))
         # Everything sent has been played; what had no audio (a synthesiser that failed
         # partway) was never heard, so it is not committed.
-        self._commit(response, self.speaker.heard_until(now))
+        self._commit(response, self._heard(response, now))
         self._status.set_state("listening")
         return response
+
+    def _heard(self, response: Response, now: float) -> int:
+        """How much of the response's text reached the caller."""
+        if self.text_only:
+            return len(response.text)  # written replies are read in full as they come
+        return self.speaker.heard_until(now)
 
     # Cancelling -------------------------------------------------------------------------------
 
@@ -348,7 +391,7 @@ class Responding:
         self._out.disarm("played_out", response.id)
         self._out.add(CloseResponse(response.id))
         sent_audio = response.play is not PlayPhase.SILENT
-        heard = self.speaker.heard_until(now) if sent_audio else 0
+        heard = self._heard(response, now) if sent_audio or self.text_only else 0
         self.speaker.stop()
         self._commit(response, heard)
         return sent_audio

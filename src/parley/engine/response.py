@@ -21,6 +21,7 @@ import enum
 from dataclasses import dataclass, field
 
 from parley.engine.chunker import Sentence, SentenceChunker
+from parley.engine.events import EndReason, Reaction
 from parley.providers.base import SpeechChunk, ToolCall
 
 
@@ -145,7 +146,9 @@ class Response:
     model: RoundPhase = RoundPhase.ASKING
     speech: SpeechPhase = SpeechPhase.SYNTHESISING
     play: PlayPhase = PlayPhase.SILENT
-    hang_up: bool = False
+    ends_with: EndReason | None = None  # the session ends once this response has been heard
+    uninterruptible: bool = False  # the caller cannot talk over it
+    reaction: Reaction = "speaks"  # after this round's tool results: speak again or listen
     checkpoint_due_ms: float = 0.0  # playback position of the next transcript checkpoint
 
     @property

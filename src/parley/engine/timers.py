@@ -26,6 +26,9 @@ TimerKind = Literal[
     "pace",  # the next bunch of agent audio frames is due
     "played_out",  # the caller's player has played the whole response
     "tool_timeout",  # a tool call did not answer in time
+    "opening",  # the opening's delay is over (cancelled if the caller speaks first)
+    "max_duration",  # the call has lasted as long as it may (key 1: the closing line's backstop)
+    "inactivity",  # the caller has been quiet long enough for the next inactivity prompt
 ]
 TimerKey = int | str
 
