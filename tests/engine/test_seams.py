@@ -15,7 +15,7 @@ from parley.audio.pcm import Int16Array
 from parley.engine.agent import FunctionTool
 from parley.engine.events import Failure, Stop, ToolCallUpdate, Transcript, UserAudio, UserText
 from parley.engine.tools import ToolDefinition
-from parley.providers.base import ToolCall, ToolCallRequest
+from parley.providers.base import ToolAnswer, ToolCall, ToolCallRequest
 from parley.providers.fakes import FakeRecognizer
 from parley.providers.vad.fake import LoudnessDetector
 from tests.engine.timeline import Timeline, words
@@ -106,9 +106,11 @@ class AnswersAtOnce:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def run(self, tool: ToolDefinition, arguments: dict[str, object]) -> str:
+    async def run(
+        self, tool: ToolDefinition, arguments: dict[str, object], facts: dict[str, object]
+    ) -> ToolAnswer:
         self.calls += 1
-        return '{"status": "not yet"}'
+        return ToolAnswer('{"status": "not yet"}')
 
 
 async def test_max_tool_rounds_holds_when_the_model_ignores_it() -> None:

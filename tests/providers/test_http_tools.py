@@ -14,6 +14,7 @@ from parley.engine.tools import ToolDefinition
 from parley.providers.base import ToolSpec
 from parley.providers.http_tools import HttpToolRunner, ToolCallFailed
 from parley.providers.netguard import AddressPolicy, AddressRefused, guarded_client, is_public
+from parley.providers.specs import Placed
 from tests.providers.conftest import Served
 
 
@@ -56,7 +57,8 @@ async def test_post_sends_the_arguments_as_json_and_returns_the_body(
 
     result = await runner(clients, "127.0.0.1").run(call, {"city": "Oslo"})
 
-    assert result == '{"forecast":"sunny in Oslo"}'
+    assert result.text == '{"forecast":"sunny in Oslo"}'
+    assert (result.hang_up, result.reaction, result.state) == (False, "speaks", None)
     [seen] = tool_server.fake.calls
     assert seen["method"] == "POST" and seen["body"] == {"city": "Oslo"}
     assert seen["auth"] == "s3cret"
@@ -70,7 +72,7 @@ async def test_get_sends_the_arguments_as_the_query(
         tool(f"{tool_server.url}/weather", "GET"), {"city": "Lima", "days": 3}
     )
 
-    assert "sunny in Lima" in result
+    assert "sunny in Lima" in result.text
     assert tool_server.fake.calls[0]["query"] == {"city": "Lima", "days": "3"}
 
 
@@ -101,9 +103,10 @@ async def test_a_hostname_that_resolves_to_loopback_is_refused(
         await runner(clients).run(tool(f"http://localhost:{port}/weather"), {})
     assert tool_server.fake.calls == []
     # … and an operator can allow that name explicitly.
-    assert "sunny" in await runner(clients, "localhost").run(
+    answer = await runner(clients, "localhost").run(
         tool(f"http://localhost:{port}/weather"), {"city": "Rome"}
     )
+    assert "sunny" in answer.text
 
 
 @pytest.mark.parametrize(
@@ -131,7 +134,7 @@ async def test_redirects_within_allowed_addresses_are_followed(
 
     result = await runner(clients, "127.0.0.1").run(tool(f"{tool_server.url}/redirect"), {})
 
-    assert "sunny in Quito" in result
+    assert "sunny in Quito" in result.text
     assert tool_server.fake.calls[0]["method"] == "GET"  # a 302 after POST becomes a GET
 
 
@@ -196,3 +199,38 @@ async def test_every_spelling_of_a_private_address_is_refused(
     refused = "private, loopback or link-local|not a valid URL|cannot resolve"
     with pytest.raises(ToolCallFailed, match=refused):
         await runner(clients).run(tool(url), {})
+
+
+async def test_placed_parameters_and_ultravox_answer_headers(
+    clients: list[httpx.AsyncClient], tool_server: Served
+) -> None:
+    placement = [
+        Placed(name="order_id", location="path"),
+        Placed(name="verbose", location="query"),
+        Placed(name="X-Tenant", location="header", value="acme"),
+        Placed(name="X-Call", location="header", known="call_id"),
+        Placed(name="history", location="body", known="conversation_history"),
+    ]
+    endpoint = ToolEndpoint(url=f"{tool_server.url}/orders/{{order_id}}", placement=placement)
+    definition = ToolDefinition(ToolSpec("lookup", "", {"type": "object"}), "http", endpoint)
+    tool_server.fake.answer_headers = {
+        "X-Ultravox-Response-Type": "hang-up",
+        "X-Ultravox-Agent-Reaction": "listens",
+        "X-Ultravox-Update-Call-State": '{"step": 2}',
+    }
+    facts = {"call_id": "ses_1", "conversation_history": [{"role": "user", "text": "hi"}]}
+
+    answer = await runner(clients, "127.0.0.1").run(
+        definition, {"order_id": "A 42", "verbose": True, "note": "fast"}, facts
+    )
+
+    [seen] = tool_server.fake.calls
+    assert seen["path"] == "A 42"  # quoted on the way, one path segment
+    assert seen["query"] == {"verbose": "true"}
+    assert seen["headers"]["x-tenant"] == "acme" and seen["headers"]["x-call"] == "ses_1"
+    assert seen["body"] == {"note": "fast", "history": [{"role": "user", "text": "hi"}]}
+    assert (answer.hang_up, answer.reaction, answer.state) == (True, "listens", {"step": 2})
+
+    tool_server.fake.answer_headers = {"X-Ultravox-Update-Call-State": "[1, 2]"}
+    with pytest.raises(ToolCallFailed, match="not a JSON object"):
+        await runner(clients, "127.0.0.1").run(definition, {"order_id": "1"}, facts)

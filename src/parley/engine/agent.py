@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 from parley.providers.specs import LlmEndpoint as LlmEndpoint  # agents describe endpoints
 from parley.providers.specs import ToolEndpoint as ToolEndpoint
 
-BUILTIN_TOOLS = ("hang_up",)
+BUILTIN_TOOLS = ("hang_up", "hangUp", "queryCorpus")
 TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -50,6 +50,7 @@ class FunctionTool(BaseModel):
     description: str = Field(default="", max_length=4096)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     endpoint: ToolEndpoint | None = None
+    timeout_s: float | None = Field(default=None, gt=0, le=120)  # the call's answer is due by
 
     @field_validator("parameters")
     @classmethod

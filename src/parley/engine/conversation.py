@@ -264,7 +264,7 @@ class Conversation:
             try:
                 if runner is None:
                     raise RuntimeError("server-side tools are not enabled on this server")
-                result = await runner.run(effect.definition, effect.arguments)
+                answer = await runner.run(effect.definition, effect.arguments, effect.facts)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -273,7 +273,9 @@ class Conversation:
                     ServerToolDone(effect.call_id, error_result(str(exc)), failed=True)
                 )
             else:
-                self._inbox.put_nowait(ServerToolDone(effect.call_id, result, failed=False))
+                self._inbox.put_nowait(
+                    ServerToolDone(effect.call_id, answer.text, failed=False, answer=answer)
+                )
 
         self._own(self._tools, run(), f"tool-{effect.call_id}")
 

@@ -19,6 +19,7 @@ not answered.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -33,8 +34,10 @@ from parley.engine.events import (
     InjectionRefused,
     Interrupt,
     Interrupted,
+    Medium,
     Notice,
     PlaybackProgress,
+    Reaction,
     Ready,
     Reconfigure,
     SayAsAgent,
@@ -83,7 +86,7 @@ class SessionCore(AgentSide):
         self.history = History(plan.history)
         self.ending: EndReason | None = None
         self.out = Outbox()
-        self.status = Status(self.out, plan.system_prompt)
+        self.status = Status(self.out, plan.system_prompt, plan.initial_state)
         self.desk = ToolDesk(
             catalogue=plan.tools,
             history=self.history,
@@ -91,6 +94,7 @@ class SessionCore(AgentSide):
             next_seq=self.status.next_seq,
             client_timeout_s=plan.client_tool_timeout_s,
             server_timeout_s=plan.server_tool_timeout_s,
+            facts=functools.partial(_facts, self.status, self.history, plan),
         )
         speaker = Speaker(
             plan.output_format,
@@ -174,24 +178,26 @@ class SessionCore(AgentSide):
     def next_turn(self) -> int:
         return self.turn + 1
 
-    def user_turn(self, text: str, timing: TurnTiming, now: float) -> None:
+    def user_turn(
+        self, text: str, timing: TurnTiming, now: float, medium: Medium = "voice"
+    ) -> None:
         self.lifecycle.caller_active()
         if self.interruptible() and self.responding.cancel(now):
             self.out.emit(Interrupted())
         if self.turn >= self.plan.max_turns:
             self._end("max_turns")  # the cap is the engine's: a turn past it is not answered
             return
-        self._record_user(text)
+        self._record_user(text, medium)
         if self.responding.current is None:
             self.responding.answer(self.turn, timing, now)
         else:
             self._answer_owed = True  # the agent may not be interrupted: answer after it
 
-    def _record_user(self, text: str) -> None:
+    def _record_user(self, text: str, medium: Medium) -> None:
         self.turn += 1
         self.history.add(Said("user", text))
-        self.out.save(Record(self.status.next_seq(), "user", text, turn=self.turn))
-        self.out.emit(Transcript("user", text, final=True, turn=self.turn))
+        self.out.save(Record(self.status.next_seq(), "user", text, turn=self.turn, medium=medium))
+        self.out.emit(Transcript("user", text, final=True, turn=self.turn, medium=medium))
 
     # Commands --------------------------------------------------------------------------
 
@@ -208,20 +214,20 @@ class SessionCore(AgentSide):
         if opening.kind == "say" and opening.text:
             self.responding.say(0, opening.text, TurnTiming(now), uninterruptible=firm)
         elif opening.kind == "user" and opening.text:
-            self.user_turn(opening.text, TurnTiming(now), now)
+            self.user_turn(opening.text, TurnTiming(now), now, "text")
         elif opening.kind == "context":
             extra = opening.text or None
             self.responding.answer(0, TurnTiming(now), now, extra, uninterruptible=firm)
 
     def _typed(self, event: UserText, now: float) -> None:
         if event.respond == "now":
-            self.user_turn(event.text, TurnTiming(now), now)
+            self.user_turn(event.text, TurnTiming(now), now, "text")
             return
         self.lifecycle.caller_active()
         if self.turn >= self.plan.max_turns:
             self._end("max_turns")
             return
-        self._record_user(event.text)
+        self._record_user(event.text, "text")
         if event.respond == "after":
             self._answer_owed = True  # answered by `_settle` once all is quiet
 
@@ -283,16 +289,30 @@ class SessionCore(AgentSide):
             message = f"no client tool call {result.call_id!r} is waiting for a result"
             self.out.emit(Notice("unknown_tool_call", message))
             return
-        response = self.responding.current
-        if response is not None and response.id == call.response:
-            if result.hang_up:
-                response.ends_with = response.ends_with or "agent_hangup"
-            if result.reaction != "speaks":
-                response.reaction = result.reaction
+        self._tool_asks(call, result.hang_up, result.reaction, result.state)
         self._tool_done(call, now)
 
     def _server_tool_done(self, done: ServerToolDone, now: float) -> None:
-        self._tool_done(self.desk.resolve(done.call_id, done.result, failed=done.failed), now)
+        call = self.desk.resolve(done.call_id, done.result, failed=done.failed)
+        if call is not None and done.answer is not None:
+            answer = done.answer
+            self._tool_asks(call, answer.hang_up, answer.reaction, answer.state)
+        self._tool_done(call, now)
+
+    def _tool_asks(
+        self, call: DispatchedCall, hang_up: bool, reaction: Reaction, state: dict[str, Any] | None
+    ) -> None:
+        """What a tool's answer asks beyond its result: only its own, current response
+        hangs up or changes how it goes on; the call's state changes either way."""
+        if state:
+            self.status.call_state.update(state)
+        response = self.responding.current
+        if response is None or response.id != call.response:
+            return
+        if hang_up:
+            response.ends_with = response.ends_with or "agent_hangup"
+        if reaction != "speaks":
+            response.reaction = reaction
 
     def _tool_done(self, call: DispatchedCall | None, now: float) -> None:
         if call is None:
@@ -351,6 +371,16 @@ class SessionCore(AgentSide):
         self.hearing.close()
         self.status.set_state("idle")
         self.out.emit(Ended(event.reason, self.history.transcript()))
+
+
+def _facts(status: Status, history: History, plan: Plan) -> dict[str, Any]:
+    """What a server-side tool may ask the call about itself."""
+    return {
+        "call_id": plan.call_id,
+        "conversation_history": history.transcript(),
+        "call_state": dict(status.call_state),
+        "output_sample_rate": plan.output_format.sample_rate,
+    }
 
 
 # Handlers by event type, as plain functions of (core, event, now): a table of bound methods

@@ -111,6 +111,7 @@ class RunTool:
     call_id: str
     definition: ToolDefinition
     arguments: dict[str, Any]
+    facts: dict[str, Any]  # the call's id, history and state, for parameters it fills in
 
 
 @dataclass(frozen=True, slots=True)

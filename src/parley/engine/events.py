@@ -26,6 +26,7 @@ EndReason = Literal[
 ToolStatus = Literal["requested", "running", "completed", "failed", "cancelled"]
 Reaction = Literal["speaks", "listens", "speaks_once"]  # what the agent does after a tool
 Urgency = Literal["refuse", "immediate", "soon"]
+Medium = Literal["voice", "text"]
 
 
 # Commands: dialect → engine ---------------------------------------------------------------
@@ -62,6 +63,7 @@ class ToolResult:
     is_error: bool = False
     hang_up: bool = False
     reaction: Reaction = "speaks"
+    state: dict[str, Any] | None = None  # merged into the call's state
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,7 @@ class Transcript:
     text: str
     final: bool
     turn: int
+    medium: Medium = "voice"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,14 @@ from parley.engine.effects import (
     PauseRecognition,
     ResumeRecognition,
 )
-from parley.engine.events import Failure, Interrupted, State, Transcript, UserStartedSpeaking
+from parley.engine.events import (
+    Failure,
+    Interrupted,
+    Medium,
+    State,
+    Transcript,
+    UserStartedSpeaking,
+)
 from parley.engine.response import TurnTiming
 from parley.engine.status import Status
 from parley.engine.timers import TimerKind
@@ -103,7 +110,9 @@ class AgentSide:
         """The caller made a sound (the call's inactivity clock starts over)."""
         raise NotImplementedError
 
-    def user_turn(self, text: str, timing: TurnTiming, now: float) -> None:
+    def user_turn(
+        self, text: str, timing: TurnTiming, now: float, medium: Medium = "voice"
+    ) -> None:
         raise NotImplementedError
 
     def next_turn(self) -> int:

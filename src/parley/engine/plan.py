@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from parley.audio.formats import AudioFormat
 from parley.engine.agent import VadSettings
@@ -60,6 +60,8 @@ class Plan:
     server_tool_timeout_s: float = 10.0
     apology: str = "Sorry, I can't answer that right now."
     lifecycle: LifecyclePlan = field(default_factory=LifecyclePlan)
+    call_id: str = ""  # the session's id, for tools that ask for it
+    initial_state: dict[str, Any] = field(default_factory=dict)  # the call state tools share
     text_output: bool = False  # replies written (transcripts only), not spoken
 
 

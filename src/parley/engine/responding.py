@@ -32,6 +32,7 @@ from parley.engine.events import (
     AgentThinking,
     EndReason,
     Failure,
+    Medium,
     Transcript,
     TurnMetrics,
 )
@@ -175,7 +176,9 @@ class Responding:
         self.speaker.set_text(response.text)
         if self.text_only and response.text.strip():
             text = response.text.strip()
-            self._out.emit(Transcript("agent", text, final=False, turn=response.turn))
+            self._out.emit(
+                Transcript("agent", text, final=False, turn=response.turn, medium="text")
+            )
 
     def _close_text(self, response: Response) -> None:
         response.segments[-1].end = len(response.text)
@@ -411,12 +414,19 @@ class Responding:
                     turn=response.turn,
                     interrupted=len(text) < len(full),
                     metrics=metrics,
+                    medium=self._medium,
                 )
             )
             metrics = None
         heard_text = response.text[:heard].strip()
         if heard_text:
-            self._out.emit(Transcript("agent", heard_text, final=True, turn=response.turn))
+            self._out.emit(
+                Transcript("agent", heard_text, final=True, turn=response.turn, medium=self._medium)
+            )
+
+    @property
+    def _medium(self) -> Medium:
+        return "text" if self.text_only else "voice"
 
     @staticmethod
     def _heard_segments(response: Response, heard: int) -> list[tuple[Segment, str, str]]:

@@ -10,15 +10,20 @@ sockets' unread frames waiting for one).
 
 from __future__ import annotations
 
+from typing import Any
+
 from parley.engine.effects import Outbox
 from parley.engine.events import State, StateChanged
 
 
 class Status:
-    def __init__(self, out: Outbox, system_prompt: str) -> None:
+    def __init__(
+        self, out: Outbox, system_prompt: str, call_state: dict[str, Any] | None = None
+    ) -> None:
         self._out = out
         self.state: State = "idle"
         self.system_prompt = system_prompt
+        self.call_state: dict[str, Any] = dict(call_state or {})  # tools read and write it
         self._seq = 0
 
     def set_state(self, state: State) -> None:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from parley.engine.effects import Outbox, RunTool
 from parley.engine.events import ToolCallUpdate, ToolStatus
 from parley.engine.history import History, Invocation
-from parley.engine.tools import ToolCatalogue, ToolDefinition
+from parley.engine.tools import HANGS_UP, NO_KNOWLEDGE, ToolCatalogue, ToolDefinition
 from parley.engine.transcript import Record
-from parley.providers.base import ToolCall
+from parley.providers.base import ToolAnswer, ToolCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class ServerToolDone:
     call_id: str
     result: str
     failed: bool
+    answer: ToolAnswer | None = None  # what else the tool's answer asked of the call
 
 
 @dataclass
@@ -59,6 +61,7 @@ class ToolDesk:
         next_seq: Callable[[], int],
         client_timeout_s: float,
         server_timeout_s: float,
+        facts: Callable[[], dict[str, Any]],
     ) -> None:
         self.catalogue = catalogue
         self._history = history
@@ -66,6 +69,7 @@ class ToolDesk:
         self._next_seq = next_seq
         self._client_timeout = client_timeout_s
         self._server_timeout = server_timeout_s
+        self._facts = facts
         self._calls: dict[str, DispatchedCall] = {}
 
     def dispatch(
@@ -79,15 +83,22 @@ class ToolDesk:
             if definition is None:
                 self._settle(entry, error_result(f"no tool named {call.name!r}"), "failed")
             elif definition.kind == "builtin":
-                hang_up = hang_up or definition.name == "hang_up"
-                self._settle(entry, json.dumps({"ok": True}), "completed")
+                hang_up = hang_up or definition.name in HANGS_UP
+                if definition.name == "queryCorpus":
+                    self._settle(entry, error_result(NO_KNOWLEDGE), "failed")
+                else:
+                    self._settle(entry, json.dumps({"ok": True}), "completed")
             elif definition.kind == "client":
                 self._update(entry, "requested")
-                self._out.arm("tool_timeout", call.id, now + self._client_timeout)
+                timeout = definition.timeout_s or self._client_timeout
+                self._out.arm("tool_timeout", call.id, now + timeout)
             else:
                 self._update(entry, "running")
-                self._out.arm("tool_timeout", call.id, now + self._server_timeout)
-                self._out.add(RunTool(call.id, definition, call.arguments))
+                timeout = definition.timeout_s or self._server_timeout
+                self._out.arm("tool_timeout", call.id, now + timeout)
+                asks = definition.endpoint is not None and bool(definition.endpoint.placement)
+                facts = self._facts() if asks else {}  # only what a tool asks for is built
+                self._out.add(RunTool(call.id, definition, call.arguments, facts))
         return hang_up
 
     def refuse(

@@ -3,7 +3,9 @@
 - `client`: a function without an endpoint: the call goes to the client over the WebSocket
   and the client sends the result back.
 - `http`: a function with an `endpoint`: the server calls it (through a `ServerToolRunner`).
-- `builtin`: implemented by the engine itself (`hang_up`).
+- `builtin`: implemented by the engine itself: `hang_up` (Ultravox spells it `hangUp`)
+  ends the call once the agent has finished speaking; `queryCorpus` searches knowledge,
+  which this server does not have yet, and says so plainly to the model.
 """
 
 from __future__ import annotations
@@ -12,17 +14,30 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from parley.engine.agent import BuiltinTool, FunctionTool, ToolEndpoint
-from parley.providers.base import ToolSpec
+from parley.providers.base import ToolAnswer, ToolSpec
 
 ToolKind = Literal["client", "http", "builtin"]
 
+_HANG_UP = "End the call. Use it once the conversation is over, after saying goodbye."
 _BUILTIN_SPECS = {
-    "hang_up": ToolSpec(
-        "hang_up",
-        "End the call. Use it once the conversation is over, after saying goodbye.",
-        {"type": "object", "properties": {}},
+    "hang_up": ToolSpec("hang_up", _HANG_UP, {"type": "object", "properties": {}}),
+    "hangUp": ToolSpec(
+        "hangUp",
+        _HANG_UP,
+        {"type": "object", "properties": {"reason": {"type": "string"}}},
+    ),
+    "queryCorpus": ToolSpec(
+        "queryCorpus",
+        "Search the knowledge base for passages that answer a question.",
+        {
+            "type": "object",
+            "properties": {"query": {"type": "string"}, "maxResults": {"type": "integer"}},
+            "required": ["query"],
+        },
     ),
 }
+HANGS_UP = frozenset({"hang_up", "hangUp"})
+NO_KNOWLEDGE = "not available: this server has no knowledge base to search yet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +45,7 @@ class ToolDefinition:
     spec: ToolSpec
     kind: ToolKind
     endpoint: ToolEndpoint | None = None
+    timeout_s: float | None = None  # else the session's default for the kind
 
     @property
     def name(self) -> str:
@@ -47,6 +63,11 @@ class ToolCatalogue:
                     ToolSpec(tool.name, tool.description, tool.parameters),
                     "http" if tool.endpoint is not None else "client",
                     tool.endpoint,
+                    tool.timeout_s
+                    if tool.timeout_s is not None
+                    else tool.endpoint.timeout_s
+                    if tool.endpoint is not None
+                    else None,
                 )
             )
             self._tools[definition.name] = definition
@@ -59,6 +80,10 @@ class ToolCatalogue:
 
 
 class ServerToolRunner(Protocol):
-    """Runs server-side (`http`) tools; raises on failure, returns the result text."""
+    """Runs server-side (`http`) tools; raises on failure. `facts` are what the call knows
+    of itself (`call_id`, `conversation_history`, `call_state`, `output_sample_rate`), for
+    parameters the tool asks the server to fill in."""
 
-    async def run(self, tool: ToolDefinition, arguments: dict[str, Any]) -> str: ...
+    async def run(
+        self, tool: ToolDefinition, arguments: dict[str, Any], facts: dict[str, Any]
+    ) -> ToolAnswer: ...

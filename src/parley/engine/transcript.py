@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from parley.engine.events import EndReason
+from parley.engine.events import EndReason, Medium
 
 log = logging.getLogger("parley.engine")
 
@@ -30,6 +30,7 @@ class Record:
     interrupted: bool = False
     tool: dict[str, Any] | None = None
     metrics: dict[str, Any] | None = None
+    medium: Medium = "voice"  # spoken, or typed / written
 
 
 class TranscriptStore(Protocol):

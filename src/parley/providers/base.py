@@ -159,6 +159,18 @@ class ToolSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolAnswer:
+    """A server-side tool's result, and what its answer asks of the call: end it once the
+    agent has finished (`hang_up`), speak again or listen (`reaction`), change the call's
+    state (`state`, merged into it)."""
+
+    text: str
+    hang_up: bool = False
+    reaction: Literal["speaks", "listens", "speaks_once"] = "speaks"
+    state: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     system_prompt: str
     turns: tuple[ChatTurn, ...]

@@ -1,6 +1,11 @@
 """Server-side HTTP tools: the server calls the tool's URL with the model's arguments.
 
-`POST`/`PUT`/`PATCH`/`DELETE` send the arguments as a JSON body, `GET` as the query string.
+`POST`/`PUT`/`PATCH`/`DELETE` send the arguments as a JSON body, `GET` as the query string;
+an endpoint's `placement` moves named arguments into the path, query or headers and adds
+static values and facts of the call (its id, history, state). The answer's headers may ask
+for more than a result (Ultravox's convention): `X-Ultravox-Response-Type: hang-up` ends
+the call, `X-Ultravox-Agent-Reaction` says whether the agent speaks, and
+`X-Ultravox-Update-Call-State` (a JSON object) changes the call's state.
 The client is a guarded one (`netguard.guarded_client`): every hop (the URL and each
 redirect, at most `MAX_REDIRECTS`) passes the address policy at the moment it connects. The
 answer (at most `MAX_RESPONSE_BYTES`) is the tool's result; a 4xx/5xx answer, a timeout or
@@ -9,10 +14,13 @@ a refused address is an error result.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import httpx
 
+from parley.providers.base import ToolAnswer
 from parley.providers.specs import ToolEndpoint
 
 MAX_REDIRECTS = 3
@@ -39,26 +47,29 @@ class HttpToolRunner:
         self._http = http
         self._timeout = timeout_s
 
-    async def run(self, tool: HttpTool, arguments: dict[str, Any]) -> str:
-        if tool.endpoint is None:
+    async def run(
+        self, tool: HttpTool, arguments: dict[str, Any], facts: dict[str, Any] | None = None
+    ) -> ToolAnswer:
+        """`facts`: what the call knows of itself, by `Known` name, for placed parameters."""
+        endpoint = tool.endpoint
+        if endpoint is None:
             raise ToolCallFailed(f"{tool.name} has no endpoint")
-        method, url = tool.endpoint.method, tool.endpoint.url
+        placed = _Request(endpoint, arguments, facts or {})
         try:
-            parsed = httpx.URL(url)
+            parsed = httpx.URL(placed.url)
         except httpx.InvalidURL as exc:
-            raise ToolCallFailed(f"not a valid URL: {url} ({exc})") from None
+            raise ToolCallFailed(f"not a valid URL: {placed.url} ({exc})") from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ToolCallFailed(f"not an http(s) URL: {url}")
-        get = method == "GET"
-        params = {k: v if isinstance(v, str) else str(v) for k, v in arguments.items()}
+            raise ToolCallFailed(f"not an http(s) URL: {placed.url}")
+        timeout = endpoint.timeout_s or self._timeout
         try:
             request = self._http.build_request(
-                method,
+                endpoint.method,
                 parsed,
-                headers=tool.endpoint.headers,
-                json=None if get else arguments,
-                params=params if get else None,
-                timeout=self._timeout,
+                headers=placed.headers,
+                json=placed.body,
+                params=placed.query or None,
+                timeout=timeout,
             )
             response = await self._http.send(request, stream=True, follow_redirects=True)
             try:
@@ -68,15 +79,76 @@ class HttpToolRunner:
         except httpx.TooManyRedirects:
             raise ToolCallFailed(f"more than {MAX_REDIRECTS} redirects") from None
         except httpx.TimeoutException:
-            raise ToolCallFailed(
-                f"{parsed.host} did not answer within {self._timeout:.0f} s"
-            ) from None
+            raise ToolCallFailed(f"{parsed.host} did not answer within {timeout:g} s") from None
         except httpx.HTTPError as exc:
             raise ToolCallFailed(f"{parsed.host}: {exc}") from None
         text = content.decode(response.encoding or "utf-8", errors="replace")
         if response.status_code >= 400:
             raise ToolCallFailed(f"HTTP {response.status_code}: {text[:300]}")
-        return text
+        return _answer(text, response.headers)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class _Request:
+    """Where each argument goes: placed ones where the endpoint says, the rest in the body
+    (the query string for `GET`)."""
+
+    def __init__(
+        self, endpoint: ToolEndpoint, arguments: dict[str, Any], facts: dict[str, Any]
+    ) -> None:
+        self.url = endpoint.url
+        self.headers = dict(endpoint.headers)
+        self.query: dict[str, str] = {}
+        body: dict[str, Any] = {}
+        rest = dict(arguments)
+        for placed in endpoint.placement:
+            if placed.known is not None:
+                value = facts.get(placed.known)
+            elif placed.value is not None:
+                value = placed.value
+            elif placed.name in rest:
+                value = rest.pop(placed.name)
+            else:
+                continue  # an optional argument the model left out
+            if placed.location == "path":
+                self.url = self.url.replace("{" + placed.name + "}", quote(_text(value), safe=""))
+            elif placed.location == "header":
+                self.headers[placed.name] = _text(value)
+            elif placed.location == "query":
+                self.query[placed.name] = _text(value)
+            else:
+                body[placed.name] = value
+        if endpoint.method == "GET":
+            self.query.update({name: _text(value) for name, value in rest.items()})
+            self.body: dict[str, Any] | None = body or None
+        else:
+            self.body = {**rest, **body}
+
+
+def _answer(text: str, headers: httpx.Headers) -> ToolAnswer:
+    reaction = headers.get("x-ultravox-agent-reaction", "speaks").strip().lower()
+    state: dict[str, Any] | None = None
+    if "x-ultravox-update-call-state" in headers:
+        try:
+            parsed = json.loads(headers["x-ultravox-update-call-state"])
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ToolCallFailed("X-Ultravox-Update-Call-State is not a JSON object")
+        state = parsed
+    return ToolAnswer(
+        text,
+        hang_up=headers.get("x-ultravox-response-type", "").strip().lower() == "hang-up",
+        reaction="listens"
+        if reaction == "listens"
+        else "speaks_once"
+        if reaction == "speaks-once"
+        else "speaks",
+        state=state,
+    )
 
 
 async def _read_capped(response: httpx.Response) -> bytes:

@@ -25,14 +25,37 @@ class LlmEndpoint(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+Location = Literal["query", "path", "header", "body"]
+Known = Literal["call_id", "conversation_history", "call_state", "output_sample_rate"]
+
+
+class Placed(BaseModel):
+    """Where one request parameter goes, and (for fixed ones) its value or what it is.
+
+    A `path` parameter fills `{name}` in the URL. `value` is a static value; `known` a fact
+    of the call the server fills in (its id, its history so far, its state)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    location: Location
+    value: Any = None
+    known: Known | None = None
+
+
 class ToolEndpoint(BaseModel):
-    """Where the server sends a server-side (HTTP) tool's call."""
+    """Where the server sends a server-side (HTTP) tool's call.
+
+    By default the model's arguments are the JSON body (the query string for `GET`);
+    `placement` puts named arguments elsewhere and adds static and call-fact parameters."""
 
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
+    placement: list[Placed] = Field(default_factory=list, max_length=100)
+    timeout_s: float | None = Field(default=None, gt=0, le=120)
 
     @field_validator("method", mode="before")
     @classmethod

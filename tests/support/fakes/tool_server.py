@@ -15,12 +15,14 @@ class ToolServer:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
         self.redirect_to = "http://10.255.255.1/internal"
+        self.answer_headers: dict[str, str] = {}  # what /orders answers with besides its body
         self.app = Starlette(
             routes=[
                 Route("/weather", self._weather, methods=["GET", "POST"]),
                 Route("/fail", self._fail, methods=["POST"]),
                 Route("/slow", self._slow, methods=["POST"]),
                 Route("/redirect", self._redirect, methods=["GET", "POST"]),
+                Route("/orders/{order_id}", self._order, methods=["GET", "POST"]),
             ]
         )
 
@@ -37,6 +39,18 @@ class ToolServer:
         )
         city = (body or {}).get("city") or request.query_params.get("city", "?")
         return JSONResponse({"forecast": f"sunny in {city}"})
+
+    async def _order(self, request: Request) -> Response:
+        """Echoes where each part of the request arrived (path, query, headers, body)."""
+        body = await request.json() if await request.body() else None
+        seen = {
+            "path": request.path_params["order_id"],
+            "query": dict(request.query_params),
+            "body": body,
+            "headers": {k: v for k, v in request.headers.items() if k.startswith("x-")},
+        }
+        self.calls.append(seen)
+        return JSONResponse({"status": "shipped"}, headers=self.answer_headers)
 
     async def _fail(self, request: Request) -> Response:
         return JSONResponse({"error": "backend down"}, status_code=503)
