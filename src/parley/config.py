@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
 
     data_dir: Path = Path("./data")
+    recordings_dir: Path | None = None  # call recordings; default: data_dir / "recordings"
     database_url: str = ""
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
     # Fernet keys sealing stored credentials (comma list; the first seals). Default: a key

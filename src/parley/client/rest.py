@@ -58,12 +58,16 @@ class ParleyClient:
         if response.is_success:
             result: JSON = response.json()
             return result
+        raise self._error(response)
+
+    @staticmethod
+    def _error(response: httpx.Response) -> ParleyError:
         try:
             error = response.json()["error"]
             code, message = str(error["code"]), str(error["message"])
         except (ValueError, KeyError, TypeError):
             code, message = "http_error", response.text[:500]
-        raise ParleyError(response.status_code, code, message)
+        return ParleyError(response.status_code, code, message)
 
     # Agents
     async def create_agent(self, **fields: Any) -> JSON:
@@ -104,6 +108,13 @@ class ParleyClient:
     async def messages(self, session_id: str, *, limit: int = 1000, offset: int = 0) -> JSON:
         params = {"limit": limit, "offset": offset}
         return await self._call("GET", f"/v1/sessions/{session_id}/messages", params=params)
+
+    async def recording(self, session_id: str) -> bytes:
+        """The session's recording: a stereo WAV, the caller left and the agent right."""
+        response = await self._http.get(f"/v1/sessions/{session_id}/recording")
+        if not response.is_success:
+            raise self._error(response)
+        return response.content
 
     async def prepare_voice(self, **start: Any) -> JSON:
         """`POST /v1/voice`: a WebSocket URL and the `start` message to send on it."""

@@ -11,6 +11,10 @@ Effects map to I/O one to one: timers become `loop.call_at` handles that post a
 `TimerFired` (the core drops stale ones by generation), responses get a `ResponseWork`
 (model rounds, speech stream), server-side tools a task, transcript rows the writer.
 Every task has an owner here and is cancelled when the conversation closes.
+
+A `CallRecorder`, when the session records, hears both sides here: caller audio as it
+enters the actor, agent audio as it leaves, and the cut at each `Interrupted`; it is
+written out (in a thread) once the conversation has closed.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from parley.audio.recording import CallRecorder
 from parley.engine.core import Close, Open, SessionCore
 from parley.engine.effects import (
     AbandonRecognition,
@@ -42,11 +47,13 @@ from parley.engine.effects import (
     StartSpeech,
 )
 from parley.engine.events import (
+    AgentAudio,
     Command,
     Ended,
     EndReason,
     Event,
     Failure,
+    Interrupted,
     Reconfigure,
     UserAudio,
 )
@@ -96,8 +103,10 @@ class Conversation:
         transcript: TranscriptStore,
         emit: Callable[[Event], None],
         server_tools: ServerToolRunner | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
         self.plan = plan
+        self.recorder = recorder
         self.voice = voice
         self._store = transcript
         self._emit = emit
@@ -184,6 +193,8 @@ class Conversation:
     def _step(self, item: object) -> None:
         now = self._loop.time()
         if isinstance(item, UserAudio):
+            if self.recorder is not None:
+                self.recorder.caller(item.data, now)
             self._listener.audio(item.data, now)
             item = _HEARD_MORE  # a synchronous VAD has answered already
         if item is _HEARD_MORE:
@@ -206,6 +217,8 @@ class Conversation:
     def _carry(self, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, Emit):
+                if self.recorder is not None:
+                    self._record(effect.event)
                 self._emit(effect.event)
             elif isinstance(effect, ArmTimer):
                 self._arm(effect)
@@ -245,6 +258,13 @@ class Conversation:
                 self._run_tool(effect)
             elif isinstance(effect, EndSession):
                 self._ending = effect.reason
+
+    def _record(self, event: Event) -> None:
+        assert self.recorder is not None
+        if isinstance(event, AgentAudio):
+            self.recorder.agent(event.data, self._loop.time())
+        elif isinstance(event, Interrupted):
+            self.recorder.cut(self._loop.time())
 
     def _arm(self, timer: ArmTimer) -> None:
         key = (timer.kind, timer.key)
@@ -310,6 +330,8 @@ class Conversation:
                     await task
             self.voice.vad.close()
             await self._listener.recognizer.aclose()
+            if self.recorder is not None:
+                await asyncio.to_thread(self.recorder.finish)
         except Exception:
             log.exception("error while closing the conversation")
         finally:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
 
 from parley.server.deps import AccountDep, ServicesDep
 from parley.server.errors import not_found
+from parley.server.recordings import recording_response
 from parley.server.schemas.common import Offset, Page
 from parley.server.schemas.sessions import MessageOut, SessionOut
 
@@ -56,3 +58,12 @@ async def list_messages(
         account.id, session_id, limit=limit, offset=offset
     )
     return Page(data=[MessageOut.of(m) for m in messages], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{session_id}/recording", response_class=FileResponse)
+async def get_recording(session_id: str, account: AccountDep, found: ServicesDep) -> FileResponse:
+    """The session as a stereo WAV (caller left, agent right), if it was recorded."""
+    session = await found.store.sessions.get(account.id, session_id)
+    if session is None:
+        raise not_found("session", session_id)
+    return recording_response(found.settings, session)
