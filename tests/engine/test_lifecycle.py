@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from parley.engine.agent import FunctionTool
 from parley.engine.events import (
     AgentAudio,
     AgentStartedSpeaking,
@@ -18,7 +19,7 @@ from parley.engine.events import (
     Transcript,
     UserText,
 )
-from parley.engine.lifecycle import LifecyclePlan, Prompt
+from parley.engine.lifecycle_plan import LifecyclePlan, Prompt
 from parley.engine.plan import Opening
 from parley.providers.base import ToolCall, ToolCallRequest
 from tests.engine.test_tool_lifecycle import LOOKUP
@@ -233,3 +234,23 @@ async def test_a_tool_result_can_leave_the_agent_listening_or_end_the_call() -> 
     await hanging_up.audio(until_s=3.0)
     ended = await hanging_up.finish()
     assert ended.reason == "agent_hangup"
+
+
+async def test_a_tools_own_reaction_holds_and_its_result_can_change_the_call_state() -> None:
+    note = FunctionTool(name="take_note", reaction="listens")
+    call = ToolCall("call_n", "take_note", {})
+    line = Timeline(
+        tools=[note],
+        replies=[[*words("Noted."), ToolCallRequest(call)], words("Never said.")],
+        plan_options={"initial_state": {"step": 1, "name": "Ada"}},
+    )
+    await line.start()
+    line.send(UserText("note this"))
+    await line.audio(until_s=1.0)
+    line.send(ToolResult("call_n", "{}", state={"step": 2}))
+    await line.audio(until_s=3.0)
+    state = dict(line.conversation.core.status.call_state)
+    line.send(Stop())
+    await line.finish()
+    assert len(line.llm.requests) == 1  # the tool's default: the agent listens
+    assert state == {"step": 2, "name": "Ada"}

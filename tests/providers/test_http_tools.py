@@ -58,7 +58,7 @@ async def test_post_sends_the_arguments_as_json_and_returns_the_body(
     result = await runner(clients, "127.0.0.1").run(call, {"city": "Oslo"})
 
     assert result.text == '{"forecast":"sunny in Oslo"}'
-    assert (result.hang_up, result.reaction, result.state) == (False, "speaks", None)
+    assert (result.hang_up, result.reaction, result.state) == (False, None, None)
     [seen] = tool_server.fake.calls
     assert seen["method"] == "POST" and seen["body"] == {"city": "Oslo"}
     assert seen["auth"] == "s3cret"

@@ -17,6 +17,8 @@ from parley.engine.agent import BuiltinTool, FunctionTool
 from parley.engine.conversation import Conversation
 from parley.engine.events import Event, Reconfigure
 from parley.engine.history import Entry
+from parley.engine.lifecycle_plan import LifecyclePlan
+from parley.engine.plan import Opening
 from parley.providers.specs import LlmChoice
 
 
@@ -51,6 +53,7 @@ class AgentOverrides:
     keyterms: list[str] | None = None
     language: str | None = None
     temperature: float | None = None
+    voice_id: str | None = None
     history: list[Entry] = field(default_factory=list)
 
 
@@ -69,6 +72,15 @@ class SessionOptions:
     ephemeral: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     overrides: AgentOverrides | None = None
+    # The call's lifecycle and shape, where the dialect has a place for them:
+    opening: Opening | None = None  # who speaks first, decided by the client (else as above)
+    greeting_prompt: str | None = None  # an agent without a greeting has the model greet
+    lifecycle: LifecyclePlan | None = None
+    vad: dict[str, Any] | None = None  # turn-taking settings over the agent's own
+    text_output: bool = False
+    record: bool = False
+    lead_ms: float | None = None  # how far ahead of playback audio may be sent
+    initial_state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -9,12 +9,13 @@ is the server's (`server/schemas/stored.py`); where endpoints live is the provid
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+from parley.engine.lifecycle_plan import LifecyclePlan, Prompt
 from parley.providers.specs import LlmEndpoint as LlmEndpoint  # agents describe endpoints
 from parley.providers.specs import ToolEndpoint as ToolEndpoint
 
@@ -51,6 +52,11 @@ class FunctionTool(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     endpoint: ToolEndpoint | None = None
     timeout_s: float | None = Field(default=None, gt=0, le=120)  # the call's answer is due by
+    reaction: Literal["speaks", "listens", "speaks_once"] | None = Field(
+        default=None,
+        description="After its result the model speaks again (default), or not (`listens`), "
+        "or once without more tools (`speaks_once`).",
+    )
 
     @field_validator("parameters")
     @classmethod
@@ -102,3 +108,41 @@ def check_unique_tool_names(tools: list[FunctionTool | BuiltinTool]) -> None:
         if name in seen:
             raise ValueError(f"two tools are named {name!r}")
         seen.add(name)
+
+
+class InactivityPrompt(BaseModel):
+    """Said after `after_s` of quiet, counted from the prompt before (cumulative)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after_s: float = Field(gt=0, le=3600)
+    message: str = Field(min_length=1, max_length=2000)
+    hang_up: Literal["no", "soft", "strict"] = Field(
+        default="no",
+        description="`soft`: the call ends after the message unless the caller talks over "
+        "it; `strict`: it cannot be talked over and always ends the call.",
+    )
+
+
+class LifecycleOptions(BaseModel):
+    """How long a call may last and what the agent does when the caller goes quiet: an
+    agent option (every dialect) that a native `start` may override."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_duration_s: float | None = Field(default=None, ge=1, le=86_400)
+    closing_message: str | None = Field(
+        default=None, min_length=1, max_length=2000, description="Said at max_duration_s."
+    )
+    inactivity: list[InactivityPrompt] = Field(default_factory=list, max_length=10)
+    opening_delay_ms: int = Field(default=0, ge=0, le=60_000)
+    uninterruptible_opening: bool = False
+
+    def plan(self) -> LifecyclePlan:
+        return LifecyclePlan(
+            max_duration_s=self.max_duration_s,
+            closing_line=self.closing_message or "",
+            inactivity=tuple(Prompt(p.after_s, p.message, p.hang_up) for p in self.inactivity),
+            opening_delay_s=self.opening_delay_ms / 1000,
+            opening_uninterruptible=self.uninterruptible_opening,
+        )

@@ -300,7 +300,11 @@ class SessionCore(AgentSide):
         self._tool_done(call, now)
 
     def _tool_asks(
-        self, call: DispatchedCall, hang_up: bool, reaction: Reaction, state: dict[str, Any] | None
+        self,
+        call: DispatchedCall,
+        hang_up: bool,
+        reaction: Reaction | None,
+        state: dict[str, Any] | None,
     ) -> None:
         """What a tool's answer asks beyond its result: only its own, current response
         hangs up or changes how it goes on; the call's state changes either way."""
@@ -311,7 +315,8 @@ class SessionCore(AgentSide):
             return
         if hang_up:
             response.ends_with = response.ends_with or "agent_hangup"
-        if reaction != "speaks":
+        reaction = reaction or (call.definition.reaction if call.definition else None)
+        if reaction is not None and reaction != "speaks":
             response.reaction = reaction
 
     def _tool_done(self, call: DispatchedCall | None, now: float) -> None:

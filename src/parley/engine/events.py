@@ -62,7 +62,7 @@ class ToolResult:
     result: str
     is_error: bool = False
     hang_up: bool = False
-    reaction: Reaction = "speaks"
+    reaction: Reaction | None = None  # None: the tool's own default
     state: dict[str, Any] | None = None  # merged into the call's state
 
 

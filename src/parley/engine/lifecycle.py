@@ -22,35 +22,17 @@ The part decides; what to say goes to `Responding`, the end to the core (a retur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from parley.engine.effects import Outbox
 from parley.engine.events import EndReason, Interrupted
+from parley.engine.lifecycle_plan import LifecyclePlan
 from parley.engine.response import Response, TurnTiming
 
 if TYPE_CHECKING:  # the plan names `LifecyclePlan`, and responding reads the plan
     from parley.engine.responding import Responding
 
 BACKSTOP_S = 30.0  # a closing line still unheard this long after the limit ends the call anyway
-
-
-@dataclass(frozen=True, slots=True)
-class Prompt:
-    """An inactivity prompt: said after `after_s` of quiet (counted from the one before)."""
-
-    after_s: float
-    message: str
-    hang_up: Literal["no", "soft", "strict"] = "no"
-
-
-@dataclass(frozen=True)
-class LifecyclePlan:
-    max_duration_s: float | None = None
-    closing_line: str = ""  # said when the call reaches `max_duration_s`
-    inactivity: tuple[Prompt, ...] = ()
-    opening_delay_s: float = 0.0
-    opening_uninterruptible: bool = False
 
 
 class Lifecycle:

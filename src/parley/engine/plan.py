@@ -14,7 +14,7 @@ from typing import Any, Literal
 from parley.audio.formats import AudioFormat
 from parley.engine.agent import VadSettings
 from parley.engine.history import Entry
-from parley.engine.lifecycle import LifecyclePlan
+from parley.engine.lifecycle_plan import LifecyclePlan
 from parley.engine.tools import ToolCatalogue
 from parley.providers.base import (
     LanguageModel,

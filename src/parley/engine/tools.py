@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from parley.engine.agent import BuiltinTool, FunctionTool, ToolEndpoint
+from parley.engine.events import Reaction
 from parley.providers.base import ToolAnswer, ToolSpec
 
 ToolKind = Literal["client", "http", "builtin"]
@@ -46,6 +47,7 @@ class ToolDefinition:
     kind: ToolKind
     endpoint: ToolEndpoint | None = None
     timeout_s: float | None = None  # else the session's default for the kind
+    reaction: Reaction | None = None  # after its result, unless the result says otherwise
 
     @property
     def name(self) -> str:
@@ -68,6 +70,7 @@ class ToolCatalogue:
                     else tool.endpoint.timeout_s
                     if tool.endpoint is not None
                     else None,
+                    tool.reaction,
                 )
             )
             self._tools[definition.name] = definition

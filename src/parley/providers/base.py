@@ -166,7 +166,7 @@ class ToolAnswer:
 
     text: str
     hang_up: bool = False
-    reaction: Literal["speaks", "listens", "speaks_once"] = "speaks"
+    reaction: Literal["speaks", "listens", "speaks_once"] | None = None  # None: the tool's
     state: dict[str, Any] | None = None
 
 

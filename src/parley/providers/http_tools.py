@@ -104,7 +104,7 @@ class _Request:
         self.query: dict[str, str] = {}
         body: dict[str, Any] = {}
         rest = dict(arguments)
-        for placed in endpoint.placement:
+        for placed in endpoint.placement or ():
             if placed.known is not None:
                 value = facts.get(placed.known)
             elif placed.value is not None:
@@ -129,7 +129,7 @@ class _Request:
 
 
 def _answer(text: str, headers: httpx.Headers) -> ToolAnswer:
-    reaction = headers.get("x-ultravox-agent-reaction", "speaks").strip().lower()
+    reaction = headers.get("x-ultravox-agent-reaction", "").strip().lower()
     state: dict[str, Any] | None = None
     if "x-ultravox-update-call-state" in headers:
         try:
@@ -146,7 +146,9 @@ def _answer(text: str, headers: httpx.Headers) -> ToolAnswer:
         if reaction == "listens"
         else "speaks_once"
         if reaction == "speaks-once"
-        else "speaks",
+        else "speaks"
+        if reaction == "speaks"
+        else None,
         state=state,
     )
 

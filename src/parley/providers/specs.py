@@ -54,7 +54,7 @@ class ToolEndpoint(BaseModel):
     url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
-    placement: list[Placed] = Field(default_factory=list, max_length=100)
+    placement: list[Placed] | None = Field(default=None, max_length=100)
     timeout_s: float | None = Field(default=None, gt=0, le=120)
 
     @field_validator("method", mode="before")

@@ -25,7 +25,16 @@ from parley.server.errors import BodyGuard, InternalErrors, install_error_handle
 from parley.server.live import LiveSessions
 from parley.server.logs import install_redaction
 from parley.server.quotas import ConnectionQuota
-from parley.server.routes import agents, deepgram_ws, health, native_ws, sessions, voice
+from parley.server.routes import (
+    agents,
+    calls,
+    deepgram_ws,
+    health,
+    native_ws,
+    sessions,
+    ultravox_ws,
+    voice,
+)
 from parley.server.upkeep import Upkeep
 from parley.store import Store
 
@@ -88,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             undo_drain()
             await live.end_all("error", SHUTDOWN_GRACE_SECONDS)
+            background.extend(app.state.services.chores)
             for task in background:
                 task.cancel()
             for task in background:
@@ -120,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(InternalErrors)  # outermost of ours: catches what all the rest raise
-    for module in (health, metrics, agents, sessions, voice, native_ws, deepgram_ws):
+    routers = (health, metrics, agents, sessions, voice, calls, native_ws, deepgram_ws, ultravox_ws)
+    for module in routers:
         app.include_router(module.router)
     return app

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
@@ -27,6 +29,13 @@ class Services:
     live: LiveSessions
     connections: ConnectionQuota = field(default_factory=lambda: ConnectionQuota(0))
     worker_id: str | None = None  # this process's row in the store's `workers`
+    chores: set[asyncio.Task[None]] = field(default_factory=set)  # after-call work (summaries)
+
+    def chore(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        """Run work that outlives a request or a call; the lifespan cancels what is left."""
+        task = asyncio.create_task(coroutine, name=name)
+        self.chores.add(task)
+        task.add_done_callback(self.chores.discard)
 
 
 def services(connection: HTTPConnection) -> Services:

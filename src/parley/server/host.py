@@ -15,10 +15,12 @@ providers happens here, so every dialect gets the same rules:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Literal
 
+from parley.audio.recording import CallRecorder
 from parley.credentials import SESSION_TOKEN_PREFIX, new_id
 from parley.dialects.host import Admission, LiveSession, SessionOptions, SessionRefused
 from parley.engine.agent import BuiltinTool, FunctionTool
@@ -30,6 +32,8 @@ from parley.providers.specs import LlmChoice
 from parley.server import metrics
 from parley.server.deps import Services
 from parley.server.plans import VoiceBuilder, build_plan, history
+from parley.server.recordings import recording_path
+from parley.server.summaries import summarise
 from parley.server.transcripts import StoredTranscript
 from parley.store.tables import Agent
 
@@ -42,6 +46,7 @@ class ServerHost:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._builders: dict[str, VoiceBuilder] = {}
+        self._summarise: set[str] = set()  # calls whose summary is written when they end
         self._slot: str | None = None
 
     async def admit(self, credential: str) -> Admission:
@@ -106,6 +111,9 @@ class ServerHost:
             scripted_first = session.initial_message
             keep = not (session.ephemeral or options.ephemeral)
             continuing = options.conversation_id is not None
+            record = keep and (session.recording or options.record or agent.record)
+            if record and not session.recording:
+                await store.sessions.recorded(session.id)
         else:
             agent = await self._agent(admission.account_id, options.agent_id)
             continuing = options.conversation_id is not None
@@ -125,11 +133,13 @@ class ServerHost:
                     metadata=options.metadata,
                     dialect=dialect,
                     joined_by=services.worker_id,
+                    recording=options.record or agent.record,
                 )
                 session_id, conversation_id = session.id, session.conversation_id
             else:
                 session_id = new_id("ses")
                 conversation_id = options.conversation_id or new_id("cnv")
+            record = keep and (options.record or agent.record)
 
         earlier = (
             history(await store.messages.for_conversation(admission.account_id, conversation_id))
@@ -144,19 +154,37 @@ class ServerHost:
         builder = VoiceBuilder(services.hub, services.settings, agent, options.overrides)
         try:
             voice = builder.voice()
-            plan = build_plan(agent, options, scripted_first=scripted_first, earlier=earlier)
+            plan = build_plan(
+                agent,
+                options,
+                scripted_first=scripted_first,
+                earlier=earlier,
+                session_id=session_id,
+            )
         except Exception as exc:
             log.warning("cannot start session %s: %s", session_id, exc)
             await transcript.finish("error")
             raise SessionRefused("provider_unavailable", str(exc)) from exc
+        recorder = (
+            CallRecorder(
+                recording_path(services.settings, session_id),
+                plan.input_format,
+                plan.output_format,
+                start=asyncio.get_running_loop().time(),
+            )
+            if record
+            else None
+        )
         conversation = Conversation(
-            plan, voice, transcript, metrics.observe(emit), services.hub.tool_runner()
+            plan, voice, transcript, metrics.observe(emit), services.hub.tool_runner(), recorder
         )
         live = LiveSession(session_id, conversation_id, conversation, builder.warnings)
         metrics.SESSIONS_STARTED.labels(dialect).inc()
         metrics.SESSIONS_LIVE.inc()
         services.live.add(live)
         self._builders[session_id] = builder
+        if dialect == "ultravox" and keep:
+            self._summarise.add(session_id)
         return live
 
     async def rebuild(
@@ -180,6 +208,18 @@ class ServerHost:
         self._services.live.remove(session)
         metrics.SESSIONS_LIVE.dec()
         self._builders.pop(session.session_id, None)
+        if session.session_id in self._summarise:
+            self._summarise.discard(session.session_id)
+            conversation = session.conversation
+            self._services.chore(
+                summarise(
+                    self._services.store,
+                    session.session_id,
+                    conversation.voice.llm,
+                    conversation.core.history.transcript(),
+                ),
+                f"summary-{session.session_id}",
+            )
 
     async def _agent(self, account_id: str, agent_id: str | None) -> Agent:
         store = self._services.store

@@ -28,6 +28,7 @@ class LiveSessions:
         self._idle.set()
         self.draining = False  # set once shutdown begins: new sessions are refused
         self.ended = 0  # sessions that have left, ever
+        self._leaving: dict[str, asyncio.Event] = {}  # sessions someone waits to see gone
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -40,6 +41,8 @@ class LiveSessions:
         if self._sessions.get(session.session_id) is session:
             del self._sessions[session.session_id]
             self.ended += 1
+            if (leaving := self._leaving.pop(session.session_id, None)) is not None:
+                leaving.set()
         if not self._sessions:
             self._idle.set()
 
@@ -66,6 +69,17 @@ class LiveSessions:
                 continue
             for session_id, reason in ended.items():
                 self.end([session_id], reason if reason in _REASONS else "error")  # type: ignore[arg-type]
+
+    async def wait_gone(self, session_id: str, seconds: float) -> None:
+        """Until the session has left this process (or `seconds` have passed)."""
+        if session_id not in self._sessions:
+            return
+        leaving = self._leaving.setdefault(session_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(leaving.wait(), seconds)
+
+    def get(self, session_id: str) -> LiveSession | None:
+        return self._sessions.get(session_id)
 
     def ids(self) -> list[str]:
         return list(self._sessions)

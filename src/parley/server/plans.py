@@ -9,13 +9,13 @@ stored messages become the engine's history.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 
 from parley.config import Settings
 from parley.dialects.host import AgentOverrides, SessionOptions
-from parley.engine.agent import BuiltinTool, FunctionTool, LlmEndpoint, Tool
+from parley.engine.agent import BuiltinTool, FunctionTool, LifecycleOptions, LlmEndpoint, Tool
 from parley.engine.history import Entry, Invocation, Said
 from parley.engine.plan import Opening, Plan, Voice
 from parley.engine.tools import ToolCatalogue
@@ -51,7 +51,11 @@ def opening(options: SessionOptions, agent: Agent, scripted_first: str | None) -
     if options.initial_context:
         return Opening("context", options.initial_context)
     said_first = scripted_first or options.greeting or agent.greeting
-    return Opening("say", said_first) if said_first else Opening("listen")
+    if said_first:
+        return Opening("say", said_first)
+    if options.greeting_prompt:
+        return Opening("context", options.greeting_prompt)
+    return Opening("listen")
 
 
 def history(messages: Sequence[Message]) -> list[Entry]:
@@ -80,21 +84,33 @@ def build_plan(
     *,
     scripted_first: str | None,
     earlier: list[Entry],
+    session_id: str = "",
 ) -> Plan:
     overrides = options.overrides or AgentOverrides()
     tools = overrides.tools if overrides.tools is not None else agent_tools(agent)
     temperature = overrides.temperature if overrides.temperature is not None else agent.temperature
+    extras: dict[str, Any] = {}
+    if options.lifecycle is not None:
+        extras["lifecycle"] = options.lifecycle
+    elif agent.lifecycle:
+        extras["lifecycle"] = LifecycleOptions.model_validate(agent.lifecycle).plan()
+    if options.lead_ms is not None:
+        extras["lead_ms"] = options.lead_ms
     return Plan(
         system_prompt=options.system_prompt or agent.system_prompt,
         input_format=options.input_format,
         output_format=options.output_format,
         tools=ToolCatalogue(tools),
-        vad=effective_vad(agent.vad),
-        opening=opening(options, agent, scripted_first),
+        vad=effective_vad({**agent.vad, **(options.vad or {})}),
+        opening=options.opening or opening(options, agent, scripted_first),
         history=[*earlier, *overrides.history],
         max_turns=agent.max_turns,
         temperature=temperature,
         max_tokens=agent.max_tokens,
+        text_output=options.text_output,
+        call_id=session_id,
+        initial_state=options.initial_state,
+        **extras,
     )
 
 
@@ -154,7 +170,7 @@ class VoiceBuilder:
             specs if specs is not None else self.overrides.tts,
             own,
             lambda chosen: self.hub.synthesizer(
-                chosen, voice_id=self.agent.voice_id, language=language
+                chosen, voice_id=self.overrides.voice_id or self.agent.voice_id, language=language
             ),
         )
 

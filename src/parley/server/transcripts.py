@@ -44,6 +44,7 @@ class StoredTranscript:
             interrupted=record.interrupted,
             tool=record.tool,
             metrics=record.metrics,
+            medium=record.medium,
         )
         self._rows[record.seq] = message.id
 

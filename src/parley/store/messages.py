@@ -38,6 +38,7 @@ class Messages:
         interrupted: bool = False,
         tool: dict[str, Any] | None = None,
         metrics: dict[str, Any] | None = None,
+        medium: str = "voice",
     ) -> Message:
         if role not in ROLES:
             raise ValueError(f"unknown message role {role!r}")
@@ -52,6 +53,7 @@ class Messages:
             interrupted=interrupted,
             tool=tool,
             metrics=metrics,
+            medium=medium,
             created_at=datetime.now(UTC),
         )
         async with self._sessions.begin() as db:

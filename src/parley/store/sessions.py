@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parley.credentials import hash_secret, new_id
 from parley.store._paging import page
-from parley.store.tables import Session
+from parley.store.tables import Message, Session
 
 
 def _expire(account_id: str | None, now: datetime) -> Any:
@@ -47,6 +47,7 @@ class Sessions:
         dialect: str | None = None,
         ephemeral: bool = False,
         joined_by: str | None = None,
+        recording: bool = False,
     ) -> Session:
         """A new active session; `conversation_id` continues that conversation. `joined_by`
         (a worker id) creates it already joined, held live by that worker."""
@@ -67,6 +68,7 @@ class Sessions:
             expires_at=now + timedelta(seconds=ttl),
             joined_at=now if joined_by else None,
             worker_id=joined_by,
+            recording=recording,
         )
         async with self._sessions.begin() as db:
             db.add(session)
@@ -89,6 +91,7 @@ class Sessions:
         offset: int,
         agent_id: str | None = None,
         status: str | None = None,
+        dialect: str | None = None,
     ) -> tuple[Sequence[Session], int]:
         """Newest first."""
         query = (
@@ -100,6 +103,8 @@ class Sessions:
             query = query.where(Session.agent_id == agent_id)
         if status is not None:
             query = query.where(Session.status == status)
+        if dialect is not None:
+            query = query.where(Session.dialect == dialect)
         async with self._sessions.begin() as db:
             await db.execute(_expire(account_id, datetime.now(UTC)))
         async with self._sessions() as db:
@@ -146,6 +151,29 @@ class Sessions:
                 .values(status="ended", ended_at=datetime.now(UTC), end_reason=reason)
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def recorded(self, session_id: str) -> None:
+        """The session is being recorded (decided when it was joined)."""
+        async with self._sessions.begin() as db:
+            await db.execute(update(Session).where(Session.id == session_id).values(recording=True))
+
+    async def summarised(self, session_id: str, short: str | None, full: str | None) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(
+                update(Session)
+                .where(Session.id == session_id)
+                .values(short_summary=short, summary=full)
+            )
+
+    async def delete(self, account_id: str, session_id: str) -> bool:
+        """Delete a session and its messages (they cascade); False if it is not the account's."""
+        async with self._sessions.begin() as db:
+            session = await db.get(Session, session_id)
+            if session is None or session.account_id != account_id:
+                return False
+            await db.execute(delete(Message).where(Message.session_id == session_id))
+            await db.delete(session)
+        return True
 
     async def ended_among(self, session_ids: Sequence[str]) -> dict[str, str]:
         """Of these sessions, the ones no longer active, with why (for other processes)."""

@@ -110,6 +110,8 @@ class Agent(Base):
     max_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     llm_endpoint: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
     vad: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    lifecycle: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    record: Mapped[bool] = mapped_column(Boolean, default=False)  # its sessions are recorded
     status: Mapped[str] = mapped_column(String(16), default="active")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -125,6 +127,7 @@ class Session(Base):
         Index("ix_sessions_status_expires", "status", "expires_at"),
         Index("ix_sessions_conversation", "conversation_id"),
         Index("ix_sessions_status_worker", "status", "worker_id"),
+        Index("ix_sessions_account_dialect", "account_id", "dialect", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -144,6 +147,9 @@ class Session(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
     worker_id: Mapped[str | None] = mapped_column(String(40), default=None)  # who holds it live
+    recording: Mapped[bool] = mapped_column(Boolean, default=False)  # recorded (file on disk)
+    short_summary: Mapped[str | None] = mapped_column(Text, default=None)
+    summary: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Worker(Base):
@@ -176,4 +182,5 @@ class Message(Base):
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
     tool: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    medium: Mapped[str] = mapped_column(String(8), default="voice")  # voice | text
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

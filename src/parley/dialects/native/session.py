@@ -127,6 +127,9 @@ class NativeSession:
             initial_message=start.initial_message,
             initial_context=start.initial_context,
             ephemeral=start.ephemeral,
+            lifecycle=start.lifecycle.plan() if start.lifecycle else None,
+            record=start.record,
+            text_output=start.output_medium == "text",
         )
         try:
             live = await self._host.open(admission, options, self._emit, "native")

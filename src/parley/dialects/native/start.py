@@ -8,11 +8,12 @@ clients written against it keep working; but a flag must be a JSON boolean (`"ye
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from parley.audio.formats import AudioFormat, Encoding, check_format
+from parley.engine.agent import LifecycleOptions
 from parley.validation import reject_bad_text
 
 Context = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -72,6 +73,10 @@ class StartPayload(_Lenient):
     voice_config: VoiceConfig = Field(default_factory=VoiceConfig)
     audio: AudioConfig = Field(default_factory=AudioConfig)
     binary_audio: StrictBool = False
+    # Parley extras: the call's lifecycle (over the agent's own), recording, written replies.
+    lifecycle: LifecycleOptions | None = None
+    record: StrictBool = False
+    output_medium: Literal["voice", "text"] = "voice"
 
     _text = model_validator(mode="before")(reject_bad_text)
 

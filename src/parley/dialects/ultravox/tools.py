@@ -23,7 +23,10 @@ from parley.dialects.ultravox.fields import (
     ToolName,
     ToolTimeout,
     _Body,
+    parse_duration,
 )
+from parley.engine.agent import BuiltinTool, FunctionTool
+from parley.providers.specs import Known, Location, Placed, ToolEndpoint
 
 
 class DynamicParameter(_Body):
@@ -161,3 +164,75 @@ class SelectedTool(_Body):
         """The name the model calls the tool by."""
         model_name = self.temporaryTool.modelToolName if self.temporaryTool else self.toolName
         return self.nameOverride or model_name or ""
+
+
+REACTIONS: dict[str, Literal["speaks", "listens", "speaks_once"]] = {
+    "AGENT_REACTION_SPEAKS": "speaks",
+    "AGENT_REACTION_LISTENS": "listens",
+    "AGENT_REACTION_SPEAKS_ONCE": "speaks_once",
+}
+LOCATIONS: dict[str, Location] = {
+    "PARAMETER_LOCATION_QUERY": "query",
+    "PARAMETER_LOCATION_PATH": "path",
+    "PARAMETER_LOCATION_HEADER": "header",
+    "PARAMETER_LOCATION_BODY": "body",
+}
+KNOWN: dict[str, Known] = {
+    "KNOWN_PARAM_CALL_ID": "call_id",
+    "KNOWN_PARAM_CONVERSATION_HISTORY": "conversation_history",
+    "KNOWN_PARAM_CALL_STATE": "call_state",
+    "KNOWN_PARAM_OUTPUT_SAMPLE_RATE": "output_sample_rate",
+    "KNOWN_PARAM_CALL_STAGE_ID": "call_id",  # a call is one stage here
+}
+
+
+def engine_tools(selected: list[SelectedTool]) -> list[FunctionTool | BuiltinTool]:
+    """`selectedTools` as the engine's tools. A temporary tool's dynamic parameters are
+    what the model fills in (a `parameterOverrides` value fixes one instead); static and
+    automatic ones are placed by the server on every call."""
+    tools: list[FunctionTool | BuiltinTool] = []
+    for choice in selected:
+        temporary = choice.temporaryTool
+        if temporary is None:
+            tools.append(BuiltinTool(builtin=choice.toolName or ""))
+            continue
+        fixed = choice.parameterOverrides or {}
+        asked = [p for p in temporary.dynamicParameters if p.name not in fixed]
+        parameters = {
+            "type": "object",
+            "properties": {p.name: p.schema_ or {"type": "string"} for p in asked},
+            "required": [p.name for p in asked if p.required],
+        }
+        endpoint = None
+        if temporary.http is not None:
+            placement = [Placed(name=p.name, location=LOCATIONS[p.location]) for p in asked]
+            placement += [
+                Placed(name=p.name, location=LOCATIONS[p.location], value=fixed[p.name])
+                for p in temporary.dynamicParameters
+                if p.name in fixed
+            ]
+            placement += [
+                Placed(name=p.name, location=LOCATIONS[p.location], value=p.value)
+                for p in temporary.staticParameters
+            ]
+            placement += [
+                Placed(name=p.name, location=LOCATIONS[p.location], known=KNOWN[p.knownValue])
+                for p in temporary.automaticParameters
+            ]
+            endpoint = ToolEndpoint(
+                url=temporary.http.baseUrlPattern,
+                method=temporary.http.httpMethod,
+                placement=placement,
+                timeout_s=parse_duration(temporary.timeout),
+            )
+        tools.append(
+            FunctionTool(
+                name=choice.exposed_name,
+                description=temporary.description,
+                parameters=parameters,
+                endpoint=endpoint,
+                timeout_s=parse_duration(temporary.timeout),
+                reaction=REACTIONS.get(temporary.defaultReaction or ""),
+            )
+        )
+    return tools

@@ -17,6 +17,7 @@ from pydantic import (
 from parley.engine.agent import (
     BuiltinTool,
     FunctionTool,
+    LifecycleOptions,
     LlmEndpoint,
     Tool,
     VadSettings,
@@ -24,7 +25,13 @@ from parley.engine.agent import (
 )
 from parley.providers.family import Role
 from parley.providers.registry import check_spec
-from parley.server.schemas.stored import VadOverrides, effective_vad, mask_headers, unmask_headers
+from parley.server.schemas.stored import (
+    VadOverrides,
+    effective_vad,
+    mask_headers,
+    stored_lifecycle,
+    unmask_headers,
+)
 from parley.store.tables import Agent
 from parley.validation import reject_bad_text
 
@@ -74,6 +81,10 @@ class AgentCreate(BaseModel):
         default=None, description="Where the first `llm` spec is served, if not the default."
     )
     vad: VadOverrides | None = None
+    lifecycle: LifecycleOptions | None = Field(
+        default=None, description="Maximum duration, inactivity prompts, opening delay."
+    )
+    record: bool = Field(default=False, description="Record its sessions (stereo WAV).")
 
     _providers = field_validator("stt", "llm", "tts")(_check_providers)
     _tools = field_validator("tools")(_check_tools)
@@ -81,8 +92,9 @@ class AgentCreate(BaseModel):
 
     def columns(self) -> dict[str, Any]:
         """The store's column values for a new agent."""
-        values = self.model_dump(exclude={"tools", "vad", "llm_endpoint"})
+        values = self.model_dump(exclude={"tools", "vad", "llm_endpoint", "lifecycle"})
         values["tools"] = [tool.model_dump(exclude_none=True) for tool in self.tools]
+        values["lifecycle"] = stored_lifecycle(self.lifecycle)
         values["vad"] = self.vad.stored() if self.vad else {}
         values["llm_endpoint"] = self.llm_endpoint.model_dump() if self.llm_endpoint else None
         return values
@@ -108,6 +120,8 @@ class AgentUpdate(BaseModel):
     max_tokens: MaxTokens | None = None
     llm_endpoint: LlmEndpoint | None = None
     vad: VadOverrides | None = None
+    lifecycle: LifecycleOptions | None = None
+    record: bool | None = None
     status: Literal["active", "paused"] | None = None
 
     _providers = field_validator("stt", "llm", "tts")(_check_providers)
@@ -127,6 +141,7 @@ class AgentUpdate(BaseModel):
                 "max_turns",
                 "keyterms",
                 "status",
+                "record",
             ):
                 if field in data and data[field] is None:
                     raise ValueError(f"{field} cannot be null")
@@ -135,7 +150,7 @@ class AgentUpdate(BaseModel):
     def changes(self, agent: Agent) -> dict[str, Any]:
         """Column updates for `agent`, from the fields the client actually sent."""
         sent = self.model_fields_set
-        special = ("tools", "vad", "llm_endpoint")
+        special = ("tools", "vad", "llm_endpoint", "lifecycle")
         values: dict[str, Any] = {
             field: getattr(self, field) for field in sent if field not in special
         }
@@ -144,6 +159,8 @@ class AgentUpdate(BaseModel):
                 _keep_secrets(tool.model_dump(exclude_none=True), agent.tools)
                 for tool in self.tools
             ]
+        if "lifecycle" in sent:  # replaced as a whole: prompts are a sequence
+            values["lifecycle"] = stored_lifecycle(self.lifecycle)
         if "vad" in sent:
             values["vad"] = {**agent.vad, **self.vad.stored()} if self.vad else {}
         if "llm_endpoint" in sent:
@@ -195,6 +212,8 @@ class AgentOut(BaseModel):
         description="Header values are shown masked; send them back masked to keep them."
     )
     vad: VadSettings = Field(description="Effective turn-taking settings (defaults filled in).")
+    lifecycle: LifecycleOptions
+    record: bool
     status: Literal["active", "paused", "deleted"]
     created_at: datetime
     updated_at: datetime
@@ -225,6 +244,8 @@ class AgentOut(BaseModel):
                 else None
             ),
             vad=effective_vad(agent.vad),
+            lifecycle=LifecycleOptions.model_validate(agent.lifecycle or {}),
+            record=agent.record,
             status=agent.status,  # type: ignore[arg-type]
             created_at=agent.created_at,
             updated_at=agent.updated_at,

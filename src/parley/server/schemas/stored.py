@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from parley.engine.agent import VadSettings
+from parley.engine.agent import LifecycleOptions, VadSettings
 
 SECRET_MASK = "********"
 
@@ -29,6 +29,11 @@ class VadOverrides(BaseModel):
 
     def stored(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
+
+
+def stored_lifecycle(options: LifecycleOptions | None) -> dict[str, Any]:
+    """An agent's lifecycle options as stored: only what differs from the defaults."""
+    return options.model_dump(exclude_defaults=True) if options else {}
 
 
 def effective_vad(stored: dict[str, Any]) -> VadSettings:

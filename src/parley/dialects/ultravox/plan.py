@@ -1,0 +1,161 @@
+"""An Ultravox call's configuration in the engine's terms: `SessionOptions` for the host.
+
+The call body was validated when the call was created (`calls.CallCreate`) and stored as
+Ultravox echoes it; the join re-reads it here. What maps where:
+
+- `medium.serverWebSocket`: PCM at `inputSampleRate` in, `outputSampleRate` out; audio is
+  sent at most `clientBufferSizeMs` ahead of playback (at least one frame).
+- `firstSpeakerSettings`: an agent's fixed `text` is said, a `prompt` is answered, nothing
+  at all asks the model for a greeting (`enableGreetingPrompt`) unless the agent has its
+  own greeting; `delay` holds the opening back, `uninterruptible` protects it. A caller-first
+  call listens, and its `fallback` speaks after `delay` if the caller has not.
+- `maxDuration`/`timeExceededMessage`, `inactivityMessages`: the engine's lifecycle.
+- `vadSettings`: only the fields the client set, onto the agent's turn-taking.
+- `initialMessages`: the conversation so far (tool calls with their results).
+- `selectedTools`: `tools.engine_tools`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from parley.audio.formats import AudioFormat
+from parley.dialects.host import AgentOverrides, SessionOptions
+from parley.dialects.ultravox.calls import CallCreate, InitialMessage, first_speaker
+from parley.dialects.ultravox.fields import parse_duration
+from parley.dialects.ultravox.tools import engine_tools
+from parley.engine.history import Entry, Invocation, Said
+from parley.engine.lifecycle_plan import LifecyclePlan, Prompt
+from parley.engine.plan import Opening
+from parley.providers.base import ToolCall
+
+GREETING_PROMPT = "(The call has just been connected. Greet the caller briefly.)"
+HANG_UPS = {
+    "END_BEHAVIOR_UNSPECIFIED": "no",
+    "END_BEHAVIOR_HANG_UP_SOFT": "soft",
+    "END_BEHAVIOR_HANG_UP_STRICT": "strict",
+}
+
+
+def session_options(start: dict[str, Any]) -> SessionOptions:
+    """`start` is what the calls API stored: `{"call": <echoed body>, "greeting_prompt": …,
+    "conversation_id": … (a call continuing a prior one)}`."""
+    body = CallCreate.model_validate(start["call"])
+    socket = body.medium.serverWebSocket
+    assert socket is not None  # the schema requires the one medium it supports
+    vad = _vad(body)
+    opening, delay, firm = _opening(body, bool(start.get("greeting_prompt", True)))
+    return SessionOptions(
+        input_format=AudioFormat("linear16", socket.inputSampleRate),
+        output_format=AudioFormat("linear16", socket.outputSampleRate or socket.inputSampleRate),
+        conversation_id=start.get("conversation_id"),
+        system_prompt=body.systemPrompt,
+        metadata=dict(body.metadata),
+        overrides=AgentOverrides(
+            tools=engine_tools(body.selectedTools) if body.selectedTools else None,
+            language=body.languageHint,
+            temperature=body.temperature,
+            voice_id=body.voice,
+            history=history(body.initialMessages),
+        ),
+        opening=opening,
+        greeting_prompt=GREETING_PROMPT if opening is None else None,
+        lifecycle=LifecyclePlan(
+            max_duration_s=parse_duration(body.maxDuration),
+            closing_line=body.timeExceededMessage or "",
+            inactivity=tuple(
+                Prompt(parse_duration(m.duration), m.message, HANG_UPS[m.endBehavior])  # type: ignore[arg-type]
+                for m in body.inactivityMessages
+            ),
+            opening_delay_s=delay,
+            opening_uninterruptible=firm,
+        ),
+        vad=vad,
+        text_output=body.initialOutputMedium == "MESSAGE_MEDIUM_TEXT",
+        record=body.recordingEnabled,
+        lead_ms=max(20.0, float(socket.clientBufferSizeMs)),
+        initial_state=dict(body.initialState),
+    )
+
+
+def _opening(body: CallCreate, greeting_prompt: bool) -> tuple[Opening | None, float, bool]:
+    """(what opens the call, after how long, whether it may be talked over). None: the
+    agent's own greeting, as on any other session."""
+    settings = body.firstSpeakerSettings
+    if first_speaker(body) == "user":
+        fallback = settings.user.fallback if settings and settings.user else None
+        if fallback is None or not (fallback.text or fallback.prompt):
+            return Opening("listen"), 0.0, False
+        delay = parse_duration(fallback.delay or "0s")
+        if fallback.text:
+            return Opening("say", fallback.text), delay, False
+        return Opening("context", fallback.prompt or ""), delay, False
+    agent = settings.agent if settings else None
+    delay = parse_duration(agent.delay) if agent and agent.delay else 0.0
+    firm = bool(agent and agent.uninterruptible)
+    if agent and agent.text:
+        return Opening("say", agent.text), delay, firm
+    if agent and agent.prompt:
+        return Opening("context", agent.prompt), delay, firm
+    # Nothing to say: the agent's own greeting, else the model greets (or, with the greeting
+    # prompt off, answers from the system prompt alone).
+    return None if greeting_prompt else Opening("context", ""), delay, firm
+
+
+def _vad(body: CallCreate) -> dict[str, Any] | None:
+    given = body.vadSettings.model_fields_set if "vadSettings" in body.model_fields_set else set()
+    vad = body.vadSettings
+    mapped: dict[str, Any] = {}
+    if "turnEndpointDelay" in given:
+        endpoint_ms = round(parse_duration(vad.turnEndpointDelay) * 1000)
+        mapped["endpoint_ms"] = min(5000, max(50, endpoint_ms))
+    if "minimumTurnDuration" in given:
+        mapped["min_turn_ms"] = round(parse_duration(vad.minimumTurnDuration) * 1000)
+    if "minimumInterruptionDuration" in given:
+        mapped["min_interruption_ms"] = round(
+            parse_duration(vad.minimumInterruptionDuration) * 1000
+        )
+    if "frameActivationThreshold" in given:
+        mapped["threshold"] = min(0.99, max(0.05, vad.frameActivationThreshold))
+    return mapped or None
+
+
+def history(messages: list[InitialMessage]) -> list[Entry]:
+    """`initialMessages` as the engine's history: a tool call joins the agent's utterance
+    before it (one assistant turn), and its result is attached to it."""
+    entries: list[Entry] = []
+    calls: dict[str, Invocation] = {}
+    group = -1_000_000  # below any stored conversation's groups
+    for message in messages:
+        if message.role == "MESSAGE_ROLE_USER":
+            group += 1
+            entries.append(Said("user", message.text, group=group))
+        elif message.role == "MESSAGE_ROLE_AGENT":
+            group += 1
+            entries.append(Said("agent", message.text, group=group))
+        elif message.role == "MESSAGE_ROLE_TOOL_CALL":
+            if not entries or _is_user(entries[-1]):
+                group += 1  # a call with no agent utterance before it is a turn of its own
+            arguments = _arguments(message.text)
+            call = ToolCall(message.invocationId or "", message.toolName or "", arguments)
+            invocation = Invocation(call, group, client_side=False, status="completed")
+            calls[call.id] = invocation
+            entries.append(invocation)
+        else:
+            found = calls.get(message.invocationId or "")
+            if found is not None:
+                found.result = message.text
+    return entries
+
+
+def _is_user(entry: Entry) -> bool:
+    return isinstance(entry, Said) and entry.role == "user"
+
+
+def _arguments(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {"input": text}
+    return value if isinstance(value, dict) else {"input": value}
