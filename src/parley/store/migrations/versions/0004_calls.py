@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
 
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
 
 def upgrade() -> None:
     with op.batch_alter_table("agents") as agents:
-        agents.add_column(sa.Column("lifecycle", sa.JSON(), nullable=False, server_default="{}"))
+        agents.add_column(sa.Column("lifecycle", JSON, nullable=False, server_default="{}"))
         agents.add_column(
             sa.Column("record", sa.Boolean(), nullable=False, server_default=sa.false())
         )
