@@ -4,6 +4,7 @@ refusal names the field, read the way the route shows it (`describe_errors`)."""
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from parley.dialects.ultravox.calls import CallCreate, first_speaker
+from parley.dialects.ultravox.calls import CallCreate, call_start, first_speaker, stored_call
 from parley.dialects.ultravox.fields import parse_duration
+from parley.dialects.ultravox.plan import session_options
 from parley.validation import describe_errors
 
 HTTP_TOOL: dict[str, Any] = {
@@ -85,7 +87,7 @@ FULL: dict[str, Any] = {
     ],
     "selectedTools": [
         {"toolName": "hangUp"},
-        {"toolName": "queryCorpus", "nameOverride": "docs", "parameterOverrides": {"corpus": "c"}},
+        {"toolName": "queryCorpus", "parameterOverrides": {"corpus": "c"}},
         {"temporaryTool": HTTP_TOOL},
         {"temporaryTool": CLIENT_TOOL, "nameOverride": "map"},
     ],
@@ -417,7 +419,7 @@ TOOLS = [
         "selectedTools.0: give exactly one of",
     ),
     (
-        selected({"toolName": "hangUp", "nameOverride": "hang up"}),
+        selected({"temporaryTool": CLIENT_TOOL, "nameOverride": "hang up"}),
         "selectedTools.0.nameOverride: expected 1 to 64 letters, digits, '_' or '-'",
     ),
     (
@@ -430,14 +432,15 @@ TOOLS = [
     ),
     (
         selected(
-            {"toolName": "hangUp", "nameOverride": "map"},
+            {"temporaryTool": {**CLIENT_TOOL, "modelToolName": "other"}, "nameOverride": "map"},
             {"temporaryTool": CLIENT_TOOL, "nameOverride": "map"},
         ),
         "selectedTools: two tools are named 'map'",
     ),
     (
         selected(
-            {"temporaryTool": CLIENT_TOOL}, {"toolName": "hangUp", "nameOverride": "show_map"}
+            {"temporaryTool": CLIENT_TOOL},
+            {"temporaryTool": {**CLIENT_TOOL, "modelToolName": "x"}, "nameOverride": "show_map"},
         ),
         "selectedTools: two tools are named 'show_map'",
     ),
@@ -553,3 +556,64 @@ def test_parse_duration_refuses_text_without_the_suffix(text: str) -> None:
 def test_parse_duration_refuses_what_protobuf_would(value: object) -> None:
     with pytest.raises(ValueError, match="expected a duration"):
         parse_duration(value)
+
+
+def _joined(body: dict[str, Any]) -> Any:
+    """The session options a call created with `body` is joined with."""
+    call = CallCreate.model_validate(body)
+    given = call.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return session_options(
+        call_start(call.echo(), given, greeting_prompt=True, conversation_id=None)
+    )
+
+
+def test_only_what_a_body_sets_overrides_the_agent() -> None:
+    empty = _joined({})
+    assert empty.vad is None and empty.overrides.temperature is None
+    assert empty.lifecycle == {"max_duration_s": 3600.0}  # the limit the Call shows
+    assert empty.input_format.sample_rate == 16000
+
+    tuned = _joined(
+        {
+            "temperature": 0.4,
+            "vadSettings": {"turnEndpointDelay": "0.6s"},
+            "inactivityMessages": [{"duration": "5s", "message": "Hello?"}],
+            "firstSpeakerSettings": {"agent": {"text": "Hi.", "delay": "1s"}},
+        }
+    )
+    assert tuned.vad == {"endpoint_ms": 600} and tuned.overrides.temperature == 0.4
+    assert tuned.lifecycle["inactivity"] == [{"after_s": 5.0, "message": "Hello?", "hang_up": "no"}]
+    assert tuned.lifecycle["opening_delay_ms"] == 1000
+
+
+def test_tools_are_stored_sealed_and_come_back_whole() -> None:
+    body = {
+        "selectedTools": [
+            {
+                "temporaryTool": {
+                    "modelToolName": "lookup",
+                    "staticParameters": [
+                        {
+                            "name": "Authorization",
+                            "location": "PARAMETER_LOCATION_HEADER",
+                            "value": "Bearer s3cret",
+                        }
+                    ],
+                    "http": {"baseUrlPattern": "https://api.example.com/x"},
+                }
+            }
+        ]
+    }
+    call = CallCreate.model_validate(body)
+    start = call_start(call.echo(), body, greeting_prompt=True, conversation_id=None)
+    assert "s3cret" not in json.dumps({k: v for k, v in start.items() if k != "tools"})
+    assert "selectedTools" in start["tools"]["headers"]  # what the store seals
+    assert stored_call(start)["selectedTools"][0]["temporaryTool"]["modelToolName"] == "lookup"
+
+
+def test_a_built_in_tool_keeps_its_name() -> None:
+    with pytest.raises(ValidationError) as caught:
+        CallCreate.model_validate(
+            {"selectedTools": [{"toolName": "hangUp", "nameOverride": "bye"}]}
+        )
+    assert "nameOverride" in describe_errors(caught.value.errors())

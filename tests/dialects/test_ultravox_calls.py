@@ -7,13 +7,14 @@ example client drives them: create the call at 48 kHz with a 30 s client buffer,
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import wave
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import numpy as np
@@ -311,6 +312,19 @@ async def test_rest_rules(api: tuple[httpx.AsyncClient, FakeOpenAI]) -> None:
     assert {c["callId"] for c in first["results"]}.isdisjoint(
         c["callId"] for c in second["results"]
     )
+
+    huge = base64.urlsafe_b64encode(b"o:" + b"9" * 60).decode()
+    assert (await http.get("/api/calls", params={"cursor": huge})).status_code == 400
+
+    # A call's join URL opens its own socket only, never a native session around its limits.
+    call = (await http.post("/api/calls", json={})).json()
+    token = parse_qs(urlsplit(call["joinUrl"]).query)["token"][0]
+    native = call["joinUrl"].split("/api/")[0] + f"/ws/voice?token={token}"
+    async with connect(native) as ws:
+        await ws.send(json.dumps({"type": "start", "payload": {}}))
+        refusal = json.loads(await ws.recv())
+    assert refusal["payload"]["code"] == "session_unavailable"
+    assert (await http.get(f"/api/calls/{call['callId']}")).json()["joined"] is None
 
     both = await http.post(
         "/api/calls",

@@ -3,6 +3,7 @@ closing line, inactivity prompts, and messages that wait their turn."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from parley.engine.agent import FunctionTool
 from parley.engine.events import (
     AgentAudio,
     AgentStartedSpeaking,
+    Interrupt,
     Interrupted,
     SayAsAgent,
     SetOutputMedium,
@@ -254,3 +256,76 @@ async def test_a_tools_own_reaction_holds_and_its_result_can_change_the_call_sta
     await line.finish()
     assert len(line.llm.requests) == 1  # the tool's default: the agent listens
     assert state == {"step": 2, "name": "Ada"}
+
+
+async def test_firm_speech_survives_a_barge_in_timer_and_an_interrupt() -> None:
+    long_reply = words("one two three four five six seven eight nine ten")
+    line = Timeline(replies=[long_reply])
+    await line.start()
+    line.send(UserText("count"))
+    await line.audio(until_s=0.9)
+    # The caller starts talking over the reply (its barge-in timer runs for 200 ms) …
+    talking = asyncio.create_task(line.audio(until_s=3.0, speech=[(0.9, 2.0)]))
+    await line.until(0.95)
+    # … and the client hangs up with a goodbye, which neither that nor an interrupt cuts.
+    line.send(
+        SayAsAgent("Goodbye now.", urgency="immediate", uninterruptible=True, then_end="stop")
+    )
+    await line.until(1.2)
+    line.send(Interrupt())
+    await talking
+    ended = await line.finish()
+    assert ended.reason == "stop"
+    assert agent_said(line)[-1] == "Goodbye now."
+    assert len(line.of(Interrupted)) == 1  # the count, cut by the goodbye; never the goodbye
+
+
+async def test_an_owed_answer_is_not_given_twice() -> None:
+    line = Timeline(replies=[words("one two three four five six"), words("Fine."), words("Again?")])
+    await line.start()
+    line.send(UserText("count"))
+    await line.until(0.6)
+    line.send(UserText("also this", respond="after"))
+    line.send(UserText("stop counting"))  # answered at once, covering "also this" too
+    await line.audio(until_s=4.0)
+    line.send(Stop())
+    await line.finish()
+    assert len(line.llm.requests) == 2
+
+
+async def test_a_delayed_greeting_does_not_talk_over_a_forced_message() -> None:
+    line = Timeline(opening=Opening("say", "Hi there."), plan_options=clock(opening_delay_s=1.0))
+    await line.start()
+    await line.until(0.5)
+    line.send(SayAsAgent("Please hold.", urgency="soon"))
+    await line.audio(until_s=3.0)
+    line.send(Stop())
+    await line.finish()
+    assert agent_said(line) == ["Please hold."]
+
+
+async def test_a_typed_reply_during_a_soft_hang_up_keeps_the_call() -> None:
+    prompts = (Prompt(1.0, "Hanging up soon unless you answer.", hang_up="soft"),)
+    line = Timeline(replies=[words("Welcome back.")], plan_options=clock(inactivity=prompts))
+    await line.start()
+    await line.until(1.3)
+    line.send(UserText("I am here", respond="after"))
+    await line.audio(until_s=5.0)
+    line.send(Stop())
+    ended = await line.finish()
+    assert ended.reason == "stop"  # the prompt was said in full, and the call went on
+    assert agent_said(line)[:2] == ["Hanging up soon unless you answer.", "Welcome back."]
+
+
+async def test_a_goodbye_is_never_dropped_by_a_full_queue() -> None:
+    line = Timeline(replies=[words("one two three four five six seven eight nine ten")])
+    await line.start()
+    line.send(UserText("count"))
+    await line.until(0.6)
+    for index in range(12):
+        line.send(SayAsAgent(f"Note {index}.", urgency="soon"))
+    line.send(SayAsAgent("Bye.", urgency="soon", then_end="stop"))
+    await line.audio(until_s=6.0)
+    ended = await line.finish()
+    assert ended.reason == "stop"
+    assert agent_said(line)[-1] == "Bye."

@@ -234,3 +234,26 @@ async def test_placed_parameters_and_ultravox_answer_headers(
     tool_server.fake.answer_headers = {"X-Ultravox-Update-Call-State": "[1, 2]"}
     with pytest.raises(ToolCallFailed, match="not a JSON object"):
         await runner(clients, "127.0.0.1").run(definition, {"order_id": "1"}, facts)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"order_id": ".."}, "may not be '..'"),
+        ({}, "no value for path parameter order_id"),
+        ({"order_id": "1", "X-Note": "José"}, "printable ASCII"),
+        ({"order_id": "1", "X-Note": "a\r\nX-Injected: 1"}, "printable ASCII"),
+    ],
+)
+async def test_placed_parameters_that_cannot_be_sent_fail_clearly(
+    clients: list[httpx.AsyncClient], tool_server: Served, arguments: dict[str, Any], problem: str
+) -> None:
+    placement = [
+        Placed(name="order_id", location="path"),
+        Placed(name="X-Note", location="header"),
+    ]
+    endpoint = ToolEndpoint(url=f"{tool_server.url}/orders/{{order_id}}", placement=placement)
+    definition = ToolDefinition(ToolSpec("lookup", "", {"type": "object"}), "http", endpoint)
+    with pytest.raises(ToolCallFailed, match=problem):
+        await runner(clients, "127.0.0.1").run(definition, arguments, {})
+    assert tool_server.fake.calls == []

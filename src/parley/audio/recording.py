@@ -102,8 +102,12 @@ class _Track:
         self.path.unlink(missing_ok=True)
 
 
+MAX_SECONDS = 12 * 3600  # a WAV's sizes are 32-bit: 16 kHz stereo fits 18 h; stop well before
+
+
 class CallRecorder:
-    """Records one call as a 16-bit stereo WAV at `rate` (left caller, right agent)."""
+    """Records one call as a 16-bit stereo WAV at `rate` (left caller, right agent), at
+    most `MAX_SECONDS` of it."""
 
     def __init__(
         self,
@@ -141,8 +145,9 @@ class CallRecorder:
         duration = track.source.ms_for_bytes(len(data)) / 1000
         try:
             samples = track.converter.convert(data)
-            if samples.size:
-                track.place(samples, max(track.end, self._position(now - duration)))
+            at = max(track.end, self._position(now - duration))
+            if samples.size and at < MAX_SECONDS * self.rate:
+                track.place(samples, at)
         except OSError as error:
             self._fail(error)
 
@@ -153,8 +158,9 @@ class CallRecorder:
         track = self._agent
         try:
             samples = track.converter.convert(data)
-            if samples.size:
-                track.place(samples, max(track.end, self._position(now)))
+            at = max(track.end, self._position(now))
+            if samples.size and at < MAX_SECONDS * self.rate:
+                track.place(samples, at)
         except OSError as error:
             self._fail(error)
 

@@ -17,7 +17,6 @@ from parley.engine.agent import BuiltinTool, FunctionTool
 from parley.engine.conversation import Conversation
 from parley.engine.events import Event, Reconfigure
 from parley.engine.history import Entry
-from parley.engine.lifecycle_plan import LifecyclePlan
 from parley.engine.plan import Opening
 from parley.providers.specs import LlmChoice
 
@@ -38,6 +37,7 @@ class Admission:
     account_id: str
     session_id: str | None = None
     prepared: dict[str, Any] | None = None  # the start payload stored at prepare time
+    dialect: str | None = None  # the dialect the session was prepared for, if any
 
 
 @dataclass
@@ -75,7 +75,7 @@ class SessionOptions:
     # The call's lifecycle and shape, where the dialect has a place for them:
     opening: Opening | None = None  # who speaks first, decided by the client (else as above)
     greeting_prompt: str | None = None  # an agent without a greeting has the model greet
-    lifecycle: LifecyclePlan | None = None
+    lifecycle: dict[str, Any] | None = None  # `LifecycleOptions` fields over the agent's
     vad: dict[str, Any] | None = None  # turn-taking settings over the agent's own
     text_output: bool = False
     record: bool = False

@@ -61,13 +61,22 @@ class FunctionTool(BaseModel):
     @field_validator("parameters")
     @classmethod
     def _json_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
-        try:
-            Draft202012Validator.check_schema(value)
-        except SchemaError as exc:
-            raise ValueError(f"parameters is not a valid JSON Schema: {exc.message}") from None
+        check_json_schema(value, "parameters is")
         if value.get("type") != "object":
             raise ValueError('parameters must be a JSON Schema with "type": "object"')
         return value
+
+
+def check_json_schema(value: dict[str, Any], subject: str = "") -> None:
+    """`ValueError` naming what is wrong if `value` is not a JSON Schema (never a crash:
+    jsonschema recurses per level, so a deep enough schema would be a 500)."""
+    prefix = f"{subject} " if subject else ""
+    try:
+        Draft202012Validator.check_schema(value)
+    except SchemaError as exc:
+        raise ValueError(f"{prefix}not a valid JSON Schema: {exc.message}") from None
+    except RecursionError:
+        raise ValueError(f"{prefix}not a valid JSON Schema: nested too deeply") from None
 
 
 class BuiltinTool(BaseModel):

@@ -259,6 +259,14 @@ class Conversation:
             elif isinstance(effect, EndSession):
                 self._ending = effect.reason
 
+    async def _finish_recording(self) -> None:
+        if self.recorder is None:
+            return
+        try:
+            await asyncio.to_thread(self.recorder.finish)
+        except Exception:
+            log.exception("the recording %s could not be written", self.recorder.path)
+
     def _record(self, event: Event) -> None:
         assert self.recorder is not None
         if isinstance(event, AgentAudio):
@@ -330,10 +338,9 @@ class Conversation:
                     await task
             self.voice.vad.close()
             await self._listener.recognizer.aclose()
-            if self.recorder is not None:
-                await asyncio.to_thread(self.recorder.finish)
         except Exception:
             log.exception("error while closing the conversation")
         finally:
+            await self._finish_recording()
             await self._writer.close(reason)
             self._emit(ended or Ended(reason, self.core.history.transcript()))

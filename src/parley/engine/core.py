@@ -20,6 +20,7 @@ not answered.
 from __future__ import annotations
 
 import functools
+import json
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -76,6 +77,7 @@ class Close:
 
 
 RESPONSE_EVENTS: tuple[type, ...] = get_args(ResponseEvent)
+MAX_STATE_BYTES = 16 * 1024  # the call state tools share, as JSON
 MAX_QUEUED = 8  # agent messages waiting for their turn (a bounded queue, like every queue)
 
 
@@ -170,10 +172,10 @@ class SessionCore(AgentSide):
         return current is None or not current.uninterruptible
 
     def barge_in(self, now: float) -> bool:
-        return self.responding.cancel(now)
+        return self.interruptible() and self.responding.cancel(now)
 
     def caller_active(self) -> None:
-        self.lifecycle.caller_active()
+        self.lifecycle.caller_active(self.responding.current)
 
     def next_turn(self) -> int:
         return self.turn + 1
@@ -181,7 +183,7 @@ class SessionCore(AgentSide):
     def user_turn(
         self, text: str, timing: TurnTiming, now: float, medium: Medium = "voice"
     ) -> None:
-        self.lifecycle.caller_active()
+        self.caller_active()
         if self.interruptible() and self.responding.cancel(now):
             self.out.emit(Interrupted())
         if self.turn >= self.plan.max_turns:
@@ -189,6 +191,7 @@ class SessionCore(AgentSide):
             return
         self._record_user(text, medium)
         if self.responding.current is None:
+            self._answer_owed = False  # this answer covers everything said so far
             self.responding.answer(self.turn, timing, now)
         else:
             self._answer_owed = True  # the agent may not be interrupted: answer after it
@@ -223,7 +226,7 @@ class SessionCore(AgentSide):
         if event.respond == "now":
             self.user_turn(event.text, TurnTiming(now), now, "text")
             return
-        self.lifecycle.caller_active()
+        self.caller_active()
         if self.turn >= self.plan.max_turns:
             self._end("max_turns")
             return
@@ -232,6 +235,8 @@ class SessionCore(AgentSide):
             self._answer_owed = True  # answered by `_settle` once all is quiet
 
     def _interrupt(self, event: Interrupt, now: float) -> None:
+        if not self.interruptible():
+            return  # a closing line or a firm greeting is said to the end
         if self.responding.cancel(now):
             self.out.emit(Interrupted())
         self.status.set_state("listening")
@@ -255,12 +260,17 @@ class SessionCore(AgentSide):
                 return
         if event.urgency == "refuse":
             self.out.emit(InjectionRefused(event.text, "agent_speech" if busy else "user_speech"))
+        elif event.then_end is not None:  # a goodbye is never dropped: it replaces the queue
+            self._queued = deque([event])
         elif len(self._queued) >= MAX_QUEUED:
             self.out.emit(Notice("queue_full", f"at most {MAX_QUEUED} messages may wait"))
+        elif any(queued.then_end for queued in self._queued):
+            self.out.emit(Notice("ending", "the call is ending; the message was not queued"))
         else:
             self._queued.append(event)
 
     def _say(self, event: SayAsAgent, now: float) -> None:
+        self.out.disarm("opening", 0)  # the agent has spoken first: no greeting after it
         self.responding.say(
             self.turn,
             event.text,
@@ -309,7 +319,12 @@ class SessionCore(AgentSide):
         """What a tool's answer asks beyond its result: only its own, current response
         hangs up or changes how it goes on; the call's state changes either way."""
         if state:
-            self.status.call_state.update(state)
+            merged = {**self.status.call_state, **state}
+            if len(json.dumps(merged)) > MAX_STATE_BYTES:
+                message = f"the call state may hold at most {MAX_STATE_BYTES} bytes of JSON"
+                self.out.emit(Notice("call_state_too_large", message))
+            else:
+                self.status.call_state = merged
         response = self.responding.current
         if response is None or response.id != call.response:
             return
@@ -345,7 +360,8 @@ class SessionCore(AgentSide):
         elif kind == "recognition":
             self.hearing.recognition_overdue(int(key))
         elif kind == "opening":
-            self._opening(now)
+            if self.responding.current is None and not self.lifecycle.closing:
+                self._opening(now)  # else the agent is already speaking: no greeting over it
         elif kind == "inactivity":
             self.lifecycle.prompt_due(int(key), self.responding, self.turn, now)
         elif kind == "max_duration":

@@ -197,6 +197,7 @@ class Hearing:
             utterance is not None
             and utterance.id == utterance_id
             and self.phase is CallerPhase.SPEAKING
+            and self._agent.interruptible()  # a firm response began since: not a barge-in
         ):
             self._barge_in(utterance, now)
 

@@ -58,11 +58,21 @@ class Lifecycle:
     def opening_pending(self) -> bool:
         return self._out.timers.armed("opening", 0)
 
-    def caller_active(self) -> None:
-        """The caller spoke or typed: the opening gives way, the prompts start over."""
+    def caller_active(self, current: Response | None) -> None:
+        """The caller spoke or typed: the opening gives way, the prompts start over, and a
+        soft hang-up being said (`current`) no longer ends the call."""
         self._out.disarm("opening", 0)
         self._out.disarm("inactivity", self._next_prompt)
         self._next_prompt = 0
+        saying = self._prompt_response
+        self._prompt_response = None
+        if (
+            saying is not None
+            and current is not None
+            and current.id == saying[0]
+            and self.plan.inactivity[saying[1]].hang_up == "soft"
+        ):
+            current.ends_with = None
 
     # Inactivity -------------------------------------------------------------------------
 

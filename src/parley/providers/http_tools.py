@@ -40,6 +40,9 @@ class HttpTool(Protocol):
     @property
     def endpoint(self) -> ToolEndpoint | None: ...
 
+    @property
+    def timeout_s(self) -> float | None: ...
+
 
 class HttpToolRunner:
     def __init__(self, http: httpx.AsyncClient, timeout_s: float = 10.0) -> None:
@@ -55,13 +58,15 @@ class HttpToolRunner:
         if endpoint is None:
             raise ToolCallFailed(f"{tool.name} has no endpoint")
         placed = _Request(endpoint, arguments, facts or {})
+        if placed.problem is not None:
+            raise ToolCallFailed(placed.problem)
         try:
             parsed = httpx.URL(placed.url)
         except httpx.InvalidURL as exc:
             raise ToolCallFailed(f"not a valid URL: {placed.url} ({exc})") from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ToolCallFailed(f"not an http(s) URL: {placed.url}")
-        timeout = endpoint.timeout_s or self._timeout
+        timeout = tool.timeout_s or endpoint.timeout_s or self._timeout
         try:
             request = self._http.build_request(
                 endpoint.method,
@@ -100,6 +105,7 @@ class _Request:
         self, endpoint: ToolEndpoint, arguments: dict[str, Any], facts: dict[str, Any]
     ) -> None:
         self.url = endpoint.url
+        self.problem: str | None = None  # what makes this call impossible to send
         self.headers = dict(endpoint.headers)
         self.query: dict[str, str] = {}
         body: dict[str, Any] = {}
@@ -114,13 +120,22 @@ class _Request:
             else:
                 continue  # an optional argument the model left out
             if placed.location == "path":
-                self.url = self.url.replace("{" + placed.name + "}", quote(_text(value), safe=""))
+                segment = _text(value)
+                if segment in ("", ".", ".."):
+                    self.problem = f"path parameter {placed.name} may not be {segment!r}"
+                self.url = self.url.replace("{" + placed.name + "}", quote(segment, safe=""))
             elif placed.location == "header":
-                self.headers[placed.name] = _text(value)
+                text = _text(value)
+                if not text.isascii() or not text.isprintable():
+                    self.problem = f"header {placed.name} must be printable ASCII"
+                self.headers[placed.name] = text
             elif placed.location == "query":
                 self.query[placed.name] = _text(value)
             else:
                 body[placed.name] = value
+        unfilled = [p.name for p in endpoint.placement or () if "{" + p.name + "}" in self.url]
+        if unfilled and self.problem is None:
+            self.problem = f"no value for path parameter {', '.join(unfilled)}"
         if endpoint.method == "GET":
             self.query.update({name: _text(value) for name, value in rest.items()})
             self.body: dict[str, Any] | None = body or None

@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 from parley.dialects.ultravox.session import end_reason
 from parley.server.errors import ApiError
+from parley.server.schemas.common import MAX_OFFSET
 from parley.store.tables import Message, Session
 
 ROLES = {"user": "MESSAGE_ROLE_USER", "agent": "MESSAGE_ROLE_AGENT"}
@@ -81,7 +82,7 @@ def decode_cursor(cursor: str | None) -> int:
         offset = int(base64.urlsafe_b64decode(cursor.encode()).decode().removeprefix("o:"))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise ApiError(400, "bad_request", "cursor: not a cursor this server gave out") from None
-    if offset < 0:
+    if not 0 <= offset <= MAX_OFFSET:
         raise ApiError(400, "bad_request", "cursor: not a cursor this server gave out")
     return offset
 

@@ -77,7 +77,7 @@ class ServerHost:
                 raise SessionRefused("session_unavailable", f"this session has {session.status}")
             if session.joined_at is not None:
                 raise SessionRefused("session_unavailable", "this session is already joined")
-            return Admission(session.account_id, session.id, session.start)
+            return Admission(session.account_id, session.id, session.start, session.dialect)
         account = await store.accounts.authenticate(credential)
         if account is None:
             raise SessionRefused("unauthorized", "invalid token or API key")
@@ -100,6 +100,10 @@ class ServerHost:
                 "too_many_sessions", f"this account already has {limit} live sessions"
             )
         scripted_first: str | None = None
+        if "ultravox" in (admission.dialect, dialect) and admission.dialect != dialect:
+            # A call's join URL opens only its socket, configured as the call was created;
+            # another dialect's start would escape the call's limits.
+            raise SessionRefused("session_unavailable", "this token is for another kind of session")
         if admission.session_id is not None:
             session = await store.sessions.get(admission.account_id, admission.session_id)
             if session is None:

@@ -90,10 +90,9 @@ def build_plan(
     tools = overrides.tools if overrides.tools is not None else agent_tools(agent)
     temperature = overrides.temperature if overrides.temperature is not None else agent.temperature
     extras: dict[str, Any] = {}
-    if options.lifecycle is not None:
-        extras["lifecycle"] = options.lifecycle
-    elif agent.lifecycle:
-        extras["lifecycle"] = LifecycleOptions.model_validate(agent.lifecycle).plan()
+    if options.lifecycle or agent.lifecycle:  # the session's fields over the agent's
+        lifecycle = {**(agent.lifecycle or {}), **(options.lifecycle or {})}
+        extras["lifecycle"] = LifecycleOptions.model_validate(lifecycle).plan()
     if options.lead_ms is not None:
         extras["lead_ms"] = options.lead_ms
     return Plan(

@@ -138,7 +138,7 @@ class Session(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
     initial_message: Mapped[str | None] = mapped_column(Text, default=None)
-    start: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
+    start: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
     dialect: Mapped[str | None] = mapped_column(String(32), default=None)
     ephemeral: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

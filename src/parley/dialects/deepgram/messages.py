@@ -9,11 +9,11 @@ the client asked for `container: wav`, and server-side function calls are announ
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from parley.audio.formats import AudioFormat
 from parley.audio.wav import stream_header
 from parley.dialects.deepgram.settings import Version
+from parley.dialects.frames import compact
 from parley.engine.events import (
     AgentAudio,
     AgentAudioDone,
@@ -41,8 +41,7 @@ WARNING_CODES = {
 FATAL_CODE = "INTERNAL_SERVER_ERROR"
 
 
-def message(kind: str, **fields: Any) -> str:
-    return json.dumps({"type": kind, **fields}, separators=(",", ":"))
+message = compact
 
 
 def error(code: str, description: str) -> str:

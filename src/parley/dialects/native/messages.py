@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from parley.dialects.frames import ProtocolError as ProtocolError
+from parley.dialects.frames import typed_frame
 from parley.dialects.limits import Limits
 from parley.engine.events import (
     AgentAudio,
@@ -34,17 +36,10 @@ from parley.engine.events import (
     UserAudio,
     UserText,
 )
-from parley.validation import BadFrame, BadText, load_frame
 
 MAX_ID = 200
 MAX_PLAYED_MS = 1e12  # finite, and a float (a huge int would overflow float())
 DEFAULT_LIMITS = Limits()
-
-
-@dataclass(frozen=True, slots=True)
-class ProtocolError:
-    code: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +51,9 @@ Parsed = Command | StartRequest | ProtocolError
 
 
 def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
-    try:
-        frame = load_frame(text, limits.max_json_depth)
-    except BadText as exc:
-        return ProtocolError("invalid_message", str(exc))
-    except BadFrame as exc:
-        return ProtocolError("invalid_json", f"frame is not acceptable JSON: {exc}")
-    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        return ProtocolError("invalid_message", 'a frame must be {"type": str, "payload": {...}}')
+    frame = typed_frame(text, limits.max_json_depth, '{"type": str, "payload": {...}}')
+    if isinstance(frame, ProtocolError):
+        return frame
     kind, payload = frame["type"], frame.get("payload", {})
     parser = _PARSERS.get(kind)
     if parser is None:

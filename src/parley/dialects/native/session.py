@@ -127,7 +127,7 @@ class NativeSession:
             initial_message=start.initial_message,
             initial_context=start.initial_context,
             ephemeral=start.ephemeral,
-            lifecycle=start.lifecycle.plan() if start.lifecycle else None,
+            lifecycle=start.lifecycle.model_dump(exclude_unset=True) if start.lifecycle else None,
             record=start.record,
             text_output=start.output_medium == "text",
         )

@@ -12,6 +12,7 @@ limit is this server's, not a typo in its body.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal, Self
 
 from pydantic import (
@@ -275,3 +276,34 @@ def first_speaker(body: CallCreate) -> Literal["agent", "user"]:
     if body.firstSpeakerSettings is not None:
         return "user" if body.firstSpeakerSettings.user is not None else "agent"
     return "user" if body.firstSpeaker == "FIRST_SPEAKER_USER" else "agent"
+
+
+def call_start(
+    echoed: dict[str, Any],
+    given: dict[str, Any],
+    *,
+    greeting_prompt: bool,
+    conversation_id: str | None,
+) -> dict[str, Any]:
+    """What a call stores as its session's `start`: the configuration as echoed, the
+    fields the body set, and the tools apart, inside a `headers` object, so the store seals
+    them (a static header parameter is as much a credential as an agent tool's header)."""
+    tools = echoed.pop("selectedTools", None)
+    given = {key: value for key, value in given.items() if key != "selectedTools"}
+    return {
+        "call": echoed,
+        "given": given,
+        "tools": {"headers": {"selectedTools": json.dumps(tools)}} if tools else None,
+        "greeting_prompt": greeting_prompt,
+        "conversation_id": conversation_id,
+    }
+
+
+def stored_call(start: dict[str, Any], what: Literal["call", "given"] = "call") -> dict[str, Any]:
+    """A stored call's configuration (`call`: as echoed; `given`: as the body set it),
+    tools included."""
+    config = dict(start.get(what) or {})
+    sealed = (start.get("tools") or {}).get("headers") or {}
+    if sealed.get("selectedTools"):
+        config["selectedTools"] = json.loads(sealed["selectedTools"])
+    return config

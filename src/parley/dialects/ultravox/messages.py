@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from parley.dialects.frames import ProtocolError as ProtocolError
+from parley.dialects.frames import compact, typed_frame
 from parley.dialects.limits import Limits
 from parley.engine.events import (
     AgentThinking,
@@ -36,19 +38,12 @@ from parley.engine.events import (
     TurnMetrics,
     UserText,
 )
-from parley.validation import BadFrame, BadText, load_frame
 
 MAX_ID = 200
 DEFAULT_LIMITS = Limits()
 REACTIONS = {"speaks": "speaks", "listens": "listens", "speaks-once": "speaks_once"}
 RESPONSE_TYPES = ("tool-response", "hang-up")
 ERROR_TYPES = ("undefined", "implementation-error")
-
-
-@dataclass(frozen=True, slots=True)
-class ProtocolError:
-    code: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +54,7 @@ class Ping:
 Parsed = Command | Ping | ProtocolError
 
 
-def message(kind: str, **fields: Any) -> str:
-    return json.dumps({"type": kind, **fields}, separators=(",", ":"))
+message = compact
 
 
 def error(code: str, text: str) -> str:
@@ -68,14 +62,9 @@ def error(code: str, text: str) -> str:
 
 
 def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
-    try:
-        frame = load_frame(text, limits.max_json_depth)
-    except BadText as exc:
-        return ProtocolError("invalid_message", str(exc))
-    except BadFrame as exc:
-        return ProtocolError("invalid_json", f"data message is not acceptable JSON: {exc}")
-    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        return ProtocolError("invalid_message", 'a data message is {"type": str, ...}')
+    frame = typed_frame(text, limits.max_json_depth, '{"type": str, ...}')
+    if isinstance(frame, ProtocolError):
+        return frame
     parser = _PARSERS.get(frame["type"])
     if parser is None:
         return ProtocolError("unknown_type", f"unknown data message type {frame['type'][:100]!r}")
@@ -146,7 +135,8 @@ def _tool_result(frame: dict[str, Any], limits: Limits) -> Parsed:
     response_type = _choice(frame, "responseType", RESPONSE_TYPES, "tool-response")
     if response_type is None:
         return _bad_choice(frame, "responseType", RESPONSE_TYPES)
-    reaction = REACTIONS.get(frame.get("agentReaction", ""))
+    given = frame.get("agentReaction", "")
+    reaction = REACTIONS.get(given) if isinstance(given, str) else None
     if reaction is None and "agentReaction" in frame:
         return _bad_choice(frame, "agentReaction", tuple(REACTIONS))
     state = frame.get("updateCallState")

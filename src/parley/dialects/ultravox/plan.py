@@ -22,11 +22,10 @@ from typing import Any
 
 from parley.audio.formats import AudioFormat
 from parley.dialects.host import AgentOverrides, SessionOptions
-from parley.dialects.ultravox.calls import CallCreate, InitialMessage, first_speaker
+from parley.dialects.ultravox.calls import CallCreate, InitialMessage, first_speaker, stored_call
 from parley.dialects.ultravox.fields import parse_duration
 from parley.dialects.ultravox.tools import engine_tools
 from parley.engine.history import Entry, Invocation, Said
-from parley.engine.lifecycle_plan import LifecyclePlan, Prompt
 from parley.engine.plan import Opening
 from parley.providers.base import ToolCall
 
@@ -39,38 +38,31 @@ HANG_UPS = {
 
 
 def session_options(start: dict[str, Any]) -> SessionOptions:
-    """`start` is what the calls API stored: `{"call": <echoed body>, "greeting_prompt": …,
-    "conversation_id": … (a call continuing a prior one)}`."""
-    body = CallCreate.model_validate(start["call"])
+    """`start` is what the calls API stored (`calls.call_start`). The configuration applies
+    as echoed (defaults filled in), except where a Parley agent has its own setting: there
+    only what the body gave overrides it (temperature, turn-taking, the lifecycle's
+    closing line, inactivity prompts and opening)."""
+    body = CallCreate.model_validate(stored_call(start))
+    given = stored_call(start, what="given")
     socket = body.medium.serverWebSocket
     assert socket is not None  # the schema requires the one medium it supports
-    vad = _vad(body)
+    vad = _vad(body, given.get("vadSettings") or {})
     opening, delay, firm = _opening(body, bool(start.get("greeting_prompt", True)))
     return SessionOptions(
         input_format=AudioFormat("linear16", socket.inputSampleRate),
         output_format=AudioFormat("linear16", socket.outputSampleRate or socket.inputSampleRate),
         conversation_id=start.get("conversation_id"),
         system_prompt=body.systemPrompt,
-        metadata=dict(body.metadata),
         overrides=AgentOverrides(
             tools=engine_tools(body.selectedTools) if body.selectedTools else None,
             language=body.languageHint,
-            temperature=body.temperature,
+            temperature=body.temperature if "temperature" in given else None,
             voice_id=body.voice,
             history=history(body.initialMessages),
         ),
         opening=opening,
         greeting_prompt=GREETING_PROMPT if opening is None else None,
-        lifecycle=LifecyclePlan(
-            max_duration_s=parse_duration(body.maxDuration),
-            closing_line=body.timeExceededMessage or "",
-            inactivity=tuple(
-                Prompt(parse_duration(m.duration), m.message, HANG_UPS[m.endBehavior])  # type: ignore[arg-type]
-                for m in body.inactivityMessages
-            ),
-            opening_delay_s=delay,
-            opening_uninterruptible=firm,
-        ),
+        lifecycle=_lifecycle(body, given, delay, firm),
         vad=vad,
         text_output=body.initialOutputMedium == "MESSAGE_MEDIUM_TEXT",
         record=body.recordingEnabled,
@@ -103,8 +95,29 @@ def _opening(body: CallCreate, greeting_prompt: bool) -> tuple[Opening | None, f
     return None if greeting_prompt else Opening("context", ""), delay, firm
 
 
-def _vad(body: CallCreate) -> dict[str, Any] | None:
-    given = body.vadSettings.model_fields_set if "vadSettings" in body.model_fields_set else set()
+def _lifecycle(body: CallCreate, given: dict[str, Any], delay: float, firm: bool) -> dict[str, Any]:
+    """The lifecycle fields this call sets, as the agent's `lifecycle` options. The duration
+    limit always applies (the Call shows its default); the rest only where the body said."""
+    fields: dict[str, Any] = {"max_duration_s": parse_duration(body.maxDuration)}
+    if body.timeExceededMessage:
+        fields["closing_message"] = body.timeExceededMessage
+    if "inactivityMessages" in given:
+        fields["inactivity"] = [
+            {
+                "after_s": parse_duration(m.duration),
+                "message": m.message,
+                "hang_up": HANG_UPS[m.endBehavior],
+            }
+            for m in body.inactivityMessages
+            if m.message
+        ]
+    if "firstSpeakerSettings" in given or "firstSpeaker" in given:
+        fields["opening_delay_ms"] = round(delay * 1000)
+        fields["uninterruptible_opening"] = firm
+    return fields
+
+
+def _vad(body: CallCreate, given: dict[str, Any]) -> dict[str, Any] | None:
     vad = body.vadSettings
     mapped: dict[str, Any] = {}
     if "turnEndpointDelay" in given:

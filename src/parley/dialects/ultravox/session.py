@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from parley.dialects.connection import Connection
-from parley.dialects.host import Admission, SessionHost, SessionRefused
+from parley.dialects.host import Admission, SessionHost, SessionOptions, SessionRefused
 from parley.dialects.limits import Limits, too_large
 from parley.dialects.socket import Socket
 from parley.dialects.ultravox import messages
@@ -56,7 +56,7 @@ class UltravoxSession:
 
     async def _serve(self) -> None:
         try:
-            options = session_options(self._admission.prepared or {})
+            options = self._options()
             live = await self._host.open(self._admission, options, self._emit, "ultravox")
         except SessionRefused as refusal:
             self._conn.outbox.put(messages.error(refusal.code, refusal.message))
@@ -73,6 +73,13 @@ class UltravoxSession:
             if self._conn.done:
                 return
         self._conn.disconnected()
+
+    def _options(self) -> SessionOptions:
+        try:
+            return session_options(self._admission.prepared or {})
+        except (KeyError, TypeError, ValueError) as exc:  # not a call's stored configuration
+            log.warning("cannot join call %s: %s", self._admission.session_id, exc)
+            raise SessionRefused("session_unavailable", "this call cannot be joined") from exc
 
     async def _frame(self, data: str | bytes) -> None:
         live = self._conn.live

@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import (
     Field,
     field_validator,
@@ -25,7 +23,7 @@ from parley.dialects.ultravox.fields import (
     _Body,
     parse_duration,
 )
-from parley.engine.agent import BuiltinTool, FunctionTool
+from parley.engine.agent import BuiltinTool, FunctionTool, check_json_schema
 from parley.providers.specs import Known, Location, Placed, ToolEndpoint
 
 
@@ -40,12 +38,7 @@ class DynamicParameter(_Body):
     @field_validator("schema_")
     @classmethod
     def _json_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
-        try:
-            Draft202012Validator.check_schema(value)
-        except SchemaError as exc:
-            raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
-        except RecursionError:  # jsonschema recurses per level; a 500 would be wrong
-            raise ValueError("not a valid JSON Schema: nested too deeply") from None
+        check_json_schema(value)
         return value
 
 
@@ -157,6 +150,8 @@ class SelectedTool(_Body):
     def _exactly_one(self) -> Self:
         if (self.toolName is None) == (self.temporaryTool is None):
             raise ValueError("give exactly one of toolName, toolId or temporaryTool")
+        if self.toolName is not None and self.nameOverride is not None:
+            raise ValueError("nameOverride applies to temporary tools: built-ins keep their names")
         return self
 
     @property

@@ -18,13 +18,13 @@ from pydantic import ValidationError
 
 from parley.credentials import new_session_token
 from parley.dialects.ultravox import messages as data_messages
-from parley.dialects.ultravox.calls import CallCreate
+from parley.dialects.ultravox.calls import CallCreate, call_start, stored_call
 from parley.dialects.ultravox.fields import parse_duration
-from parley.engine.events import Stop
 from parley.server.calls import call_view, cursor_page, decode_cursor, messages_view
 from parley.server.deps import Services, ServicesDep, services
 from parley.server.errors import ApiError, not_found
 from parley.server.recordings import delete_recording, recording_response
+from parley.server.sockets import connection_limits
 from parley.server.urls import websocket_url
 from parley.store.tables import Account, Agent, Session
 from parley.validation import describe_errors
@@ -50,17 +50,31 @@ KeyAccount = Annotated[Account, Depends(api_key_account)]
 JsonBody = Annotated[dict[str, Any] | None, Body()]
 
 
+class CallQuery:
+    """The query of both create routes: continue a prior call, greet or not."""
+
+    def __init__(
+        self,
+        priorCallId: Annotated[str | None, Query(max_length=40)] = None,
+        enableGreetingPrompt: bool = True,
+    ) -> None:
+        self.prior_call_id = priorCallId
+        self.greeting_prompt = enableGreetingPrompt
+
+
+CallQueryDep = Annotated[CallQuery, Depends()]
+
+
 @router.post("/calls", status_code=201)
 async def create_call(
     request: Request,
     account: KeyAccount,
     found: ServicesDep,
+    query: CallQueryDep,
     body: JsonBody = None,
-    priorCallId: Annotated[str | None, Query(max_length=40)] = None,
-    enableGreetingPrompt: bool = True,
 ) -> dict[str, Any]:
     agent = await found.store.agents.default_for(account.id)
-    return await _create(request, account, agent, body, priorCallId, enableGreetingPrompt)
+    return await _create(request, account, agent, body, query)
 
 
 @router.post("/agents/{agent_id}/calls", status_code=201)
@@ -69,15 +83,14 @@ async def create_agent_call(
     request: Request,
     account: KeyAccount,
     found: ServicesDep,
+    query: CallQueryDep,
     body: JsonBody = None,
-    priorCallId: Annotated[str | None, Query(max_length=40)] = None,
-    enableGreetingPrompt: bool = True,
 ) -> dict[str, Any]:
     """A call with a stored Parley agent; the body's fields override the agent's."""
     agent = await found.store.agents.get(account.id, agent_id)
     if agent is None:
         raise not_found("agent", agent_id)
-    return await _create(request, account, agent, body, priorCallId, enableGreetingPrompt)
+    return await _create(request, account, agent, body, query)
 
 
 async def _create(
@@ -85,28 +98,28 @@ async def _create(
     account: Account,
     agent: Agent,
     body: dict[str, Any] | None,
-    prior_call_id: str | None,
-    greeting_prompt: bool,
+    query: CallQuery,
 ) -> dict[str, Any]:
     found = services(request)
     if agent.status != "active":
         raise ApiError(409, "agent_paused", f"agent {agent.id!r} is paused; activate it first")
     given = dict(body or {})
     conversation_id: str | None = None
-    if prior_call_id is not None:
-        prior = await _call(found, account, prior_call_id)
+    if query.prior_call_id is not None:
+        prior = await _call(found, account, query.prior_call_id)
         if "initialMessages" in given:
             raise ApiError(
                 400, "bad_request", "initialMessages: not allowed with priorCallId (it gives them)"
             )
-        earlier = dict((prior.start or {}).get("call") or {})
-        earlier.pop("firstSpeaker", None)  # derived; the new body may choose another speaker
+        earlier = stored_call(prior.start or {}, what="given")
+        earlier.pop("initialMessages", None)  # its conversation is the history now
         given = {**earlier, **given}
         conversation_id = prior.conversation_id  # its history is this call's start
     try:
         call = CallCreate.model_validate(given)
     except ValidationError as exc:
         raise ApiError(400, "invalid_request", describe_errors(exc.errors())) from None
+    set_fields = call.model_dump(mode="json", by_alias=True, exclude_unset=True)
     token = new_session_token()
     session = await found.store.sessions.create(
         account_id=account.id,
@@ -115,11 +128,12 @@ async def _create(
         token=token,
         conversation_id=conversation_id,
         metadata=dict(call.metadata),
-        start={
-            "call": call.echo(),
-            "greeting_prompt": greeting_prompt,
-            "conversation_id": conversation_id,
-        },
+        start=call_start(
+            call.echo(),
+            set_fields,
+            greeting_prompt=query.greeting_prompt,
+            conversation_id=conversation_id,
+        ),
         dialect="ultravox",
         recording=call.recordingEnabled,
     )
@@ -152,12 +166,21 @@ async def get_call(call_id: str, account: KeyAccount, found: ServicesDep) -> dic
 
 @router.delete("/calls/{call_id}", status_code=204)
 async def delete_call(call_id: str, account: KeyAccount, found: ServicesDep) -> Response:
-    """Ends the call if it is live (`hangup`), then deletes it, its messages and recording."""
+    """Ends the call if it is live (`hangup`), then deletes it, its messages and recording.
+
+    A call still closing after a few seconds, or live on another server, is ended and the
+    answer is a 409: deleting its rows under a conversation that still writes them would
+    lose the end of it, so the client deletes it again once it has ended."""
     session = await _call(found, account, call_id)
     if found.live.end([session.id], "stop"):
         await found.live.wait_gone(session.id, END_WAIT_S)
-    elif session.status == "active":
+        if found.live.get(session.id) is not None:
+            raise ApiError(409, "call_ending", "the call is still ending; delete it again shortly")
+    elif session.status == "active" and session.joined_at is not None:
         await found.store.sessions.end(session.id, "stop")  # live elsewhere: that process ends it
+        raise ApiError(
+            409, "call_ending", "the call is ending on another server; delete it again shortly"
+        )
     await found.store.sessions.delete(account.id, session.id)
     delete_recording(found.settings, session.id)
     return Response(status_code=204)
@@ -197,13 +220,13 @@ async def send_data_message(
     kind = (body or {}).get("type")
     if kind not in DATA_MESSAGES:
         raise ApiError(400, "bad_request", f"type: must be one of {', '.join(DATA_MESSAGES)}")
-    parsed = data_messages.parse(json.dumps(body))
+    parsed = data_messages.parse(json.dumps(body), connection_limits(found.settings))
     if isinstance(parsed, data_messages.ProtocolError | data_messages.Ping):
         raise ApiError(400, "bad_request", getattr(parsed, "message", "invalid data message"))
     live = found.live.get(session.id)
     if live is None:
         raise ApiError(422, "call_not_live", f"call {call_id!r} is not live on this server")
-    live.conversation.submit(parsed if not isinstance(parsed, Stop) else Stop("stop"))
+    live.conversation.submit(parsed)
     return Response(status_code=204)
 
 

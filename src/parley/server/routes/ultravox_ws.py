@@ -36,7 +36,7 @@ async def join_call(websocket: WebSocket, call_id: str, found: ServicesDep) -> N
         if not token:
             raise SessionRefused("unauthorized", "the join URL carries no token")
         admission = await host.admit(token)
-        if admission.session_id != call_id:
+        if admission.session_id != call_id or admission.dialect != "ultravox":
             raise SessionRefused("unauthorized", "this join URL is not for that call")
     except SessionRefused as refusal:
         status = _DENIALS.get(refusal.code, 403)
