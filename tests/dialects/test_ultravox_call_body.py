@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from parley.dialects.ultravox.calls import CallCreate, call_start, first_speaker, stored_call
 from parley.dialects.ultravox.fields import parse_duration
 from parley.dialects.ultravox.plan import session_options
+from parley.engine.history import History
 from parley.validation import describe_errors
 
 HTTP_TOOL: dict[str, Any] = {
@@ -617,3 +618,37 @@ def test_a_built_in_tool_keeps_its_name() -> None:
             {"selectedTools": [{"toolName": "hangUp", "nameOverride": "bye"}]}
         )
     assert "nameOverride" in describe_errors(caught.value.errors())
+
+
+def test_initial_messages_become_the_models_context_tool_calls_included() -> None:
+    options = _joined(
+        {
+            "initialMessages": [
+                {"role": "MESSAGE_ROLE_USER", "text": "where is my order?"},
+                {"role": "MESSAGE_ROLE_AGENT", "text": "Let me check."},
+                {
+                    "role": "MESSAGE_ROLE_TOOL_CALL",
+                    "text": '{"id": 42}',
+                    "invocationId": "c1",
+                    "toolName": "lookup",
+                },
+                {
+                    "role": "MESSAGE_ROLE_TOOL_RESULT",
+                    "text": "shipped",
+                    "invocationId": "c1",
+                    "toolName": "lookup",
+                },
+                {"role": "MESSAGE_ROLE_USER", "text": "thanks"},
+            ]
+        }
+    )
+    turns = History(options.overrides.history).turns()
+    assert [(t.role, t.text) for t in turns] == [
+        ("user", "where is my order?"),
+        ("assistant", "Let me check."),
+        ("tool", "shipped"),
+        ("user", "thanks"),
+    ]
+    [call] = turns[1].tool_calls
+    assert (call.id, call.name, call.arguments) == ("c1", "lookup", {"id": 42})
+    assert turns[2].tool_call_id == "c1"

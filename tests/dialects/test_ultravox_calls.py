@@ -25,10 +25,15 @@ from websockets.exceptions import ConnectionClosed
 from parley.server.runner import serving
 from tests.support.asgi import run_asgi
 from tests.support.fakes.openai_server import FakeOpenAI, Reply
+from tests.support.fakes.tool_server import ToolServer
 from tests.voice.conftest import KEY, quiet, server_settings, tone
 
 RATE = 48_000
 FRAME = RATE // 100  # the example client's blocksize: 10 ms
+
+
+TOOLS = ToolServer()  # a local HTTP API for the calls' server-side tools
+TOOLS_URL = [""]  # where the fixture serves it
 
 
 @pytest.fixture
@@ -36,7 +41,9 @@ async def api(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FakeOpenAI]]:
     llm = FakeOpenAI()
-    async with run_asgi(llm.app) as llm_url:
+    TOOLS.calls.clear()
+    async with run_asgi(llm.app) as llm_url, run_asgi(TOOLS.app) as tools_url:
+        TOOLS_URL[0] = tools_url
         monkeypatch.setenv("OPENAI_BASE_URL", llm_url + "/v1")
         monkeypatch.setenv("OPENAI_API_KEY", llm.key)
         settings = server_settings(
@@ -45,6 +52,7 @@ async def api(
             stt="fake-stt:delay=30",
             llm="openai:gpt-4o-mini",
             tts="fake-tts:delay=10,seconds=2.5",
+            http_tools_allow=("127.0.0.1",),
         )
         async with (
             serving(settings) as base,
@@ -363,3 +371,65 @@ async def test_a_prior_call_continues_with_its_settings_and_history(
     context = [m.get("content") for m in llm.requests[-1]["messages"]]
     assert "remember blue" in context and "First answer." in context
     assert context.index("remember blue") < context.index("what colour?")
+
+
+async def test_server_tools_and_built_ins_over_a_call(
+    api: tuple[httpx.AsyncClient, FakeOpenAI],
+) -> None:
+    http, llm = api
+    tools_url = TOOLS_URL[0]
+    llm.chat_script = [
+        Reply(tool_calls=[("c_docs", "queryCorpus", {"query": "opening hours"})]),
+        Reply(tool_calls=[("c_order", "lookupOrder", {"orderId": "A42"})]),
+        Reply("It has shipped. Goodbye!", tool_calls=[("c_bye", "hangUp", {})]),
+    ]
+    lookup = {
+        "modelToolName": "lookupOrder",
+        "dynamicParameters": [
+            {
+                "name": "orderId",
+                "location": "PARAMETER_LOCATION_PATH",
+                "schema": {"type": "string"},
+                "required": True,
+            }
+        ],
+        "staticParameters": [
+            {"name": "X-Tenant", "location": "PARAMETER_LOCATION_HEADER", "value": "diner"}
+        ],
+        "automaticParameters": [
+            {
+                "name": "X-Call",
+                "location": "PARAMETER_LOCATION_HEADER",
+                "knownValue": "KNOWN_PARAM_CALL_ID",
+            }
+        ],
+        "http": {"baseUrlPattern": f"{tools_url}/orders/{{orderId}}", "httpMethod": "GET"},
+    }
+    body = {
+        **BODY,
+        "recordingEnabled": False,
+        "firstSpeakerSettings": {"user": {}},
+        "selectedTools": [
+            {"toolName": "queryCorpus"},
+            {"toolName": "hangUp"},
+            {"temporaryTool": lookup},
+        ],
+    }
+    call = (await http.post("/api/calls", json=body)).json()
+    async with connect(join(call["joinUrl"])) as ws:
+        client = ExampleClient(ws)
+        await ws.send(json.dumps({"type": "user_text_message", "text": "where is A42?"}))
+        async with asyncio.timeout(15):
+            await client._reader  # the agent hangs up: the server closes the socket
+        assert ws.close_reason == "agent_hangup"
+
+    [seen] = TOOLS.calls
+    assert seen["path"] == "A42" and seen["headers"]["x-tenant"] == "diner"
+    assert seen["headers"]["x-call"] == call["callId"]
+    messages = (await http.get(f"/api/calls/{call['callId']}/messages")).json()["results"]
+    results = {
+        m["toolName"]: m["text"] for m in messages if m["role"] == "MESSAGE_ROLE_TOOL_RESULT"
+    }
+    assert "not available" in results["queryCorpus"]
+    assert json.loads(results["lookupOrder"]) == {"status": "shipped"}
+    assert (await http.get(f"/api/calls/{call['callId']}")).json()["endReason"] == "agent_hangup"

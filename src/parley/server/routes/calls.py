@@ -34,6 +34,7 @@ router = APIRouter(prefix="/api", tags=["calls (Ultravox)"])
 DATA_MESSAGES = ("forced_agent_message", "hang_up", "user_text_message")
 PageSize = Annotated[int, Query(ge=1, le=500)]
 END_WAIT_S = 5.0
+MAX_MESSAGES = 20_000  # rows of one call read for its message pages (a tool call is two)
 
 
 async def api_key_account(request: Request, found: ServicesDep) -> Account:
@@ -197,7 +198,7 @@ async def call_messages(
 ) -> dict[str, Any]:
     session = await _call(found, account, call_id)
     rows, _total = await found.store.messages.for_session(
-        account.id, session.id, limit=100_000, offset=0
+        account.id, session.id, limit=MAX_MESSAGES, offset=0
     )
     everything = messages_view(rows)
     offset = decode_cursor(cursor)
