@@ -109,8 +109,12 @@ class ExampleClient:
             pass
 
     async def stream(self, pcm: bytes) -> None:
+        """10 ms frames in real time, until the audio or the call ends."""
         for start in range(0, len(pcm), FRAME * 2):
-            await self.ws.send(pcm[start : start + FRAME * 2])
+            try:
+                await self.ws.send(pcm[start : start + FRAME * 2])
+            except ConnectionClosed:
+                return
             await asyncio.sleep(0.01)
 
     def of(self, kind: str) -> list[dict[str, Any]]:
@@ -433,3 +437,43 @@ async def test_server_tools_and_built_ins_over_a_call(
     assert "not available" in results["queryCorpus"]
     assert json.loads(results["lookupOrder"]) == {"status": "shipped"}
     assert (await http.get(f"/api/calls/{call['callId']}")).json()["endReason"] == "agent_hangup"
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "reason", "last_line"),
+    [
+        ({"maxDuration": "1.5s", "timeExceededMessage": "Time is up."}, "timeout", "Time is up."),
+        (
+            {
+                "inactivityMessages": [
+                    {"duration": "1s", "message": "Still there?"},
+                    {
+                        "duration": "1s",
+                        "message": "Goodbye.",
+                        "endBehavior": "END_BEHAVIOR_HANG_UP_SOFT",
+                    },
+                ]
+            },
+            "agent_hangup",
+            "Goodbye.",
+        ),
+    ],
+)
+async def test_lifecycle_timers_end_a_call_with_ultravox_reasons(
+    api: tuple[httpx.AsyncClient, FakeOpenAI],
+    lifecycle: dict[str, Any],
+    reason: str,
+    last_line: str,
+) -> None:
+    http, _llm = api
+    body = {**BODY, "recordingEnabled": False, "firstSpeakerSettings": {"user": {}}, **lifecycle}
+    call = (await http.post("/api/calls", json=body)).json()
+    async with connect(join(call["joinUrl"])) as ws:
+        client = ExampleClient(ws)
+        async with asyncio.timeout(20):
+            while not client._reader.done():
+                await client.stream(quiet(0.2, RATE))
+        assert ws.close_reason == reason
+    finals = [m["text"] for m in client.of("transcript") if m["role"] == "agent" and m["final"]]
+    assert finals[-1] == last_line
+    assert (await http.get(f"/api/calls/{call['callId']}")).json()["endReason"] == reason
