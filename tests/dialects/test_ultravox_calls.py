@@ -259,7 +259,13 @@ async def test_text_mode_data_messages_and_hang_up(
 ) -> None:
     http, llm = api
     llm.chat_script = [Reply("Written reply.")]
-    body = {**BODY, "recordingEnabled": False, "firstSpeakerSettings": {"user": {}}}
+    socket = {"inputSampleRate": RATE, "dataMessages": {"state": False}}  # no state messages
+    body = {
+        **BODY,
+        "medium": {"serverWebSocket": socket},
+        "recordingEnabled": False,
+        "firstSpeakerSettings": {"user": {}},
+    }
     call = (await http.post("/api/calls", json=body)).json()
     async with connect(join(call["joinUrl"], experimentalMessages="debug")) as ws:
         client = ExampleClient(ws)
@@ -283,6 +289,7 @@ async def test_text_mode_data_messages_and_hang_up(
         assert ws.close_reason == "hangup"
 
     assert client.of("pong")[0]["timestamp"] == 12.5
+    assert not client.of("state") and client.of("call_started")
     assert [m["code"] for m in client.of("error")] == ["unknown_type", "invalid_json"]
     assert client.received_audio == 0 or "Goodbye now." in client.agent_lines.values()
     text_lines = [m for m in client.of("transcript") if m["role"] == "agent"]

@@ -70,12 +70,42 @@ class InactivityMessage(_Body):
     ] = "END_BEHAVIOR_UNSPECIFIED"
 
 
+class DataMessages(_Body):
+    """Which data messages the socket sends (Ultravox's newer `dataMessages`); unset ones
+    are sent, except `debug`, which `experimentalMessages=debug` also turns on."""
+
+    pong: bool | None = None
+    state: bool | None = None
+    transcript: bool | None = None
+    clientToolInvocation: bool | None = None
+    dataConnectionToolInvocation: bool | None = None
+    playbackClearBuffer: bool | None = None
+    callStarted: bool | None = None
+    debug: bool | None = None
+    callEvent: bool | None = None
+    toolUsed: bool | None = None
+
+    def off(self) -> frozenset[str]:
+        """The data message types not to send, by their wire names."""
+        names = {
+            "pong": "pong",
+            "state": "state",
+            "transcript": "transcript",
+            "clientToolInvocation": "client_tool_invocation",
+            "playbackClearBuffer": "playback_clear_buffer",
+            "callStarted": "call_started",
+            "debug": "debug",
+        }
+        return frozenset(wire for field, wire in names.items() if getattr(self, field) is False)
+
+
 class ServerWebSocket(_Body):
     inputSampleRate: SampleRate
     outputSampleRate: SampleRate | None = Field(
         default=None, description="Defaults to inputSampleRate (filled in on validation)."
     )
     clientBufferSizeMs: int = Field(default=60, ge=0, le=60_000)
+    dataMessages: DataMessages | None = None
 
     @model_validator(mode="after")
     def _output_defaults_to_input(self) -> Self:

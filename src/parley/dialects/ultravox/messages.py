@@ -209,12 +209,20 @@ _PARSERS: dict[str, Callable[[dict[str, Any], Limits], Parsed]] = {
 class Renderer:
     """Engine events as data messages (audio goes out as binary frames elsewhere)."""
 
-    def __init__(self, *, debug: bool) -> None:
-        self.debug = debug
+    def __init__(self, *, debug: bool, off: frozenset[str] = frozenset()) -> None:
+        """`off`: data message types the client asked not to get (`dataMessages`)."""
+        self.debug = debug and "debug" not in off
+        self.off = off
         self._ordinals = 0
         self._open: dict[str, tuple[int, str]] = {}  # role → (ordinal, text so far)
 
     def render(self, event: Event) -> list[str]:
+        frames = self._frames(event)
+        if not self.off:
+            return frames
+        return [f for f in frames if json.loads(f)["type"] not in self.off]
+
+    def _frames(self, event: Event) -> list[str]:
         if isinstance(event, Transcript):
             return [self._transcript(event)]
         if isinstance(event, StateChanged):

@@ -71,6 +71,13 @@ def session_options(start: dict[str, Any]) -> SessionOptions:
     )
 
 
+def muted_messages(start: dict[str, Any]) -> frozenset[str]:
+    """The data message types this call's client turned off (`dataMessages`)."""
+    socket = CallCreate.model_validate(stored_call(start)).medium.serverWebSocket
+    chosen = socket.dataMessages if socket is not None else None
+    return chosen.off() if chosen is not None else frozenset()
+
+
 def _opening(body: CallCreate, greeting_prompt: bool) -> tuple[Opening | None, float, bool]:
     """(what opens the call, after how long, whether it may be talked over). None: the
     agent's own greeting, as on any other session."""

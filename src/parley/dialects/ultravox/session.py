@@ -16,7 +16,7 @@ from parley.dialects.host import Admission, SessionHost, SessionOptions, Session
 from parley.dialects.limits import Limits, too_large
 from parley.dialects.socket import Socket
 from parley.dialects.ultravox import messages
-from parley.dialects.ultravox.plan import session_options
+from parley.dialects.ultravox.plan import muted_messages, session_options
 from parley.engine.events import AgentAudio, Ended, EndReason, Event, UserAudio
 
 log = logging.getLogger("parley.dialects")
@@ -49,6 +49,7 @@ class UltravoxSession:
         self._admission = admission
         self._limits = limits
         self._conn = Connection(socket, host, limits, self._error)
+        self._debug = debug
         self._renderer = messages.Renderer(debug=debug)
 
     async def run(self) -> None:
@@ -62,7 +63,7 @@ class UltravoxSession:
             self._conn.outbox.put(messages.error(refusal.code, refusal.message))
             self._conn.outbox.close_after_pending(1008, refusal.message[:120])
             return
-        self._conn.outbox.put(messages.message("call_started", callId=live.session_id))
+        self._send("call_started", callId=live.session_id)
         self._conn.start(live, options.input_format)
         while (data := await self._socket.receive()) is not None:
             try:
@@ -76,7 +77,9 @@ class UltravoxSession:
 
     def _options(self) -> SessionOptions:
         try:
-            return session_options(self._admission.prepared or {})
+            start = self._admission.prepared or {}
+            self._renderer = messages.Renderer(debug=self._debug, off=muted_messages(start))
+            return session_options(start)
         except (KeyError, TypeError, ValueError) as exc:  # not a call's stored configuration
             log.warning("cannot join call %s: %s", self._admission.session_id, exc)
             raise SessionRefused("session_unavailable", "this call cannot be joined") from exc
@@ -98,7 +101,7 @@ class UltravoxSession:
         if isinstance(parsed, messages.ProtocolError):
             self._error(parsed.code, parsed.message)
         elif isinstance(parsed, messages.Ping):
-            self._conn.outbox.put(messages.message("pong", timestamp=parsed.timestamp))
+            self._send("pong", timestamp=parsed.timestamp)
         else:
             await live.conversation.deliver(parsed)
 
@@ -110,6 +113,10 @@ class UltravoxSession:
             self._conn.outbox.put(frame)
         if isinstance(event, Ended):
             self._conn.outbox.close_after_pending(1000, end_reason(event.reason) or "")
+
+    def _send(self, kind: str, **fields: object) -> None:
+        if kind not in self._renderer.off:
+            self._conn.outbox.put(messages.message(kind, **fields))
 
     def _error(self, code: str, message: str, fatal: bool = False) -> None:
         self._conn.outbox.put(messages.error(code, message))
