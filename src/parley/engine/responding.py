@@ -36,6 +36,7 @@ from parley.engine.events import (
     Transcript,
     TurnMetrics,
 )
+from parley.engine.heard import checkpoint, commit
 from parley.engine.history import History, Said
 from parley.engine.plan import Plan
 from parley.engine.response import (
@@ -59,7 +60,6 @@ from parley.engine.response import (
 from parley.engine.speaking import Speaker
 from parley.engine.status import Status
 from parley.engine.tooldesk import ToolDesk
-from parley.engine.transcript import Record
 from parley.providers.base import ChatRequest
 
 log = logging.getLogger("parley.engine")
@@ -330,12 +330,7 @@ class Responding:
         if played < response.checkpoint_due_ms:
             return
         response.checkpoint_due_ms = played + CHECKPOINT_EVERY_MS
-        heard = self.speaker.heard_until(now)
-        for segment, text, _full in self._heard_segments(response, heard):
-            if text:
-                self._out.save(
-                    Record(segment.seq, "agent", text, turn=response.turn, interrupted=True)
-                )
+        checkpoint(response, self.speaker.heard_until(now), self._out)
 
     def _started_speaking(self, response: Response) -> None:
         self._status.set_state("speaking")
@@ -402,50 +397,8 @@ class Responding:
     def _commit(self, response: Response, heard: int) -> None:
         """Store each round's text, cut at what the caller heard, and tell the client."""
         metrics = self.metrics(response).as_dict() if response.timing.first_frame else None
-        for segment, text, full in self._heard_segments(response, heard):
-            self._place_in_history(segment, text)
-            if not text:
-                continue
-            self._out.save(
-                Record(
-                    segment.seq,
-                    "agent",
-                    text,
-                    turn=response.turn,
-                    interrupted=len(text) < len(full),
-                    metrics=metrics,
-                    medium=self._medium,
-                )
-            )
-            metrics = None
-        heard_text = response.text[:heard].strip()
-        if heard_text:
-            self._out.emit(
-                Transcript("agent", heard_text, final=True, turn=response.turn, medium=self._medium)
-            )
+        commit(response, heard, self._history, self._out, metrics, self._medium)
 
     @property
     def _medium(self) -> Medium:
         return "text" if self.text_only else "voice"
-
-    @staticmethod
-    def _heard_segments(response: Response, heard: int) -> list[tuple[Segment, str, str]]:
-        """Each round's (segment, text heard, full text)."""
-        cut = []
-        for segment in response.segments:
-            end = segment.end if segment.end is not None else len(response.text)
-            text = response.text[segment.start : min(end, heard)].strip()
-            cut.append((segment, text, response.text[segment.start : end].strip()))
-        return cut
-
-    def _place_in_history(self, segment: Segment, heard: str) -> None:
-        """A round's utterance is in the history already if it preceded tool calls."""
-        for entry in reversed(self._history.entries):
-            if isinstance(entry, Said) and entry.role == "agent" and entry.group == segment.group:
-                if heard:
-                    entry.text = heard
-                else:
-                    self._history.entries.remove(entry)
-                return
-        if heard:
-            self._history.add(Said("agent", heard, segment.group))

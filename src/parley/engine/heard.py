@@ -1,0 +1,80 @@
+"""What the caller heard of a response becomes the record: the model's history, the
+transcript rows and the client's final transcript, cut at the last word heard.
+
+A response's text is one string over all its model rounds; each round is a `Segment` with
+its own transcript row. Only what was heard is kept: a round cut short is stored
+`interrupted`, a round never heard leaves no row and no history entry (a round that
+preceded tool calls was put in the history before them; it is cut or removed in place).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.engine.effects import Outbox
+from parley.engine.events import Medium, Transcript
+from parley.engine.history import History, Said
+from parley.engine.response import Response, Segment
+from parley.engine.transcript import Record
+
+
+def heard_segments(response: Response, heard: int) -> list[tuple[Segment, str, str]]:
+    """Each round's (segment, text heard, full text)."""
+    cut = []
+    for segment in response.segments:
+        end = segment.end if segment.end is not None else len(response.text)
+        text = response.text[segment.start : min(end, heard)].strip()
+        cut.append((segment, text, response.text[segment.start : end].strip()))
+    return cut
+
+
+def checkpoint(response: Response, heard: int, out: Outbox) -> None:
+    """While the agent speaks: what was heard so far, stored as interrupted (a crash then
+    leaves the heard part, not nothing)."""
+    for segment, text, _full in heard_segments(response, heard):
+        if text:
+            out.save(Record(segment.seq, "agent", text, turn=response.turn, interrupted=True))
+
+
+def commit(
+    response: Response,
+    heard: int,
+    history: History,
+    out: Outbox,
+    metrics: dict[str, Any] | None,
+    medium: Medium,
+) -> None:
+    """The response is over: its heard text goes to the history, the transcript (the
+    turn's metrics on its first row) and the client."""
+    for segment, text, full in heard_segments(response, heard):
+        _place_in_history(history, segment, text)
+        if not text:
+            continue
+        out.save(
+            Record(
+                segment.seq,
+                "agent",
+                text,
+                turn=response.turn,
+                interrupted=len(text) < len(full),
+                metrics=metrics,
+                medium=medium,
+            )
+        )
+        metrics = None
+    heard_text = response.text[:heard].strip()
+    if heard_text:
+        out.emit(Transcript("agent", heard_text, final=True, turn=response.turn, medium=medium))
+
+
+def _place_in_history(history: History, segment: Segment, heard: str) -> None:
+    """A round's utterance is in the history already if it preceded tool calls."""
+    for entry in reversed(history.entries):
+        if isinstance(entry, Said) and entry.role == "agent" and entry.group == segment.group:
+            if heard:
+                entry.text = heard
+            else:
+                history.entries.remove(entry)
+            return
+    if heard:
+        history.add(Said("agent", heard, segment.group))
