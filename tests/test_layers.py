@@ -16,6 +16,7 @@ ALLOWED = {
     "engine": {"audio", "providers"},
     "dialects": {"audio", "engine", "providers", "validation"},
     "store": {"config", "credentials"},
+    "knowledge": set(),
 }
 
 

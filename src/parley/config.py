@@ -71,6 +71,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./data")
     recordings_dir: Path | None = None  # call recordings; default: data_dir / "recordings"
+    files_dir: Path | None = None  # uploaded files; default: data_dir / "files"
+    max_upload_bytes: int = Field(default=20 << 20, ge=1024)  # one file, POST /v1/files
     database_url: str = ""
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
     # Fernet keys sealing stored credentials (comma list; the first seals). Default: a key

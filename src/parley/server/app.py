@@ -29,7 +29,9 @@ from parley.server.routes import (
     agents,
     calls,
     deepgram_ws,
+    files,
     health,
+    knowledge,
     native_ws,
     sessions,
     ultravox_ws,
@@ -119,7 +121,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(
-        BodyGuard, max_bytes=settings.max_body_bytes, max_json_depth=settings.max_json_depth
+        BodyGuard,
+        max_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth,
+        uploads={"/v1/files": settings.max_upload_bytes + 64 * 1024},  # the form's own bytes
     )
     if settings.cors_origins:  # off unless configured: browsers elsewhere get no answer
         app.add_middleware(
@@ -130,7 +135,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(InternalErrors)  # outermost of ours: catches what all the rest raise
-    routers = (health, metrics, agents, sessions, voice, calls, native_ws, deepgram_ws, ultravox_ws)
+    routers = (
+        *(health, metrics, agents, sessions, voice, files, knowledge, calls),
+        *(native_ws, deepgram_ws, ultravox_ws),
+    )
     for module in routers:
         app.include_router(module.router)
     return app

@@ -134,20 +134,29 @@ class BodyGuard:
     and checked, then handed on unchanged.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_json_depth: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        max_json_depth: int,
+        uploads: dict[str, int] | None = None,
+    ) -> None:
+        """`uploads`: paths that take larger bodies (file uploads), with their limits."""
         self.app = app
         self.max_bytes = max_bytes
         self.max_json_depth = max_json_depth
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        limit = self.uploads.get(scope.get("path", ""), self.max_bytes)
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isdigit() and int(declared) > limit:
             response = error_response(
-                413, "payload_too_large", f"request body exceeds {self.max_bytes} bytes"
+                413, "payload_too_large", f"request body exceeds {limit} bytes"
             )
             await response(scope, receive, send)
             return
@@ -157,8 +166,8 @@ class BodyGuard:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise BodyTooLarge(self.max_bytes)
+            if seen > limit:
+                raise BodyTooLarge(limit)
             return message
 
         if b"json" not in headers.get(b"content-type", b""):
@@ -168,7 +177,7 @@ class BodyGuard:
             body = await _read_body(counted)
         except BodyTooLarge:
             response = error_response(
-                413, "payload_too_large", f"request body exceeds {self.max_bytes} bytes"
+                413, "payload_too_large", f"request body exceeds {limit} bytes"
             )
             await response(scope, receive, send)
             return

@@ -13,6 +13,7 @@ from parley.config import Settings
 from parley.store.accounts import DEFAULT_ACCOUNT_ID, Accounts
 from parley.store.agents import Agents
 from parley.store.database import create_engine, migrate
+from parley.store.knowledge import Knowledge
 from parley.store.messages import Messages
 from parley.store.sealing import KEYRING, load_keys
 from parley.store.sessions import Sessions
@@ -30,6 +31,7 @@ class Store:
         self.sessions = Sessions(sessions)
         self.messages = Messages(sessions)
         self.workers = Workers(sessions)
+        self.knowledge = Knowledge(sessions)
 
     @classmethod
     async def open(

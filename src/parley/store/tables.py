@@ -184,3 +184,76 @@ class Message(Base):
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     medium: Mapped[str] = mapped_column(String(8), default="voice")  # voice | text
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class File(Base):
+    """An uploaded document; its bytes are a file under the files directory, named by id."""
+
+    __tablename__ = "files"
+    __table_args__ = (Index("ix_files_account_listing", "account_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8))  # txt | md | html | pdf | docx | csv (sniffed)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Collection(Base):
+    """A knowledge collection, or a page (a collection that may hold child pages)."""
+
+    __tablename__ = "collections"
+    __table_args__ = (Index("ix_collections_account_listing", "account_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), default=None
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="knowledge")  # knowledge | page
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Document(Base):
+    """One source in a collection (a file, a text or a URL) and its ingestion."""
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_collection", "collection_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(8))  # file | text | url
+    file_id: Mapped[str | None] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), default=None
+    )
+    url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str | None] = mapped_column(Text, default=None)  # a text source's own text
+    status: Mapped[str] = mapped_column(String(16), default="processing")  # | ready | failed
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Chunk(Base):
+    """A passage of a document, the unit of retrieval (indexed for full-text search)."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (
+        Index("ix_chunks_document", "document_id", "position"),
+        Index("ix_chunks_collection", "collection_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # its place in the document, from 0
+    text: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,91 @@
+"""Ingesting a document in the background: read its source, extract the text (in a
+thread: PDF parsing is CPU work), chunk it, and store and index the chunks.
+
+Each document is one task owned by the server (`Services.chore`), so adding documents
+answers at once with `processing`; the document ends `ready` with its chunk count, or
+`failed` with a message that says why (a corrupt PDF, a URL that would not answer, a
+private address the outbound guard refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+
+from parley.knowledge.chunking import chunks
+from parley.knowledge.extract import ExtractionFailed, Kind, extract, html_text, sniff
+from parley.server.deps import Services
+from parley.server.files import file_path
+from parley.store.tables import Document
+
+log = logging.getLogger("parley.server")
+
+MAX_URL_BYTES = 10 << 20
+URL_TIMEOUT_S = 20.0
+
+
+class IngestionFailed(Exception):
+    pass
+
+
+def start(services: Services, document: Document) -> None:
+    services.chore(ingest(services, document), f"ingest-{document.id}")
+
+
+async def ingest(services: Services, document: Document) -> None:
+    store = services.store.knowledge
+    try:
+        data, kind = await _source(services, document)
+        text = await asyncio.to_thread(_text, data, kind)
+        passages = await asyncio.to_thread(chunks, text)
+        if not passages:
+            raise IngestionFailed("the document has no text")
+        await store.ingested(document.id, passages)
+    except asyncio.CancelledError:
+        await store.failed(document.id, "the server stopped before the document was read")
+        raise
+    except (IngestionFailed, ExtractionFailed, OSError) as exc:
+        log.info("document %s failed: %s", document.id, exc)
+        await store.failed(document.id, str(exc))
+    except Exception:
+        log.exception("document %s failed unexpectedly", document.id)
+        await store.failed(document.id, "the document could not be read")
+
+
+def _text(data: bytes, kind: Kind | None) -> str:
+    return html_text(data.decode("utf-8", "replace")) if kind is None else extract(data, kind)
+
+
+async def _source(services: Services, document: Document) -> tuple[bytes, Kind | None]:
+    """The document's bytes and kind (None: a web page, already HTML)."""
+    if document.source == "text":
+        return (document.text or "").encode(), "txt"
+    if document.source == "file":
+        file = await services.store.knowledge.file(document.account_id, document.file_id or "")
+        if file is None:
+            raise IngestionFailed("the file was deleted")
+        path = file_path(services.settings, file.id)
+        return await asyncio.to_thread(path.read_bytes), file.kind  # type: ignore[return-value]
+    return await _fetch(services, document.url or "")
+
+
+async def _fetch(services: Services, url: str) -> tuple[bytes, Kind | None]:
+    """A URL through the outbound guard (API users choose it), at most `MAX_URL_BYTES`."""
+    http: httpx.AsyncClient = services.hub.guarded_http()
+    try:
+        async with http.stream("GET", url, timeout=URL_TIMEOUT_S, follow_redirects=True) as answer:
+            if answer.status_code >= 400:
+                raise IngestionFailed(f"{url} answered HTTP {answer.status_code}")
+            body = b""
+            async for piece in answer.aiter_bytes():
+                body += piece
+                if len(body) > MAX_URL_BYTES:
+                    raise IngestionFailed(f"{url} is larger than {MAX_URL_BYTES} bytes")
+            content_type = answer.headers.get("content-type", "")
+    except httpx.HTTPError as exc:
+        raise IngestionFailed(f"{url} could not be fetched: {exc}") from None
+    if "html" in content_type:
+        return body, None
+    return body, sniff(body, url.rsplit("/", 1)[-1])

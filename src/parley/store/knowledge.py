@@ -1,0 +1,293 @@
+"""Files, knowledge collections (and pages), their documents and chunks, and search.
+
+Invariants:
+- Every row carries its account; every read and write filters by it, so another account's
+  objects do not exist (None / False, which the API shows as 404).
+- A document's chunks and their index entries are written in one transaction when its
+  ingestion succeeds, and removed with it (or with its file, or its collection), so the
+  index never holds a passage whose document is gone.
+- A page is a collection with a parent; searching a page searches everything under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parley.credentials import new_id
+from parley.store import search
+from parley.store._paging import page
+from parley.store.tables import Chunk, Collection, Document, File
+
+MAX_PAGE_DEPTH = 16
+Owned = TypeVar("Owned", File, Collection, Document)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A collection's ingestion, over its own documents."""
+
+    documents: int
+    ready: int
+    failed: int
+    chunks: int
+
+    @property
+    def status(self) -> str:
+        if self.ready + self.failed < self.documents:
+            return "processing"
+        return "failed" if self.failed and not self.ready else "ready"
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    document: Document
+    score: float
+
+
+class Knowledge:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    # Files --------------------------------------------------------------------------------
+
+    async def add_file(self, account_id: str, **fields: Any) -> File:
+        file = File(id=new_id("fil"), account_id=account_id, created_at=_now(), **fields)
+        async with self._sessions.begin() as db:
+            db.add(file)
+        return file
+
+    async def file(self, account_id: str, file_id: str) -> File | None:
+        return await self._get(File, account_id, file_id)
+
+    async def files(
+        self, account_id: str, *, limit: int, offset: int
+    ) -> tuple[Sequence[File], int]:
+        query = select(File).where(File.account_id == account_id)
+        query = query.order_by(File.created_at.desc(), File.id.desc())
+        async with self._sessions() as db:
+            return await page(db, query, limit=limit, offset=offset)
+
+    async def delete_file(self, account_id: str, file_id: str) -> bool:
+        """The file and every document made from it, with their chunks."""
+        async with self._sessions.begin() as db:
+            file = await db.get(File, file_id)
+            if file is None or file.account_id != account_id:
+                return False
+            documents = select(Document.id).where(Document.file_id == file_id)
+            await self._drop_chunks(db, Chunk.document_id.in_(documents))
+            await db.execute(delete(Document).where(Document.file_id == file_id))
+            await db.delete(file)
+        return True
+
+    # Collections and pages ------------------------------------------------------------------
+
+    async def create_collection(
+        self, account_id: str, *, name: str, description: str = "", parent_id: str | None = None
+    ) -> Collection | None:
+        """None if `parent_id` is not one of the account's collections."""
+        now = _now()
+        async with self._sessions.begin() as db:
+            if parent_id is not None:
+                parent = await db.get(Collection, parent_id)
+                if parent is None or parent.account_id != account_id:
+                    return None
+            collection = Collection(
+                id=new_id("kno"),
+                account_id=account_id,
+                parent_id=parent_id,
+                kind="page" if parent_id is not None else "knowledge",
+                name=name,
+                description=description,
+                created_at=now,
+                updated_at=now,
+            )
+            db.add(collection)
+        return collection
+
+    async def collection(self, account_id: str, collection_id: str) -> Collection | None:
+        return await self._get(Collection, account_id, collection_id)
+
+    async def collections(
+        self, account_id: str, *, limit: int, offset: int
+    ) -> tuple[Sequence[Collection], int]:
+        query = select(Collection).where(Collection.account_id == account_id)
+        query = query.order_by(Collection.created_at.desc(), Collection.id.desc())
+        async with self._sessions() as db:
+            return await page(db, query, limit=limit, offset=offset)
+
+    async def rename(
+        self, account_id: str, collection_id: str, **changes: str
+    ) -> Collection | None:
+        async with self._sessions.begin() as db:
+            collection = await db.get(Collection, collection_id)
+            if collection is None or collection.account_id != account_id:
+                return None
+            for field, value in changes.items():
+                setattr(collection, field, value)
+            collection.updated_at = _now()
+        return collection
+
+    async def delete_collection(self, account_id: str, collection_id: str) -> bool:
+        """The collection, its pages, their documents and chunks."""
+        async with self._sessions.begin() as db:
+            found = await self._tree(db, account_id, [collection_id])
+            if not found:
+                return False
+            await self._drop_chunks(db, Chunk.collection_id.in_(found))
+            for kind in (Document, Collection):
+                column = Document.collection_id if kind is Document else Collection.id
+                for row in (await db.execute(select(kind).where(column.in_(found)))).scalars():
+                    await db.delete(row)
+        return True
+
+    async def progress(self, collection_id: str) -> Progress:
+        query = select(
+            func.count(),
+            func.count().filter(Document.status == "ready"),
+            func.count().filter(Document.status == "failed"),
+            func.coalesce(func.sum(Document.chunks), 0),
+        ).where(Document.collection_id == collection_id)
+        async with self._sessions() as db:
+            total, ready, failed, chunks = (await db.execute(query)).one()
+        return Progress(int(total), int(ready), int(failed), int(chunks))
+
+    async def searchable(self, account_id: str, collection_ids: Sequence[str]) -> list[str]:
+        """The account's collections among these, with every page under them."""
+        async with self._sessions() as db:
+            return await self._tree(db, account_id, collection_ids)
+
+    # Documents --------------------------------------------------------------------------------
+
+    async def add_document(self, account_id: str, collection_id: str, **fields: Any) -> Document:
+        document = Document(
+            id=new_id("doc"),
+            account_id=account_id,
+            collection_id=collection_id,
+            status="processing",
+            chunks=0,
+            created_at=_now(),
+            **fields,
+        )
+        async with self._sessions.begin() as db:
+            db.add(document)
+        return document
+
+    async def document(self, account_id: str, document_id: str) -> Document | None:
+        return await self._get(Document, account_id, document_id)
+
+    async def documents(self, collection_id: str) -> Sequence[Document]:
+        query = select(Document).where(Document.collection_id == collection_id)
+        async with self._sessions() as db:
+            return (
+                (await db.execute(query.order_by(Document.created_at, Document.id))).scalars().all()
+            )
+
+    async def ingested(self, document_id: str, passages: Sequence[str]) -> None:
+        """The document's chunks, indexed, and the document ready (all or nothing)."""
+        async with self._sessions.begin() as db:
+            document = await db.get(Document, document_id)
+            if document is None:
+                return  # deleted while it was being read
+            rows = [
+                Chunk(
+                    id=new_id("chk"),
+                    account_id=document.account_id,
+                    collection_id=document.collection_id,
+                    document_id=document.id,
+                    position=position,
+                    text=passage,
+                )
+                for position, passage in enumerate(passages)
+            ]
+            db.add_all(rows)
+            await db.flush()
+            await search.add(db, [(c.id, c.collection_id, c.text) for c in rows])
+            document.status, document.chunks, document.error = "ready", len(rows), None
+
+    async def failed(self, document_id: str, error: str) -> None:
+        async with self._sessions.begin() as db:
+            await db.execute(
+                update(Document)
+                .where(Document.id == document_id)
+                .values(status="failed", error=error[:2000])
+            )
+
+    async def delete_document(self, account_id: str, collection_id: str, document_id: str) -> bool:
+        async with self._sessions.begin() as db:
+            document = await db.get(Document, document_id)
+            if (
+                document is None
+                or document.account_id != account_id
+                or document.collection_id != collection_id
+            ):
+                return False
+            await self._drop_chunks(db, Chunk.document_id == document_id)
+            await db.delete(document)
+        return True
+
+    # Search -----------------------------------------------------------------------------------
+
+    async def query(
+        self, account_id: str, collection_ids: Sequence[str], text: str, top_k: int
+    ) -> list[Hit]:
+        """The best passages for `text` in these collections (and their pages), best first."""
+        async with self._sessions() as db:
+            within = await self._tree(db, account_id, collection_ids)
+            ranked = await search.ranked(db, within, text, top_k)
+            if not ranked:
+                return []
+            ids = [chunk_id for chunk_id, _ in ranked]
+            rows = await db.execute(
+                select(Chunk, Document)
+                .join(Document, Document.id == Chunk.document_id)
+                .where(Chunk.id.in_(ids), Chunk.account_id == account_id)
+            )
+            found = {chunk.id: (chunk, document) for chunk, document in rows.all()}
+        return [Hit(*found[i], score) for i, score in ranked if i in found]
+
+    # Helpers ----------------------------------------------------------------------------------
+
+    async def _get(self, kind: type[Owned], account_id: str, object_id: str) -> Owned | None:
+        async with self._sessions() as db:
+            row = await db.get(kind, object_id)
+        return row if row is not None and row.account_id == account_id else None
+
+    @staticmethod
+    async def _tree(db: AsyncSession, account_id: str, roots: Sequence[str]) -> list[str]:
+        """These collections of the account, and all pages below them (breadth first)."""
+        found: list[str] = []
+        level = list(
+            (
+                await db.execute(
+                    select(Collection.id).where(
+                        Collection.id.in_(list(roots)), Collection.account_id == account_id
+                    )
+                )
+            ).scalars()
+        )
+        for _ in range(MAX_PAGE_DEPTH):
+            if not level:
+                break
+            found.extend(level)
+            children = select(Collection.id).where(
+                Collection.parent_id.in_(level), Collection.account_id == account_id
+            )
+            level = [c for c in (await db.execute(children)).scalars() if c not in found]
+        return found
+
+    @staticmethod
+    async def _drop_chunks(db: AsyncSession, condition: Any) -> None:
+        ids = list((await db.execute(select(Chunk.id).where(condition))).scalars())
+        await search.remove(db, ids)
+        await db.execute(delete(Chunk).where(Chunk.id.in_(ids)))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
