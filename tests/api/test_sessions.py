@@ -213,6 +213,7 @@ async def test_messages_come_back_in_speaking_order(api: httpx.AsyncClient, stor
         "interrupted",
         "tool",
         "metrics",
+        "citations",
         "created_at",
     }
     assert first["id"].startswith("msg_")

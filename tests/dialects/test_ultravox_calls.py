@@ -441,7 +441,7 @@ async def test_server_tools_and_built_ins_over_a_call(
     results = {
         m["toolName"]: m["text"] for m in messages if m["role"] == "MESSAGE_ROLE_TOOL_RESULT"
     }
-    assert "not available" in results["queryCorpus"]
+    assert "no knowledge is attached" in results["queryCorpus"]
     assert json.loads(results["lookupOrder"]) == {"status": "shipped"}
     assert (await http.get(f"/api/calls/{call['callId']}")).json()["endReason"] == "agent_hangup"
 

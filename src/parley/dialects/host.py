@@ -81,6 +81,7 @@ class SessionOptions:
     record: bool = False
     lead_ms: float | None = None  # how far ahead of playback audio may be sent
     initial_state: dict[str, Any] = field(default_factory=dict)
+    knowledge_ids: list[str] = field(default_factory=list)  # with the agent's own
 
 
 @dataclass

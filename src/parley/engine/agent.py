@@ -19,7 +19,7 @@ from parley.engine.lifecycle_plan import LifecyclePlan, Prompt
 from parley.providers.specs import LlmEndpoint as LlmEndpoint  # agents describe endpoints
 from parley.providers.specs import ToolEndpoint as ToolEndpoint
 
-BUILTIN_TOOLS = ("hang_up", "hangUp", "queryCorpus")
+BUILTIN_TOOLS = ("hang_up", "hangUp", "query_knowledge", "queryCorpus")
 TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -85,6 +85,7 @@ class BuiltinTool(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     builtin: str
+    description: str | None = Field(default=None, max_length=4096)  # what the model reads
 
     @field_validator("builtin")
     @classmethod

@@ -29,6 +29,7 @@ from typing import Any, get_args
 
 from parley.engine.effects import Effect, EndSession, Outbox
 from parley.engine.events import (
+    Citation,
     Disconnected,
     Ended,
     EndReason,
@@ -307,7 +308,19 @@ class SessionCore(AgentSide):
         if call is not None and done.answer is not None:
             answer = done.answer
             self._tool_asks(call, answer.hang_up, answer.reaction, answer.state)
+            self._cite(call, answer.citations)
         self._tool_done(call, now)
+
+    def _cite(self, call: DispatchedCall, citations: tuple[dict[str, Any], ...]) -> None:
+        """A result's sources: told to the client before the words that use them (the
+        model's next round), and stored with the response's words."""
+        response = self.responding.current
+        if not citations or response is None or response.id != call.response:
+            return
+        for source in citations:
+            citation = Citation(**source)
+            response.citations.append(citation.as_dict())
+            self.out.emit(citation)
 
     def _tool_asks(
         self,

@@ -236,6 +236,31 @@ class TurnMetrics:
 
 
 @dataclass(frozen=True, slots=True)
+class Citation:
+    """A source the agent's next words draw on: sent before the words that use it.
+
+    `id` is the passage, `source_id` its document; `url` is where the document came from, or
+    its file name."""
+
+    id: str
+    source_id: str
+    title: str
+    snippet: str
+    url: str | None
+    position: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source_id": self.source_id,
+            "title": self.title,
+            "snippet": self.snippet,
+            "url": self.url,
+            "position": self.position,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """A non-fatal problem with something the client sent (unknown tool call id, …)."""
 
@@ -269,6 +294,7 @@ Event = (
     | AgentAudioDone
     | Interrupted
     | TurnMetrics
+    | Citation
     | Notice
     | Failure
     | Ended

@@ -59,6 +59,7 @@ def commit(
                 interrupted=len(text) < len(full),
                 metrics=metrics,
                 medium=medium,
+                citations=response.citations or None,
             )
         )
         metrics = None

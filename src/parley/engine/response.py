@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 from parley.engine.chunker import Sentence, SentenceChunker
 from parley.engine.events import EndReason, Reaction
@@ -149,6 +150,7 @@ class Response:
     ends_with: EndReason | None = None  # the session ends once this response has been heard
     uninterruptible: bool = False  # the caller cannot talk over it
     reaction: Reaction = "speaks"  # after this round's tool results: speak again or listen
+    citations: list[dict[str, Any]] = field(default_factory=list)  # the sources it drew on
     checkpoint_due_ms: float = 0.0  # playback position of the next transcript checkpoint
 
     @property

@@ -25,7 +25,7 @@ from typing import Any
 from parley.engine.effects import Outbox, RunTool
 from parley.engine.events import ToolCallUpdate, ToolStatus
 from parley.engine.history import History, Invocation
-from parley.engine.tools import HANGS_UP, NO_KNOWLEDGE, ToolCatalogue, ToolDefinition
+from parley.engine.tools import HANGS_UP, SEARCHES, ToolCatalogue, ToolDefinition
 from parley.engine.transcript import Record
 from parley.providers.base import ToolAnswer, ToolCall
 
@@ -82,12 +82,9 @@ class ToolDesk:
             definition = entry.definition
             if definition is None:
                 self._settle(entry, error_result(f"no tool named {call.name!r}"), "failed")
-            elif definition.kind == "builtin":
+            elif definition.kind == "builtin" and definition.name not in SEARCHES:
                 hang_up = hang_up or definition.name in HANGS_UP
-                if definition.name == "queryCorpus":
-                    self._settle(entry, error_result(NO_KNOWLEDGE), "failed")
-                else:
-                    self._settle(entry, json.dumps({"ok": True}), "completed")
+                self._settle(entry, json.dumps({"ok": True}), "completed")
             elif definition.kind == "client":
                 self._update(entry, "requested")
                 timeout = definition.timeout_s or self._client_timeout

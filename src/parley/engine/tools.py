@@ -3,9 +3,10 @@
 - `client`: a function without an endpoint: the call goes to the client over the WebSocket
   and the client sends the result back.
 - `http`: a function with an `endpoint`: the server calls it (through a `ServerToolRunner`).
-- `builtin`: implemented by the engine itself: `hang_up` (Ultravox spells it `hangUp`)
-  ends the call once the agent has finished speaking; `queryCorpus` searches knowledge,
-  which this server does not have yet, and says so plainly to the model.
+- `builtin`: Parley's own: `hang_up` (Ultravox spells it `hangUp`) ends the call once the
+  agent has finished speaking, decided by the engine; `query_knowledge` (Ultravox's
+  `queryCorpus`) searches the session's knowledge, run like a server-side tool by the
+  runner the host gives the conversation (its result cites its passages).
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ _BUILTIN_SPECS = {
         _HANG_UP,
         {"type": "object", "properties": {"reason": {"type": "string"}}},
     ),
+    "query_knowledge": ToolSpec(
+        "query_knowledge",
+        "Search the business's documents for passages that answer the caller's question. "
+        "Answer from what it returns, and say so when it has nothing.",
+        {
+            "type": "object",
+            "properties": {"query": {"type": "string", "description": "the question"}},
+            "required": ["query"],
+        },
+    ),
     "queryCorpus": ToolSpec(
         "queryCorpus",
         "Search the knowledge base for passages that answer a question.",
@@ -38,7 +49,7 @@ _BUILTIN_SPECS = {
     ),
 }
 HANGS_UP = frozenset({"hang_up", "hangUp"})
-NO_KNOWLEDGE = "not available: this server has no knowledge base to search yet"
+SEARCHES = frozenset({"query_knowledge", "queryCorpus"})  # run by the server's tool runner
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +70,7 @@ class ToolCatalogue:
         self._tools: dict[str, ToolDefinition] = {}
         for tool in tools:
             definition = (
-                ToolDefinition(_BUILTIN_SPECS[tool.builtin], "builtin")
+                ToolDefinition(_builtin_spec(tool), "builtin")
                 if isinstance(tool, BuiltinTool)
                 else ToolDefinition(
                     ToolSpec(tool.name, tool.description, tool.parameters),
@@ -80,6 +91,13 @@ class ToolCatalogue:
 
     def get(self, name: str) -> ToolDefinition | None:
         return self._tools.get(name)
+
+
+def _builtin_spec(tool: BuiltinTool) -> ToolSpec:
+    spec = _BUILTIN_SPECS[tool.builtin]
+    if tool.description:
+        return ToolSpec(spec.name, tool.description, spec.parameters)
+    return spec
 
 
 class ServerToolRunner(Protocol):

@@ -31,6 +31,7 @@ class Record:
     tool: dict[str, Any] | None = None
     metrics: dict[str, Any] | None = None
     medium: Medium = "voice"  # spoken, or typed / written
+    citations: list[dict[str, Any]] | None = None  # the sources an agent utterance drew on
 
 
 class TranscriptStore(Protocol):

@@ -168,6 +168,7 @@ class ToolAnswer:
     hang_up: bool = False
     reaction: Literal["speaks", "listens", "speaks_once"] | None = None  # None: the tool's
     state: dict[str, Any] | None = None
+    citations: tuple[dict[str, Any], ...] = ()  # the sources the result quotes
 
 
 @dataclass(frozen=True, slots=True)

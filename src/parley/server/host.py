@@ -33,6 +33,7 @@ from parley.server import metrics
 from parley.server.deps import Services
 from parley.server.plans import VoiceBuilder, build_plan, history
 from parley.server.recordings import recording_path
+from parley.server.session_tools import SessionTools
 from parley.server.summaries import summarise
 from parley.server.transcripts import StoredTranscript
 from parley.store.tables import Agent
@@ -157,6 +158,7 @@ class ServerHost:
         )
         builder = VoiceBuilder(services.hub, services.settings, agent, options.overrides)
         try:
+            collections, search = await self._knowledge(admission.account_id, agent, options)
             voice = builder.voice()
             plan = build_plan(
                 agent,
@@ -164,7 +166,11 @@ class ServerHost:
                 scripted_first=scripted_first,
                 earlier=earlier,
                 session_id=session_id,
+                search=search,
             )
+        except SessionRefused:
+            await transcript.finish("error")
+            raise
         except Exception as exc:
             log.warning("cannot start session %s: %s", session_id, exc)
             await transcript.finish("error")
@@ -179,9 +185,10 @@ class ServerHost:
             if record
             else None
         )
-        conversation = Conversation(
-            plan, voice, transcript, metrics.observe(emit), services.hub.tool_runner(), recorder
+        tools = SessionTools(
+            services.hub.tool_runner(), services.store, admission.account_id, collections
         )
+        conversation = Conversation(plan, voice, transcript, metrics.observe(emit), tools, recorder)
         live = LiveSession(session_id, conversation_id, conversation, builder.warnings)
         metrics.SESSIONS_STARTED.labels(dialect).inc()
         metrics.SESSIONS_LIVE.inc()
@@ -224,6 +231,25 @@ class ServerHost:
                 ),
                 f"summary-{session.session_id}",
             )
+
+    async def _knowledge(
+        self, account_id: str, agent: Agent, options: SessionOptions
+    ) -> tuple[list[str], BuiltinTool | None]:
+        """The collections the session searches (with their pages), and the tool that does."""
+        asked = list(dict.fromkeys([*(agent.knowledge_ids or []), *options.knowledge_ids]))
+        if not asked:
+            return [], None
+        store = self._services.store.knowledge
+        collections = await store.searchable(account_id, asked)
+        missing = [c for c in asked if c not in collections]
+        if missing:
+            raise SessionRefused("not_found", f"no knowledge collection {missing[0]!r}")
+        names = [c.name for c in [await store.collection(account_id, i) for i in asked] if c]
+        description = (
+            f"Search {', '.join(names)} for passages that answer the caller's question. "
+            "Answer from what it returns, and say so when it finds nothing."
+        )
+        return collections, BuiltinTool(builtin="query_knowledge", description=description)
 
     async def _agent(self, account_id: str, agent_id: str | None) -> Agent:
         store = self._services.store

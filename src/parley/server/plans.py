@@ -18,7 +18,7 @@ from parley.dialects.host import AgentOverrides, SessionOptions
 from parley.engine.agent import BuiltinTool, FunctionTool, LifecycleOptions, LlmEndpoint, Tool
 from parley.engine.history import Entry, Invocation, Said
 from parley.engine.plan import Opening, Plan, Voice
-from parley.engine.tools import ToolCatalogue
+from parley.engine.tools import SEARCHES, ToolCatalogue
 from parley.providers.base import (
     LanguageModel,
     ProviderUnavailable,
@@ -85,9 +85,15 @@ def build_plan(
     scripted_first: str | None,
     earlier: list[Entry],
     session_id: str = "",
+    search: BuiltinTool | None = None,
 ) -> Plan:
+    """`search`: the knowledge tool the session gets, unless its tools already search."""
     overrides = options.overrides or AgentOverrides()
     tools = overrides.tools if overrides.tools is not None else agent_tools(agent)
+    if search is not None and not any(
+        isinstance(tool, BuiltinTool) and tool.builtin in SEARCHES for tool in tools
+    ):
+        tools = [*tools, search]
     temperature = overrides.temperature if overrides.temperature is not None else agent.temperature
     extras: dict[str, Any] = {}
     if options.lifecycle or agent.lifecycle:  # the session's fields over the agent's

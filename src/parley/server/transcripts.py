@@ -32,6 +32,7 @@ class StoredTranscript:
                 interrupted=record.interrupted,
                 tool=record.tool,
                 metrics=record.metrics,
+                citations=record.citations,
             )
             return
         message = await self._store.messages.append(
@@ -45,6 +46,7 @@ class StoredTranscript:
             tool=record.tool,
             metrics=record.metrics,
             medium=record.medium,
+            citations=record.citations,
         )
         self._rows[record.seq] = message.id
 

@@ -39,6 +39,7 @@ class Messages:
         tool: dict[str, Any] | None = None,
         metrics: dict[str, Any] | None = None,
         medium: str = "voice",
+        citations: list[dict[str, Any]] | None = None,
     ) -> Message:
         if role not in ROLES:
             raise ValueError(f"unknown message role {role!r}")
@@ -54,6 +55,7 @@ class Messages:
             tool=tool,
             metrics=metrics,
             medium=medium,
+            citations=citations,
             created_at=datetime.now(UTC),
         )
         async with self._sessions.begin() as db:

@@ -111,6 +111,7 @@ class Agent(Base):
     llm_endpoint: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
     vad: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     lifecycle: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    knowledge_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
     record: Mapped[bool] = mapped_column(Boolean, default=False)  # its sessions are recorded
     status: Mapped[str] = mapped_column(String(16), default="active")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -183,6 +184,7 @@ class Message(Base):
     tool: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     medium: Mapped[str] = mapped_column(String(8), default="voice")  # voice | text
+    citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -19,6 +19,7 @@ from parley.dialects.frames import typed_frame
 from parley.dialects.limits import Limits
 from parley.engine.events import (
     AgentAudio,
+    Citation,
     Command,
     Ended,
     Event,
@@ -163,6 +164,8 @@ def render(event: Event, *, binary_audio: bool, transcripts: dict[str, bool]) ->
         return frame("interrupted", {})
     if isinstance(event, TurnMetrics):
         return frame("metrics", event.as_dict())
+    if isinstance(event, Citation):
+        return frame("citation", event.as_dict())
     if isinstance(event, Failure):
         return error(event.code, event.message, fatal=event.fatal)
     if isinstance(event, Notice):

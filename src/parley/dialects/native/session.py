@@ -130,6 +130,7 @@ class NativeSession:
             lifecycle=start.lifecycle.model_dump(exclude_unset=True) if start.lifecycle else None,
             record=start.record,
             text_output=start.output_medium == "text",
+            knowledge_ids=[*start.knowledge_ids, *start.page_ids],
         )
         try:
             live = await self._host.open(admission, options, self._emit, "native")

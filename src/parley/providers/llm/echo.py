@@ -2,8 +2,10 @@
 
 No language model ships inside a Python package, so Parley's offline default answers from
 what it heard: it repeats the caller's words, and when the caller names one of the agent's
-tools ("place the order" for `place_order`) it calls that tool, then reports its result. Honest
-and deterministic, which also makes it the right model for end-to-end tests.
+tools ("place the order" for `place_order`) it calls that tool, then reports its result.
+Given a knowledge search, it looks up every question the caller asks and reads aloud the
+sentence of the best passage that shares most words with the question. Honest and
+deterministic, which also makes it the right model for end-to-end tests.
 """
 
 from __future__ import annotations
@@ -59,12 +61,58 @@ def _arguments(tool: ToolSpec, utterance: str) -> dict[str, Any]:
     }
 
 
+# The engine's knowledge searches, by the names the model sees (providers do not import it).
+SEARCH_TOOLS = ("query_knowledge", "queryCorpus")
+QUESTION_WORDS = frozenset(
+    {
+        *("what", "when", "where", "who", "whom", "whose", "which", "why", "how"),
+        *("do", "does", "did", "is", "are", "was", "can", "could", "will", "would"),
+        *("should", "may", "have", "has"),
+    }
+)
+
+
+def _is_question(utterance: str) -> bool:
+    words = utterance.lower().split()
+    return utterance.rstrip().endswith("?") or bool(words and words[0] in QUESTION_WORDS)
+
+
+def _passage(result: str, question: str) -> str:
+    """What a knowledge search found, as a reply: the best passage's sentence that shares
+    most words with the question (the first, on a tie)."""
+    try:
+        passages = json.loads(result).get("passages") or []
+    except (ValueError, AttributeError):
+        return result
+    if not passages:
+        return "I could not find that in the documents."
+    asked = _content_words(question)
+    sentences = re.split(r"(?<=[.!?])\s+", str(passages[0].get("text", "")).strip())
+    return max(sentences, key=lambda sentence: len(asked & _content_words(sentence)))
+
+
+COMMON = frozenset({"you", "your", "the", "and", "for", "are", "our", "there", "this", "that"})
+
+
+def _content_words(text: str) -> set[str]:
+    """Words that carry meaning, crudely stemmed ("opens" and "open" agree)."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {
+        word.removesuffix("s")
+        for word in words
+        if len(word) > 2 and word not in COMMON and word not in QUESTION_WORDS
+    }
+
+
 class EchoModel(LanguageModel):
     name = "echo"
 
     async def respond(self, request: ChatRequest) -> AsyncIterator[LlmEvent]:
         last = request.turns[-1] if request.turns else None
-        if last is not None and last.role == "tool":
+        if last is not None and last.role == "tool" and last.tool_name in SEARCH_TOOLS:
+            asked = next((t.text for t in reversed(request.turns) if t.role == "user"), "")
+            reply = _passage(last.text, asked)
+        elif last is not None and last.role == "tool":
             reply = f"{_spoken(last.tool_name or 'the tool')} says {_result_text(last.text)}"
         else:
             heard = last.text.strip() if last is not None and last.role == "user" else ""
@@ -75,6 +123,11 @@ class EchoModel(LanguageModel):
                         call_id = "call_" + secrets.token_hex(6)
                         yield ToolCallRequest(ToolCall(call_id, tool.name, _arguments(tool, heard)))
                         return
+                search = next((t for t in request.tools if t.name in SEARCH_TOOLS), None)
+                if search is not None and heard and _is_question(heard):
+                    call_id = "call_" + secrets.token_hex(6)
+                    yield ToolCallRequest(ToolCall(call_id, search.name, {"query": heard}))
+                    return
             reply = f"You said: {heard}" if heard else "Sorry, I did not catch that."
         for index, word in enumerate(reply.split(" ")):
             yield TextDelta(word if index == 0 else " " + word)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from parley.credentials import new_session_token
-from parley.server.deps import AccountDep, ServicesDep
+from parley.server.deps import AccountDep, Services, ServicesDep
 from parley.server.errors import ApiError, not_found
 from parley.server.schemas.agents import AgentCreate, AgentOut, AgentUpdate
 from parley.server.schemas.common import Limit, Offset, Page
@@ -15,9 +15,20 @@ from parley.server.urls import websocket_url
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 
 
+async def check_knowledge(found: Services, account_id: str, ids: list[str]) -> None:
+    """Every collection named must be the account's own (another's does not exist)."""
+    known = set(await found.store.knowledge.searchable(account_id, ids))
+    for collection_id in ids:
+        if collection_id not in known:
+            raise ApiError(
+                404, "not_found", f"knowledge_ids: no knowledge collection {collection_id!r}"
+            )
+
+
 @router.post("", status_code=201, response_model=AgentOut)
 @router.post("/create", status_code=201, response_model=AgentOut, include_in_schema=False)
 async def create_agent(body: AgentCreate, account: AccountDep, found: ServicesDep) -> AgentOut:
+    await check_knowledge(found, account.id, body.knowledge_ids)
     agent = await found.store.agents.create(account.id, body.columns())
     return AgentOut.of(agent)
 
@@ -45,6 +56,7 @@ async def update_agent(
     agent = await found.store.agents.get(account.id, agent_id)
     if agent is None:
         raise not_found("agent", agent_id)
+    await check_knowledge(found, account.id, body.knowledge_ids or [])
     updated = await found.store.agents.update(account.id, agent_id, body.changes(agent))
     if updated is None:
         raise not_found("agent", agent_id)

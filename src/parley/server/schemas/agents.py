@@ -44,6 +44,9 @@ Keyterm = Annotated[str, Field(min_length=1, max_length=100)]
 MaxTurns = Annotated[int, Field(ge=1, le=10_000)]
 Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
 MaxTokens = Annotated[int, Field(ge=1, le=32_000)]
+KnowledgeIds = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=20)
+]
 ProviderChoice = str | Annotated[list[str], Field(min_length=1, max_length=5)]
 
 
@@ -85,6 +88,9 @@ class AgentCreate(BaseModel):
         default=None, description="Maximum duration, inactivity prompts, opening delay."
     )
     record: bool = Field(default=False, description="Record its sessions (stereo WAV).")
+    knowledge_ids: KnowledgeIds = Field(
+        default_factory=list, description="Collections (or pages) it answers from."
+    )
 
     _providers = field_validator("stt", "llm", "tts")(_check_providers)
     _tools = field_validator("tools")(_check_tools)
@@ -122,6 +128,7 @@ class AgentUpdate(BaseModel):
     vad: VadOverrides | None = None
     lifecycle: LifecycleOptions | None = None
     record: bool | None = None
+    knowledge_ids: KnowledgeIds | None = None
     status: Literal["active", "paused"] | None = None
 
     _providers = field_validator("stt", "llm", "tts")(_check_providers)
@@ -142,6 +149,7 @@ class AgentUpdate(BaseModel):
                 "keyterms",
                 "status",
                 "record",
+                "knowledge_ids",
             ):
                 if field in data and data[field] is None:
                     raise ValueError(f"{field} cannot be null")
@@ -214,6 +222,7 @@ class AgentOut(BaseModel):
     vad: VadSettings = Field(description="Effective turn-taking settings (defaults filled in).")
     lifecycle: LifecycleOptions
     record: bool
+    knowledge_ids: list[str]
     status: Literal["active", "paused", "deleted"]
     created_at: datetime
     updated_at: datetime
@@ -246,6 +255,7 @@ class AgentOut(BaseModel):
             vad=effective_vad(agent.vad),
             lifecycle=LifecycleOptions.model_validate(agent.lifecycle or {}),
             record=agent.record,
+            knowledge_ids=list(agent.knowledge_ids or []),
             status=agent.status,  # type: ignore[arg-type]
             created_at=agent.created_at,
             updated_at=agent.updated_at,

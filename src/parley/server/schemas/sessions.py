@@ -81,6 +81,9 @@ class MessageOut(BaseModel):
     )
     tool: dict[str, Any] | None
     metrics: dict[str, Any] | None
+    citations: list[dict[str, Any]] | None = Field(
+        description="The sources an agent utterance drew on (as sent in `citation` messages)."
+    )
     created_at: datetime
 
     @classmethod
@@ -95,5 +98,6 @@ class MessageOut(BaseModel):
             interrupted=message.interrupted,
             tool=message.tool,
             metrics=message.metrics,
+            citations=message.citations,
             created_at=message.created_at,
         )

@@ -1,5 +1,6 @@
-"""Knowledge: files, collections (and pages), their documents and chunks, and the full-text
-index over chunks (FTS5 on SQLite, a GIN index of `to_tsvector` on PostgreSQL).
+"""Knowledge: files, collections (and pages), their documents and chunks, the full-text
+index over chunks (FTS5 on SQLite, a GIN index of `to_tsvector` on PostgreSQL), the
+collections an agent answers from, and the citations stored with a message.
 
 Revision ID: 0005
 Revises: 0004
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0005"
 down_revision = "0004"
@@ -26,7 +28,14 @@ def _account() -> sa.Column[str]:
     )
 
 
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
 def upgrade() -> None:
+    with op.batch_alter_table("agents") as agents:
+        agents.add_column(sa.Column("knowledge_ids", JSON, nullable=False, server_default="[]"))
+    with op.batch_alter_table("messages") as messages:
+        messages.add_column(sa.Column("citations", JSON, nullable=True))
     op.create_table(
         "files",
         sa.Column("id", ID, primary_key=True),
@@ -108,3 +117,7 @@ def downgrade() -> None:
         op.execute("DROP INDEX chunk_search")
     for table in ("chunks", "documents", "collections", "files"):
         op.drop_table(table)
+    with op.batch_alter_table("messages") as messages:
+        messages.drop_column("citations")
+    with op.batch_alter_table("agents") as agents:
+        agents.drop_column("knowledge_ids")
