@@ -11,7 +11,17 @@ import sys
 from collections.abc import Sequence
 
 from parley import __version__
-from parley.cli import agents, bench, demo, keys, serve, soak, speech_bench, talk
+from parley.cli import (
+    agents,
+    bench,
+    demo,
+    keys,
+    knowledge_bench,
+    serve,
+    soak,
+    speech_bench,
+    talk,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"parley {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (serve, keys, agents, demo, talk, bench, speech_bench, soak):
+    for module in (serve, keys, agents, demo, talk, bench, speech_bench, knowledge_bench, soak):
         module.register(commands)
     return parser
 
