@@ -211,3 +211,17 @@ async def test_another_accounts_knowledge_is_invisible(
     assert (await other_api.get("/v1/files")).json()["total"] == 0
     page = await other_api.post("/v1/knowledge", json={"name": "x", "parent_id": mine["id"]})
     assert_error(page, 404, "not_found")
+
+
+async def test_an_agent_can_only_answer_from_its_own_accounts_knowledge(
+    api: httpx.AsyncClient, other_api: httpx.AsyncClient
+) -> None:
+    theirs = (await other_api.post("/v1/knowledge", json={"name": "Theirs"})).json()
+    body = {"name": "a", "voice_id": "default", "system_prompt": "Hi."}
+    refused = await api.post("/v1/agents", json={**body, "knowledge_ids": [theirs["id"]]})
+    assert_error(refused, 404, "not_found", theirs["id"])
+    mine = (await api.post("/v1/knowledge", json={"name": "Mine"})).json()
+    agent = (await api.post("/v1/agents", json={**body, "knowledge_ids": [mine["id"]]})).json()
+    assert agent["knowledge_ids"] == [mine["id"]]
+    patched = await api.patch(f"/v1/agents/{agent['id']}", json={"knowledge_ids": [theirs["id"]]})
+    assert_error(patched, 404, "not_found")

@@ -67,3 +67,13 @@ def test_each_chunk_opens_with_the_tail_of_the_one_before() -> None:
     assert len(out) > 3
     for before, after in itertools.pairwise(out):
         assert sentences(after)[0] in sentences(before)[-2:]
+
+
+async def test_the_knowledge_benchmark_measures_what_it_says() -> None:
+    from parley.bench.knowledge import ingestion, query_latency
+
+    _name, data = document("txt")
+    [row] = ingestion({"txt": data})
+    assert row["kind"] == "txt" and row["mb_per_s"] > 0
+    result = await query_latency(300, queries=10)
+    assert result["chunks"] == 300 and 0 < result["query_ms_p50"] <= result["query_ms_p95"]
