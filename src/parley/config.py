@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     recordings_dir: Path | None = None  # call recordings; default: data_dir / "recordings"
     files_dir: Path | None = None  # uploaded files; default: data_dir / "files"
     max_upload_bytes: int = Field(default=20 << 20, ge=1024)  # one file, POST /v1/files
+    # Files attached to a session (`file_ids`) go whole into its system prompt, up to this
+    # many characters in all (~2,000 tokens); a larger one belongs in a knowledge collection.
+    context_file_chars: int = Field(default=8000, ge=0)
     database_url: str = ""
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
     # Fernet keys sealing stored credentials (comma list; the first seals). Default: a key

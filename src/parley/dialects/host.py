@@ -82,6 +82,7 @@ class SessionOptions:
     lead_ms: float | None = None  # how far ahead of playback audio may be sent
     initial_state: dict[str, Any] = field(default_factory=dict)
     knowledge_ids: list[str] = field(default_factory=list)  # with the agent's own
+    file_ids: list[str] = field(default_factory=list)  # small files read into the context
 
 
 @dataclass

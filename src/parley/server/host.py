@@ -28,9 +28,11 @@ from parley.engine.conversation import Conversation
 from parley.engine.events import Event, Reconfigure
 from parley.engine.tools import ToolCatalogue
 from parley.engine.transcript import NoTranscript, TranscriptStore
+from parley.knowledge.extract import ExtractionFailed, extract
 from parley.providers.specs import LlmChoice
 from parley.server import metrics
 from parley.server.deps import Services
+from parley.server.files import file_path
 from parley.server.plans import VoiceBuilder, build_plan, history
 from parley.server.recordings import recording_path
 from parley.server.session_tools import SessionTools
@@ -159,6 +161,7 @@ class ServerHost:
         builder = VoiceBuilder(services.hub, services.settings, agent, options.overrides)
         try:
             collections, search = await self._knowledge(admission.account_id, agent, options)
+            context = await self._context(admission.account_id, options.file_ids)
             voice = builder.voice()
             plan = build_plan(
                 agent,
@@ -167,6 +170,7 @@ class ServerHost:
                 earlier=earlier,
                 session_id=session_id,
                 search=search,
+                context=context,
             )
         except SessionRefused:
             await transcript.finish("error")
@@ -250,6 +254,33 @@ class ServerHost:
             "Answer from what it returns, and say so when it finds nothing."
         )
         return collections, BuiltinTool(builtin="query_knowledge", description=description)
+
+    async def _context(self, account_id: str, file_ids: list[str]) -> str:
+        """Attached files, read whole into the system prompt (within the character budget)."""
+        if not file_ids:
+            return ""
+        settings, store = self._services.settings, self._services.store.knowledge
+        parts, used = [], 0
+        for file_id in dict.fromkeys(file_ids):
+            file = await store.file(account_id, file_id)
+            if file is None:
+                raise SessionRefused("not_found", f"no file {file_id!r}")
+            data = await asyncio.to_thread(file_path(settings, file.id).read_bytes)
+            try:
+                text = await asyncio.to_thread(extract, data, file.kind)  # type: ignore[arg-type]
+            except ExtractionFailed as exc:
+                raise SessionRefused("invalid_file", f"file {file_id!r}: {exc}") from None
+            used += len(text)
+            if used > settings.context_file_chars:
+                raise SessionRefused(
+                    "file_too_large",
+                    f"file {file_id!r} does not fit the {settings.context_file_chars}-character "
+                    "context budget: add it to a knowledge collection instead",
+                )
+            parts.append(f"## {file.name}\n{text.strip()}")
+        return "\n\nReference documents (answer from them when they apply):\n\n" + "\n\n".join(
+            parts
+        )
 
     async def _agent(self, account_id: str, agent_id: str | None) -> Agent:
         store = self._services.store

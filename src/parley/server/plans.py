@@ -86,8 +86,10 @@ def build_plan(
     earlier: list[Entry],
     session_id: str = "",
     search: BuiltinTool | None = None,
+    context: str = "",
 ) -> Plan:
-    """`search`: the knowledge tool the session gets, unless its tools already search."""
+    """`search`: the knowledge tool the session gets, unless its tools already search;
+    `context`: documents the system prompt carries whole."""
     overrides = options.overrides or AgentOverrides()
     tools = overrides.tools if overrides.tools is not None else agent_tools(agent)
     if search is not None and not any(
@@ -102,7 +104,7 @@ def build_plan(
     if options.lead_ms is not None:
         extras["lead_ms"] = options.lead_ms
     return Plan(
-        system_prompt=options.system_prompt or agent.system_prompt,
+        system_prompt=(options.system_prompt or agent.system_prompt) + context,
         input_format=options.input_format,
         output_format=options.output_format,
         tools=ToolCatalogue(tools),

@@ -131,6 +131,7 @@ class NativeSession:
             record=start.record,
             text_output=start.output_medium == "text",
             knowledge_ids=[*start.knowledge_ids, *start.page_ids],
+            file_ids=list(start.file_ids),
         )
         try:
             live = await self._host.open(admission, options, self._emit, "native")
