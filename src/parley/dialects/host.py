@@ -83,6 +83,7 @@ class SessionOptions:
     initial_state: dict[str, Any] = field(default_factory=dict)
     knowledge_ids: list[str] = field(default_factory=list)  # with the agent's own
     file_ids: list[str] = field(default_factory=list)  # small files read into the context
+    secret_ids: list[str] = field(default_factory=list)  # what its HTTP tools may use
 
 
 @dataclass

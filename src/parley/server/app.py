@@ -33,6 +33,7 @@ from parley.server.routes import (
     health,
     knowledge,
     native_ws,
+    secrets,
     sessions,
     ultravox_ws,
     voice,
@@ -136,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(InternalErrors)  # outermost of ours: catches what all the rest raise
     routers = (
-        *(health, metrics, agents, sessions, voice, files, knowledge, calls),
+        *(health, metrics, agents, sessions, voice, files, knowledge, secrets, calls),
         *(native_ws, deepgram_ws, ultravox_ws),
     )
     for module in routers:

@@ -162,6 +162,9 @@ class ServerHost:
         try:
             collections, search = await self._knowledge(admission.account_id, agent, options)
             context = await self._context(admission.account_id, options.file_ids)
+            secrets = await store.secrets.values(admission.account_id, options.secret_ids)
+            if secrets is None:
+                raise SessionRefused("not_found", "secret_ids: no such secret")
             voice = builder.voice()
             plan = build_plan(
                 agent,
@@ -190,7 +193,7 @@ class ServerHost:
             else None
         )
         tools = SessionTools(
-            services.hub.tool_runner(), services.store, admission.account_id, collections
+            services.hub.tool_runner(), services.store, admission.account_id, collections, secrets
         )
         conversation = Conversation(plan, voice, transcript, metrics.observe(emit), tools, recorder)
         live = LiveSession(session_id, conversation_id, conversation, builder.warnings)

@@ -1,5 +1,10 @@
 """The server-side tools of one session: searches of its knowledge, and HTTP tools.
 
+HTTP tools may use the session's secrets as `{{secret:NAME}}` in their URL, headers and
+placed values; the value is put in just before the call and taken out of whatever comes
+back (the result, an error), so no answer, transcript row or log line carries it. A secret
+the session was not given is an error result naming it, never another account's value.
+
 A search (`query_knowledge`, or Ultravox's `queryCorpus`) looks only in the collections the
 session was given (the agent's `knowledge_ids`, a native `start`'s `knowledge_ids` and
 `page_ids`, pages included), never another account's. Its result is the passages as JSON
@@ -9,7 +14,9 @@ that use them and stores with those words.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from typing import Any
 
 from parley.engine.tools import SEARCHES, ToolDefinition
@@ -17,6 +24,7 @@ from parley.providers.base import ToolAnswer
 from parley.providers.http_tools import HttpToolRunner, ToolCallFailed
 from parley.store import Store
 
+SECRET_REFERENCE = re.compile(r"\{\{secret:([A-Za-z0-9_-]{1,64})\}\}")
 PASSAGES = 3
 MAX_PASSAGES = 8
 SNIPPET_CHARS = 240
@@ -24,19 +32,62 @@ SNIPPET_CHARS = 240
 
 class SessionTools:
     def __init__(
-        self, http: HttpToolRunner, store: Store, account_id: str, collections: list[str]
+        self,
+        http: HttpToolRunner,
+        store: Store,
+        account_id: str,
+        collections: list[str],
+        secrets: dict[str, str] | None = None,
     ) -> None:
         self._http = http
         self._store = store
         self._account_id = account_id
         self._collections = collections
+        self._secrets = secrets or {}
 
     async def run(
         self, tool: ToolDefinition, arguments: dict[str, Any], facts: dict[str, Any]
     ) -> ToolAnswer:
         if tool.kind == "builtin" and tool.name in SEARCHES:
             return await self._search(arguments)
-        return await self._http.run(tool, arguments, facts)
+        try:
+            answer = await self._http.run(self._with_secrets(tool), arguments, facts)
+        except ToolCallFailed as exc:
+            raise ToolCallFailed(self._redact(str(exc))) from None
+        return dataclasses.replace(answer, text=self._redact(answer.text))
+
+    def _with_secrets(self, tool: ToolDefinition) -> ToolDefinition:
+        endpoint = tool.endpoint
+        if endpoint is None:
+            return tool
+        filled = endpoint.model_copy(
+            update={
+                "url": self._fill(endpoint.url),
+                "headers": {name: self._fill(v) for name, v in endpoint.headers.items()},
+                "placement": [
+                    p.model_copy(update={"value": self._fill(p.value)})
+                    if isinstance(p.value, str)
+                    else p
+                    for p in endpoint.placement or ()
+                ]
+                or None,
+            }
+        )
+        return dataclasses.replace(tool, endpoint=filled)
+
+    def _fill(self, text: str) -> str:
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in self._secrets:
+                raise ToolCallFailed(f"the secret {name} was not given to this session")
+            return self._secrets[name]
+
+        return SECRET_REFERENCE.sub(value, text)
+
+    def _redact(self, text: str) -> str:
+        for name, secret in self._secrets.items():
+            text = text.replace(secret, f"{{{{secret:{name}}}}}")
+        return text
 
     async def _search(self, arguments: dict[str, Any]) -> ToolAnswer:
         if not self._collections:

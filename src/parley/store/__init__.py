@@ -16,6 +16,7 @@ from parley.store.database import create_engine, migrate
 from parley.store.knowledge import Knowledge
 from parley.store.messages import Messages
 from parley.store.sealing import KEYRING, load_keys
+from parley.store.secrets import Secrets
 from parley.store.sessions import Sessions
 from parley.store.workers import Workers
 
@@ -32,6 +33,7 @@ class Store:
         self.messages = Messages(sessions)
         self.workers = Workers(sessions)
         self.knowledge = Knowledge(sessions)
+        self.secrets = Secrets(sessions)
 
     @classmethod
     async def open(

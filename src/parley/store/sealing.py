@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import JSON, Dialect, TypeDecorator
+from sqlalchemy import JSON, Dialect, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
@@ -135,3 +135,16 @@ class SealedJSON(TypeDecorator[Any]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else _map_headers(value, KEYRING.open)
+
+
+class SealedText(TypeDecorator[str]):
+    """A text column whose whole value is sealed (a secret's value)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else KEYRING.seal(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else KEYRING.open(value)

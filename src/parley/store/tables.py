@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from parley.store.sealing import SealedJSON
+from parley.store.sealing import SealedJSON, SealedText
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -259,3 +259,16 @@ class Chunk(Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)  # its place in the document, from 0
     text: Mapped[str] = mapped_column(Text)
+
+
+class Secret(Base):
+    """A credential HTTP tools may use (`{{secret:NAME}}`), sealed; never shown again."""
+
+    __tablename__ = "secrets"
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_secrets_account_name"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(SealedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -132,6 +132,7 @@ class NativeSession:
             text_output=start.output_medium == "text",
             knowledge_ids=[*start.knowledge_ids, *start.page_ids],
             file_ids=list(start.file_ids),
+            secret_ids=list(start.secret_ids),
         )
         try:
             live = await self._host.open(admission, options, self._emit, "native")

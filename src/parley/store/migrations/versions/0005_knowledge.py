@@ -1,6 +1,6 @@
 """Knowledge: files, collections (and pages), their documents and chunks, the full-text
 index over chunks (FTS5 on SQLite, a GIN index of `to_tsvector` on PostgreSQL), the
-collections an agent answers from, and the citations stored with a message.
+collections an agent answers from, the citations stored with a message, and secrets.
 
 Revision ID: 0005
 Revises: 0004
@@ -101,6 +101,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_chunks_document", "chunks", ["document_id", "position"])
     op.create_index("ix_chunks_collection", "chunks", ["collection_id"])
+    op.create_table(
+        "secrets",
+        sa.Column("id", ID, primary_key=True),
+        _account(),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+        sa.UniqueConstraint("account_id", "name", name="uq_secrets_account_name"),
+    )
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE chunk_search USING fts5("
@@ -115,7 +124,7 @@ def downgrade() -> None:
         op.execute("DROP TABLE chunk_search")
     else:
         op.execute("DROP INDEX chunk_search")
-    for table in ("chunks", "documents", "collections", "files"):
+    for table in ("secrets", "chunks", "documents", "collections", "files"):
         op.drop_table(table)
     with op.batch_alter_table("messages") as messages:
         messages.drop_column("citations")
