@@ -36,6 +36,9 @@ def test_the_demo_holds_a_spoken_conversation_and_records_it(tmp_path: Path) -> 
     assert "whisper hears, piper speaks" in result.stdout
     assert "place_order" in result.stdout and "place order says confirmed" in result.stdout
     assert "the agent stopped" in result.stdout  # the barge-in
+    # Asked how long delivery takes, the agent answered from its notes, and cited them.
+    assert "cite  delivery notes" in result.stdout
+    assert "agent  Delivery to the city centre" in result.stdout
     channels = _channels(out)
     assert channels.shape[1] == 2 and channels.shape[0] > 16000 * 10
     for channel in channels.T:  # both the caller and the agent are audible

@@ -7,12 +7,15 @@ frames in real time, it talks over the agent once, answers the agent's tool call
 what it hears. The terminal shows the live transcript and each turn's latency; the call is
 written to a stereo WAV (caller left, agent right, on one clock).
 
-The agent's keyterms are its menu, as a pizza shop would declare them (single words, not the
-caller's lines): the caller speaks free sentences, and the WER printed at the end is what
-the recogniser really understood. By default the neural stack runs (Whisper hears, Piper
-talks); `--light` runs pocketsphinx and espeak, the stack that holds the most sessions per
-core, on the same call: its vocabulary is closed to the keyterms and a few hundred everyday
-phrases, so it understands free speech poorly.
+The agent also has the shop's delivery notes as knowledge: asked how long delivery takes,
+it looks the question up and answers from the notes (the echo stand-in reads the best
+sentence), with a citation naming the document. The agent's keyterms are its menu, as a
+pizza shop would declare them (single words, not the caller's lines): the caller speaks
+free sentences, and the WER printed at the end is what the recogniser really understood.
+By default the neural stack runs (Whisper hears, Piper talks); `--light` runs pocketsphinx
+and espeak, the stack that holds the most sessions per core, on the same call: its
+vocabulary is closed to the keyterms and a few hundred everyday phrases, so it understands
+free speech poorly.
 """
 
 from __future__ import annotations
@@ -58,6 +61,15 @@ MENU = [
     "order",
     "city centre",
 ]
+# The shop's own notes, as it would write them (not the caller's words).
+DELIVERY_NOTES = (
+    "Delivery to the city centre usually takes about thirty five minutes, and a little "
+    "longer on Friday and Saturday evenings when the kitchen is at its busiest.\n\n"
+    "We deliver within five miles of the shop. Orders over twenty pounds are delivered "
+    "free; below that there is a charge of two pounds fifty.\n\n"
+    "The shop opens at eleven in the morning and takes its last orders at half past ten "
+    "at night, every day of the week."
+)
 ORDER_TOOL = {
     "name": "place_order",
     "description": "Place the caller's order once they confirm it.",
@@ -159,6 +171,11 @@ class Caller:
                     f"({payload['arguments']}) → confirmed[/magenta]"
                 )
                 await self.call.tool_result(payload["id"], {"status": "confirmed"})
+            elif kind == "citation":
+                out.print(
+                    f"[blue]{self.now():6.2f}s  cite  {payload['title']}: "
+                    f"“{payload['snippet'][:70]}…”[/blue]"
+                )
             elif kind == "ended":
                 out.print(f"[dim]{self.now():6.2f}s  ended: {payload['reason']}[/dim]")
 
@@ -210,6 +227,10 @@ async def _demo(args: argparse.Namespace) -> int:
             f"({'light' if args.light else 'neural'} embedded stack, offline)"
         )
         async with serving(settings) as base_url, ParleyClient(base_url, key) as rest:
+            notes = await rest.create_knowledge(
+                "Delivery notes", texts=[{"title": "delivery notes", "text": DELIVERY_NOTES}]
+            )
+            await rest.ready(notes["id"])
             agent = await rest.create_agent(
                 name="Pizza line",
                 voice_id="en-us+m3" if args.light else "default",
@@ -217,6 +238,7 @@ async def _demo(args: argparse.Namespace) -> int:
                 system_prompt="You take pizza orders. Keep it short.",
                 keyterms=MENU,
                 tools=[ORDER_TOOL],
+                knowledge_ids=[notes["id"]],
             )
             session = await rest.create_session(agent["id"], metadata={"caller": "demo"})
             out.print(

@@ -5,6 +5,7 @@ Responses are plain JSON dicts.
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Any
 
@@ -84,6 +85,27 @@ class ParleyClient:
 
     async def delete_agent(self, agent_id: str) -> JSON:
         return await self._call("DELETE", f"/v1/agents/{agent_id}")
+
+    # Knowledge
+    async def upload_file(self, name: str, data: bytes) -> JSON:
+        return await self._call("POST", "/v1/files", files={"file": (name, data)})
+
+    async def create_knowledge(self, name: str, **sources: Any) -> JSON:
+        """A collection from `file_ids`, `texts` ([{title, text}]) and `urls`."""
+        return await self._call("POST", "/v1/knowledge", json={"name": name, **sources})
+
+    async def knowledge(self, collection_id: str) -> JSON:
+        return await self._call("GET", f"/v1/knowledge/{collection_id}")
+
+    async def ready(self, collection_id: str, within: float = 60.0) -> JSON:
+        """The collection once its documents are read (`ready` or `failed`)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while (collection := await self.knowledge(collection_id))["status"] == "processing":
+            if loop.time() > deadline:
+                raise TimeoutError(f"collection {collection_id} is still processing")
+            await asyncio.sleep(0.1)
+        return collection
 
     # Sessions
     async def create_session(
