@@ -225,3 +225,15 @@ async def test_an_agent_can_only_answer_from_its_own_accounts_knowledge(
     assert agent["knowledge_ids"] == [mine["id"]]
     patched = await api.patch(f"/v1/agents/{agent['id']}", json={"knowledge_ids": [theirs["id"]]})
     assert_error(patched, 404, "not_found")
+
+
+async def test_pages_nest_only_so_deep(api: httpx.AsyncClient) -> None:
+    parent = (await api.post("/v1/knowledge", json={"name": "level 0"})).json()
+    for level in range(1, 17):
+        answer = await api.post(
+            "/v1/knowledge", json={"name": f"level {level}", "parent_id": parent["id"]}
+        )
+        if answer.status_code != 201:
+            break
+        parent = answer.json()
+    assert_error(answer, 400, "bad_request", "16 levels")

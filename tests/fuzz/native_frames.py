@@ -101,12 +101,15 @@ def start_payload(d: Draft) -> dict[str, Any]:
     for name in ("ephemeral", "binary_audio"):
         d.put(payload, name, st.booleans(), bad_bools.filter(lambda v: v is not None))
     for name in ("file_ids", "secret_ids", "knowledge_ids", "page_ids"):
+        # Ids name the account's files, secrets and collections: none exist here, so any id
+        # is refused (clearly, with `not_found`); only an empty list starts a session.
         d.put(
             payload,
             name,
-            st.lists(d.spiced(plain_text), max_size=3),
+            st.just([]),
             not_a_list
             | st.just([5])
+            | st.lists(d.spiced(plain_text), min_size=1, max_size=3)
             | st.sampled_from([(201, 1), (1, 101)]).map(lambda n: ["i" * n[0]] * n[1]),
         )
     for name in ("agent_id", "conversation_id"):  # a real one would be the default anyway

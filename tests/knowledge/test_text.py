@@ -77,3 +77,21 @@ async def test_the_knowledge_benchmark_measures_what_it_says() -> None:
     assert row["kind"] == "txt" and row["mb_per_s"] > 0
     result = await query_latency(300, queries=10)
     assert result["chunks"] == 300 and 0 < result["query_ms_p50"] <= result["query_ms_p95"]
+
+
+def test_nested_html_is_read_once_not_once_per_level() -> None:
+    text = extract(("<li>word " * 4000).encode(), "html")
+    assert text.count("word") == 4000
+
+
+def test_a_word_document_that_inflates_too_far_is_refused() -> None:
+    import io
+    import zipfile
+
+    from parley.knowledge import extract as module
+
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\x00" * (module.MAX_UNZIPPED_BYTES + 1))
+    with pytest.raises(ExtractionFailed, match="inflates"):
+        extract(packed.getvalue(), "docx")

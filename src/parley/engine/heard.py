@@ -45,8 +45,11 @@ def commit(
     medium: Medium,
 ) -> None:
     """The response is over: its heard text goes to the history, the transcript (the
-    turn's metrics on its first row) and the client."""
-    for segment, text, full in heard_segments(response, heard):
+    turn's metrics on its first row, its citations on its last: the words after the
+    search) and the client."""
+    cut = heard_segments(response, heard)
+    last = max((i for i, (_s, text, _f) in enumerate(cut) if text), default=-1)
+    for index, (segment, text, full) in enumerate(cut):
         _place_in_history(history, segment, text)
         if not text:
             continue
@@ -59,7 +62,7 @@ def commit(
                 interrupted=len(text) < len(full),
                 metrics=metrics,
                 medium=medium,
-                citations=response.citations or None,
+                citations=(response.citations or None) if index == last else None,
             )
         )
         metrics = None

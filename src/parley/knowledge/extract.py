@@ -26,6 +26,11 @@ CONTENT_TYPES: dict[Kind, str] = {
 }
 
 
+MAX_TEXT_CHARS = 5_000_000  # a document's text; more is cut (a passage index, not an archive)
+MAX_UNZIPPED_BYTES = 200 << 20  # a .docx inflating past this is refused (a zip bomb)
+BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "td", "pre")
+
+
 class ExtractionFailed(Exception):
     pass
 
@@ -39,7 +44,7 @@ def sniff(data: bytes, filename: str) -> Kind:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 if "word/document.xml" in archive.namelist():
                     return "docx"
-        except zipfile.BadZipFile:
+        except Exception:
             pass
         raise ExtractionFailed("a zip archive that is not a Word document (.docx)")
     text = _decode(data)
@@ -66,21 +71,24 @@ def _decode(data: bytes) -> str:
 
 
 def extract(data: bytes, kind: Kind) -> str:
-    """The document's text, paragraphs separated by blank lines."""
+    """The document's text, paragraphs separated by blank lines (NUL removed, at most
+    `MAX_TEXT_CHARS`)."""
     try:
         if kind == "pdf":
-            return _pdf(data)
-        if kind == "docx":
-            return _docx(data)
-        if kind == "html":
-            return html_text(_decode(data))
-        if kind == "csv":
-            return _csv(_decode(data))
-        return _decode(data)
+            text = _pdf(data)
+        elif kind == "docx":
+            text = _docx(data)
+        elif kind == "html":
+            text = html_text(_decode(data))
+        elif kind == "csv":
+            text = _csv(_decode(data))
+        else:
+            text = _decode(data)
     except ExtractionFailed:
         raise
     except Exception as exc:  # every library has its own exceptions for a broken file
         raise ExtractionFailed(f"the {kind} file could not be read: {exc}") from None
+    return text.replace("\x00", "")[:MAX_TEXT_CHARS]
 
 
 def _pdf(data: bytes) -> str:
@@ -99,6 +107,11 @@ def _pdf(data: bytes) -> str:
 def _docx(data: bytes) -> str:
     import docx
 
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        inflated = sum(entry.file_size for entry in archive.infolist())
+    if inflated > MAX_UNZIPPED_BYTES:
+        raise ExtractionFailed(f"the Word document inflates to over {MAX_UNZIPPED_BYTES} bytes")
+
     document = docx.Document(io.BytesIO(data))
     parts = [p.text.strip() for p in document.paragraphs if p.text.strip()]
     for table in document.tables:
@@ -115,7 +128,9 @@ def html_text(markup: str) -> str:
     soup = BeautifulSoup(markup, "html.parser")
     for noise in soup(["script", "style", "nav", "footer", "noscript", "template"]):
         noise.decompose()
-    blocks = soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "td", "pre"])
+    # Outermost blocks only: a nested block's text is in its parent's already (taking each
+    # would repeat it once per level, quadratic in the nesting).
+    blocks = [b for b in soup.find_all(BLOCKS) if b.find_parent(BLOCKS) is None]
     texts = [" ".join(block.get_text(" ").split()) for block in blocks]
     text = "\n\n".join(t for t in texts if t)
     return text or " ".join(soup.get_text(" ").split())

@@ -248,9 +248,15 @@ class ServerHost:
             return [], None
         store = self._services.store.knowledge
         collections = await store.searchable(account_id, asked)
-        missing = [c for c in asked if c not in collections]
-        if missing:
+        missing = [c for c in options.knowledge_ids if c not in collections]
+        if missing:  # the client named it: say so
             raise SessionRefused("not_found", f"no knowledge collection {missing[0]!r}")
+        gone = [c for c in asked if c not in collections]
+        if gone:  # deleted since the agent was given it: the rest still serve
+            log.warning("agent %s names deleted knowledge %s", agent.id, ", ".join(gone))
+        asked = [c for c in asked if c in collections]
+        if not asked:
+            return [], None
         names = [c.name for c in [await store.collection(account_id, i) for i in asked] if c]
         description = (
             f"Search {', '.join(names)} for passages that answer the caller's question. "

@@ -58,8 +58,11 @@ _FILTER = RedactCredentials()
 
 
 def install_redaction() -> None:
-    """Put the filter on uvicorn's loggers (idempotent)."""
+    """Put the filter on uvicorn's loggers (idempotent), and keep httpx's request log (every
+    outbound URL, at INFO) quiet: a tool's URL may carry a session's secret."""
     for name in _LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

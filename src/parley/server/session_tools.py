@@ -18,6 +18,7 @@ import dataclasses
 import json
 import re
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from parley.engine.tools import SEARCHES, ToolDefinition
 from parley.providers.base import ToolAnswer
@@ -54,7 +55,10 @@ class SessionTools:
             answer = await self._http.run(self._with_secrets(tool), arguments, facts)
         except ToolCallFailed as exc:
             raise ToolCallFailed(self._redact(str(exc))) from None
-        return dataclasses.replace(answer, text=self._redact(answer.text))
+        state = answer.state
+        if state is not None and self._secrets:
+            state = json.loads(self._redact(json.dumps(state)))
+        return dataclasses.replace(answer, text=self._redact(answer.text), state=state)
 
     def _with_secrets(self, tool: ToolDefinition) -> ToolDefinition:
         endpoint = tool.endpoint
@@ -85,8 +89,23 @@ class SessionTools:
         return SECRET_REFERENCE.sub(value, text)
 
     def _redact(self, text: str) -> str:
-        for name, secret in self._secrets.items():
-            text = text.replace(secret, f"{{{{secret:{name}}}}}")
+        """Each secret, in every form a reply may echo it (as sent, URL-quoted, JSON-escaped),
+        longest first, becomes its reference again."""
+        forms = sorted(
+            (
+                (form, name)
+                for name, secret in self._secrets.items()
+                for form in {
+                    secret,
+                    quote(secret, safe=""),
+                    quote_plus(secret),
+                    json.dumps(secret)[1:-1],
+                }
+            ),
+            key=lambda pair: -len(pair[0]),
+        )
+        for form, name in forms:
+            text = text.replace(form, f"{{{{secret:{name}}}}}")
         return text
 
     async def _search(self, arguments: dict[str, Any]) -> ToolAnswer:

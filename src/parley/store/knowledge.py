@@ -24,7 +24,8 @@ from parley.store import search
 from parley.store._paging import page
 from parley.store.tables import Chunk, Collection, Document, File
 
-MAX_PAGE_DEPTH = 16
+MAX_PAGE_DEPTH = 16  # pages below pages; deeper is refused, so every search reaches them all
+BATCH = 500
 Owned = TypeVar("Owned", File, Collection, Document)
 
 
@@ -98,6 +99,12 @@ class Knowledge:
                 parent = await db.get(Collection, parent_id)
                 if parent is None or parent.account_id != account_id:
                     return None
+                depth = 1
+                while parent is not None and parent.parent_id is not None:
+                    depth += 1
+                    parent = await db.get(Collection, parent.parent_id)
+                if depth >= MAX_PAGE_DEPTH:
+                    raise ValueError(f"pages nest at most {MAX_PAGE_DEPTH} levels deep")
             collection = Collection(
                 id=new_id("kno"),
                 account_id=account_id,
@@ -285,8 +292,10 @@ class Knowledge:
     @staticmethod
     async def _drop_chunks(db: AsyncSession, condition: Any) -> None:
         ids = list((await db.execute(select(Chunk.id).where(condition))).scalars())
-        await search.remove(db, ids)
-        await db.execute(delete(Chunk).where(Chunk.id.in_(ids)))
+        for start in range(0, len(ids), BATCH):  # every driver caps a statement's parameters
+            batch = ids[start : start + BATCH]
+            await search.remove(db, batch)
+            await db.execute(delete(Chunk).where(Chunk.id.in_(batch)))
 
 
 def _now() -> datetime:

@@ -34,6 +34,8 @@ async def upload_file(file: UploadFile, account: AccountDep, found: ServicesDep)
     if not data:
         raise ApiError(400, "bad_request", "file: the upload is empty")
     name = (file.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    if not name.isprintable():
+        raise ApiError(400, "bad_request", "file: the file name has control characters")
     try:
         kind = sniff(data, name)
     except ExtractionFailed as exc:

@@ -34,9 +34,12 @@ async def create_collection(
     body: KnowledgeCreate, account: AccountDep, found: ServicesDep
 ) -> KnowledgeOut:
     await _check_files(found, account, body)
-    collection = await found.store.knowledge.create_collection(
-        account.id, name=body.name, description=body.description, parent_id=body.parent_id
-    )
+    try:
+        collection = await found.store.knowledge.create_collection(
+            account.id, name=body.name, description=body.description, parent_id=body.parent_id
+        )
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", f"parent_id: {exc}") from None
     if collection is None:
         raise not_found("knowledge collection", body.parent_id or "")
     await _add(found, account, collection, body)
@@ -150,7 +153,9 @@ async def _add(
         )
     for url in sources.urls:
         added.append(
-            await store.add_document(account.id, collection.id, source="url", url=url, title=url)
+            await store.add_document(
+                account.id, collection.id, source="url", url=url, title=url[:300]
+            )
         )
     for document in added:
         ingestion.start(found, document)

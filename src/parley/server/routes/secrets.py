@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from parley.server.deps import AccountDep, ServicesDep
 from parley.server.errors import ApiError, not_found
 from parley.server.schemas.common import Limit, Offset, Page
 from parley.store.tables import Secret
+from parley.validation import reject_bad_text
 
 router = APIRouter(prefix="/v1/secrets", tags=["secrets"])
 
@@ -25,7 +26,9 @@ class SecretCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    value: str = Field(min_length=1, max_length=8192)
+    value: str = Field(min_length=1, max_length=8192, pattern=r"^[^\x00-\x1f\x7f]+$")
+
+    _text = model_validator(mode="before")(reject_bad_text)
 
 
 class SecretOut(BaseModel):
