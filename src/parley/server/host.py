@@ -274,7 +274,13 @@ class ServerHost:
             file = await store.file(account_id, file_id)
             if file is None:
                 raise SessionRefused("not_found", f"no file {file_id!r}")
-            data = await asyncio.to_thread(file_path(settings, file.id).read_bytes)
+            try:
+                data = await asyncio.to_thread(file_path(settings, file.id).read_bytes)
+            except OSError:
+                log.exception("file %s: its content cannot be read", file.id)
+                raise SessionRefused(
+                    "invalid_file", f"file {file_id!r}: its content is missing"
+                ) from None
             try:
                 text = await asyncio.to_thread(extract, data, file.kind)  # type: ignore[arg-type]
             except ExtractionFailed as exc:

@@ -46,9 +46,12 @@ async def ingest(services: Services, document: Document) -> None:
     except asyncio.CancelledError:
         await store.failed(document.id, "the server stopped before the document was read")
         raise
-    except (IngestionFailed, ExtractionFailed, OSError) as exc:
+    except (IngestionFailed, ExtractionFailed) as exc:
         log.info("document %s failed: %s", document.id, exc)
         await store.failed(document.id, str(exc))
+    except OSError:  # the message names the server's paths: keep it in the log
+        log.exception("document %s: its file could not be read", document.id)
+        await store.failed(document.id, "the file's content could not be read")
     except Exception:
         log.exception("document %s failed unexpectedly", document.id)
         await store.failed(document.id, "the document could not be read")
