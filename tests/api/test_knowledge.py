@@ -67,10 +67,10 @@ async def test_documents_in_every_format_are_searchable(api: httpx.AsyncClient) 
 
 async def test_a_passage_names_its_source(api: httpx.AsyncClient) -> None:
     file = await upload(api, *document("pdf"))
-    created = (
-        await api.post("/v1/knowledge", json={"name": "Policies", "file_ids": [file["id"]]})
-    ).json()
-    await settled(api, created["id"])
+    named_twice = {"name": "Policies", "file_ids": [file["id"], file["id"]]}
+    created = (await api.post("/v1/knowledge", json=named_twice)).json()
+    collection = await settled(api, created["id"])
+    assert collection["documents"]["total"] == 1  # a file named twice is one document
     [best] = (
         await api.post(
             f"/v1/knowledge/{created['id']}/query",

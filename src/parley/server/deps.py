@@ -30,6 +30,8 @@ class Services:
     connections: ConnectionQuota = field(default_factory=lambda: ConnectionQuota(0))
     worker_id: str | None = None  # this process's row in the store's `workers`
     chores: set[asyncio.Task[None]] = field(default_factory=set)  # after-call work (summaries)
+    # Documents read at once (extraction is CPU work on the shared threads; the rest wait).
+    ingesting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     def chore(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         """Run work that outlives a request or a call; the lifespan cancels what is left."""

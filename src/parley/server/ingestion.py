@@ -35,6 +35,11 @@ def start(services: Services, document: Document) -> None:
 
 
 async def ingest(services: Services, document: Document) -> None:
+    async with services.ingesting:  # two at a time: a burst of uploads queues, it does not
+        await _ingest(services, document)  # starve sessions of the threads they start on
+
+
+async def _ingest(services: Services, document: Document) -> None:
     store = services.store.knowledge
     try:
         data, kind = await _source(services, document)

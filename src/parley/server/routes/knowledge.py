@@ -137,7 +137,7 @@ async def _add(
 ) -> list[Document]:
     store = found.store.knowledge
     added = []
-    for file_id in sources.file_ids:
+    for file_id in dict.fromkeys(sources.file_ids):  # a file named twice is one document
         file = await store.file(account.id, file_id)
         title = file.name if file is not None else file_id
         added.append(
@@ -151,7 +151,7 @@ async def _add(
                 account.id, collection.id, source="text", title=text.title, text=text.text
             )
         )
-    for url in sources.urls:
+    for url in dict.fromkeys(sources.urls):
         added.append(
             await store.add_document(
                 account.id, collection.id, source="url", url=url, title=url[:300]
