@@ -148,10 +148,8 @@ class Knowledge:
             if not found:
                 return False
             await self._drop_chunks(db, Chunk.collection_id.in_(found))
-            for kind in (Document, Collection):
-                column = Document.collection_id if kind is Document else Collection.id
-                for row in (await db.execute(select(kind).where(column.in_(found)))).scalars():
-                    await db.delete(row)
+            await db.execute(delete(Document).where(Document.collection_id.in_(found)))
+            await db.execute(delete(Collection).where(Collection.id.in_(found)))
         return True
 
     async def progress(self, collection_id: str) -> Progress:
