@@ -1,4 +1,4 @@
-"""The four provider roles and the vocabulary they share with the engine.
+"""The provider roles and the vocabulary they share with the engine.
 
 Providers do work; they know nothing of sessions or wire protocols. Each role is a small
 interface shaped by how the conversation engine drives it:
@@ -16,11 +16,16 @@ rate the provider declares; the engine converts to and from wire formats.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from parley.audio.pcm import Int16Array
+
+Float32Matrix = NDArray[np.float32]
 
 RECOGNITION_RATE = 16000
 
@@ -226,3 +231,20 @@ class SpeechSynthesizer(abc.ABC):
     @abc.abstractmethod
     def synthesize(self, text: str) -> AsyncIterator[SpeechChunk]:
         """Stream audio for `text`; closing the iterator aborts the synthesis."""
+
+
+# Text embedding -----------------------------------------------------------------------------
+
+
+class TextEmbedder(abc.ABC):
+    """Texts as unit-length float32 vectors (one row each), for semantic search of
+    knowledge. Documents are embedded as they are read; a question, while a caller waits."""
+
+    name: str
+    model: str  # vectors of different models are never compared
+
+    @abc.abstractmethod
+    async def embed_documents(self, texts: Sequence[str]) -> Float32Matrix: ...
+
+    @abc.abstractmethod
+    async def embed_query(self, text: str, *, wait_s: float) -> Float32Matrix: ...

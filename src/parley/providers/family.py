@@ -18,7 +18,7 @@ from parley.providers.specs import LlmEndpoint, ProviderSpec
 if TYPE_CHECKING:
     from parley.providers.hub import ProviderHub
 
-Role = Literal["vad", "stt", "llm", "tts"]
+Role = Literal["vad", "stt", "llm", "tts", "embed"]
 Argument = Literal["none", "optional", "required"]
 
 

@@ -29,6 +29,7 @@ from parley.providers.base import (
     RecognitionListener,
     SpeechRecognizer,
     SpeechSynthesizer,
+    TextEmbedder,
     VoiceActivityDetector,
 )
 from parley.providers.chains import ModelChain, RecognizerChain, SynthesizerChain
@@ -72,6 +73,7 @@ class ProviderHub:
         self._guarded: dict[Flavour, Any] = {}
         self._sdk_clients: dict[tuple[Any, ...], Any] = {}
         self._endpoint_clients: dict[tuple[Any, ...], Any] = {}
+        self._embedder: TextEmbedder | None = None
 
     # Shared resources ---------------------------------------------------------------------------
 
@@ -207,6 +209,15 @@ class ProviderHub:
         synthesizers = _available(specs, lambda text: self._build("tts", text, wants))
         timeout = self.settings.tts_timeout  # before the first audio, and between two chunks
         return SynthesizerChain(synthesizers, first_timeout=timeout, gap_timeout=timeout)
+
+    def embedder(self) -> TextEmbedder | None:
+        """The server's embedding provider (`PARLEY_EMBEDDINGS`), or None: search is then
+        full-text only. One per process: it holds no per-session state."""
+        if not self.settings.embeddings:
+            return None
+        if self._embedder is None:
+            self._embedder = self._build("embed", self.settings.embeddings, Wants())
+        return self._embedder
 
     def _build(self, role: registry.Role, text: str, wants: Wants) -> Any:
         spec = registry.check_spec(role, text)

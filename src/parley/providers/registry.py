@@ -221,6 +221,16 @@ def _fake_tts(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     )
 
 
+# Text embedding (knowledge search) --------------------------------------------------------
+
+
+def _openai_embed(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
+    from parley.providers.embed.openai_embed import OpenAIEmbedder
+
+    client = hub.openai_client(hub.settings.embeddings_url)
+    return OpenAIEmbedder(client, spec.argument or "", timeout=hub.settings.llm_timeout * 4)
+
+
 # The table -----------------------------------------------------------------------------------
 
 
@@ -321,6 +331,13 @@ FAMILIES.add(
         _deepgram_tts,
     ),
     Family("tts", "elevenlabs", "ElevenLabs streaming (argument: voice id[/model])", _elevenlabs),
+    Family(
+        "embed",
+        "openai-embed",
+        "any OpenAI-compatible /v1/embeddings (argument: model, e.g. text-embedding-3-small)",
+        _openai_embed,
+        "required",
+    ),
     Family(
         "tts",
         "fake-tts",

@@ -1,4 +1,5 @@
-"""A local OpenAI-compatible server: streaming chat completions, transcriptions, speech.
+"""A local OpenAI-compatible server: streaming chat completions, transcriptions, speech,
+embeddings.
 
 It speaks the real wire protocol (server-sent `chat.completion.chunk`s with tool-call deltas
 split across chunks, `[DONE]`; multipart transcriptions; chunked PCM speech), checks the
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +49,11 @@ class FakeOpenAI:
         self.chat_script: list[Reply | Fault] = []
         self.transcripts: list[str | Fault] = []
         self.speech_script: list[float | Fault] = []  # seconds of tone, or a fault
+        self.embedding_script: list[Fault] = []  # faults for the next embedding requests
+        self.embedding_requests: list[dict[str, Any]] = []
+        # The fake embedding model's "meaning": words of one concept share a dimension
+        # (weighted x3); every other word has its own (hashed). Callers add concepts.
+        self.concepts: dict[str, str] = {}
         self.requests: list[dict[str, Any]] = []
         self.headers_seen: list[dict[str, str]] = []  # every chat request's, before the key check
         self.app = Starlette(
@@ -53,6 +61,7 @@ class FakeOpenAI:
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/v1/audio/transcriptions", self._transcribe, methods=["POST"]),
                 Route("/v1/audio/speech", self._speech, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
         )
 
@@ -143,6 +152,37 @@ class FakeOpenAI:
             await hang(step)
             step = 0.5
         return StreamingResponse(pcm_tone(24000, step), media_type="audio/pcm")
+
+    async def _embeddings(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
+        body = await request.json()
+        self.embedding_requests.append(body)
+        if self.embedding_script:
+            step = self.embedding_script.pop(0)
+            if step.kind == "hang":
+                await hang(step)
+            return http_fault(step)
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [
+            {"object": "embedding", "index": i, "embedding": self.embed(text)}
+            for i, text in enumerate(inputs)
+        ]
+        usage = {"prompt_tokens": 1, "total_tokens": 1}
+        return JSONResponse(
+            {"object": "list", "data": data[::-1], "model": body["model"], "usage": usage}
+        )  # reversed: clients must order by `index`
+
+    def embed(self, text: str) -> list[float]:
+        vector = [0.0] * EMBEDDING_DIMENSIONS
+        for word in re.findall(r"[a-z]+", text.lower()):
+            concept = self.concepts.get(word)
+            key, weight = (f"concept:{concept}", 3.0) if concept else (word, 1.0)
+            vector[zlib.crc32(key.encode()) % EMBEDDING_DIMENSIONS] += weight
+        return vector
+
+
+EMBEDDING_DIMENSIONS = 96
 
 
 async def pcm_tone(rate: int, seconds: float, chunk_bytes: int = 4801) -> AsyncIterator[bytes]:

@@ -1,0 +1,1 @@
+"""Text embedding providers: passages and questions as vectors, for semantic search."""
