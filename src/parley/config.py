@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     elevenlabs_url: str = "https://api.elevenlabs.io"
     openai_stt_url: str | None = None  # default: OPENAI_BASE_URL, else OpenAI itself
     openai_tts_url: str | None = None
+    # Semantic search of knowledge: an embedding provider (e.g. openai-embed:<model>), its
+    # URL (default: OPENAI_BASE_URL, else OpenAI itself; the key is OPENAI_API_KEY, as for
+    # the LLM). Unset: search is full-text (BM25) only. Set: passages get vectors too and
+    # searches rank with both (reciprocal rank fusion).
+    embeddings: str = ""
+    embeddings_url: str | None = None
+    vector_cache_mb: int = Field(default=256, ge=0)  # collections' vectors kept in memory
     # How long a provider may take before the next one in the chain is tried, in seconds.
     llm_timeout: float = Field(default=8.0, gt=0)
     tts_timeout: float = Field(default=5.0, gt=0)

@@ -17,14 +17,17 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from parley import __version__
 from parley.config import Settings
+from parley.knowledge.vectors import VectorCache
+from parley.providers.base import ProviderUnavailable
 from parley.providers.hub import ProviderHub
-from parley.server import drain, metrics
+from parley.server import drain, ingestion, metrics
 from parley.server.collector import tune_for_latency
 from parley.server.deps import Services, no_nul_in_url
 from parley.server.errors import BodyGuard, InternalErrors, install_error_handlers
 from parley.server.live import LiveSessions
 from parley.server.logs import install_redaction
 from parley.server.quotas import ConnectionQuota
+from parley.server.retrieval import Retriever
 from parley.server.routes import (
     agents,
     calls,
@@ -76,6 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "no language model configured: agents answer with `echo`, which "
                 "repeats the caller (set PARLEY_LLM, e.g. openai:gpt-4o-mini)"
             )
+        try:
+            embedder = hub.embedder()
+        except (ValueError, ProviderUnavailable) as exc:  # a typo must not start a server
+            raise RuntimeError(f"PARLEY_EMBEDDINGS={settings.embeddings!r}: {exc}") from None
+        if embedder is not None:
+            log.info("knowledge search: full text and meaning (%s)", embedder.name)
         tune_for_latency()
         live = LiveSessions()
         upkeep = Upkeep(store, settings.heartbeat_seconds, lambda: live.ended)
@@ -84,9 +93,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store=store,
             hub=hub,
             live=live,
+            retriever=Retriever(
+                store.knowledge, embedder, VectorCache(settings.vector_cache_mb << 20)
+            ),
             connections=ConnectionQuota(settings.max_connections_per_key),
             worker_id=await upkeep.start(),
         )
+        services: Services = app.state.services
+        upkeep.after_sweep = lambda: ingestion.resume(services)
+        await ingestion.resume(services)
+        services.chore(ingestion.backfill(services), "embed-earlier-passages")
         undo_drain = drain.install(live, settings.drain_seconds)
         background = [
             asyncio.create_task(upkeep.run(), name="parley-upkeep"),

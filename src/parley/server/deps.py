@@ -15,6 +15,7 @@ from parley.providers.hub import ProviderHub
 from parley.server.errors import ApiError
 from parley.server.live import LiveSessions
 from parley.server.quotas import ConnectionQuota
+from parley.server.retrieval import Retriever
 from parley.store import Store
 from parley.store.tables import Account
 
@@ -27,6 +28,7 @@ class Services:
     store: Store
     hub: ProviderHub
     live: LiveSessions
+    retriever: Retriever  # knowledge search: full text, and meaning when it can
     connections: ConnectionQuota = field(default_factory=lambda: ConnectionQuota(0))
     worker_id: str | None = None  # this process's row in the store's `workers`
     chores: set[asyncio.Task[None]] = field(default_factory=set)  # after-call work (summaries)

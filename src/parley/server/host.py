@@ -193,7 +193,11 @@ class ServerHost:
             else None
         )
         tools = SessionTools(
-            services.hub.tool_runner(), services.store, admission.account_id, collections, secrets
+            services.hub.tool_runner(),
+            services.retriever,
+            admission.account_id,
+            collections,
+            secrets,
         )
         conversation = Conversation(plan, voice, transcript, metrics.observe(emit), tools, recorder)
         live = LiveSession(session_id, conversation_id, conversation, builder.warnings)

@@ -4,7 +4,15 @@ thread: PDF parsing is CPU work), chunk it, and store and index the chunks.
 Each document is one task owned by the server (`Services.chore`), so adding documents
 answers at once with `processing`; the document ends `ready` with its chunk count, or
 `failed` with a message that says why (a corrupt PDF, a URL that would not answer, a
-private address the outbound guard refused).
+private address the outbound guard refused, an embedding provider that kept failing).
+
+With an embedding provider configured, a document's passages are embedded before they are
+stored, so a `ready` document is searchable both ways at once. Passages stored before the
+provider was configured (or by another model) are embedded afterwards (`backfill`).
+
+A document records the process reading it. If that process dies mid-read, the document
+would stay `processing` for ever; instead the next sweep of any live process claims it and
+reads it again (`resume`).
 """
 
 from __future__ import annotations
@@ -16,12 +24,14 @@ import httpx
 
 from parley.knowledge.chunking import chunks
 from parley.knowledge.extract import ExtractionFailed, Kind, extract, html_text, sniff
+from parley.providers.base import Float32Matrix, ProviderError
 from parley.server.deps import Services
 from parley.server.files import file_path
 from parley.store.tables import Document
 
 log = logging.getLogger("parley.server")
 
+BACKFILL_BATCH = 256
 MAX_URL_BYTES = 10 << 20
 URL_TIMEOUT_S = 20.0
 
@@ -47,7 +57,15 @@ async def _ingest(services: Services, document: Document) -> None:
         passages = await asyncio.to_thread(chunks, text)
         if not passages:
             raise IngestionFailed("the document has no text")
-        await store.ingested(document.id, passages)
+        embedder = services.retriever.embedder
+        if embedder is None:
+            await store.ingested(document.id, passages)
+        else:
+            try:
+                vectors = await embedder.embed_documents(passages)
+            except ProviderError as exc:
+                raise IngestionFailed(f"the embedding provider failed: {exc}") from None
+            await store.ingested(document.id, passages, _blobs(vectors), embedder.model)
     except asyncio.CancelledError:
         await store.failed(document.id, "the server stopped before the document was read")
         raise
@@ -60,6 +78,41 @@ async def _ingest(services: Services, document: Document) -> None:
     except Exception:
         log.exception("document %s failed unexpectedly", document.id)
         await store.failed(document.id, "the document could not be read")
+
+
+async def resume(services: Services) -> None:
+    """Read again the documents whose reader died (claimed for this process)."""
+    if services.worker_id is None:
+        return
+    for document in await services.store.knowledge.claim_unread(services.worker_id):
+        log.info("document %s: reading it again (its reader stopped)", document.id)
+        start(services, document)
+
+
+async def backfill(services: Services) -> None:
+    """Embed the passages that have no vector from the configured model, a batch at a time
+    (sharing the ingestion slots); a failing provider stops it until the next start."""
+    embedder, store = services.retriever.embedder, services.store.knowledge
+    if embedder is None:
+        return
+    done = 0
+    while batch := await store.unembedded(embedder.model, BACKFILL_BATCH):
+        async with services.ingesting:
+            try:
+                vectors = await embedder.embed_documents([text for _, text in batch])
+            except ProviderError as exc:
+                log.warning("embedding earlier passages stopped after %d: %s", done, exc)
+                return
+            await store.set_vectors(
+                embedder.model, dict(zip([i for i, _ in batch], _blobs(vectors), strict=True))
+            )
+        done += len(batch)
+    if done:
+        log.info("embedded %d earlier passage(s) with %s", done, embedder.name)
+
+
+def _blobs(vectors: Float32Matrix) -> list[bytes]:
+    return [row.astype("<f4").tobytes() for row in vectors]
 
 
 def _text(data: bytes, kind: Kind | None) -> str:

@@ -81,6 +81,10 @@ SESSIONS_STARTED = Counter("parley_sessions_started_total", "Conversations start
 PROVIDER_ERRORS = Counter(
     "parley_provider_errors_total", "Provider failures seen by sessions.", ["code"]
 )
+SEMANTIC_FAILURES = Counter(
+    "parley_knowledge_semantic_failures_total",
+    "Knowledge searches answered by full text alone: the question could not be embedded.",
+)
 STT_FALLBACKS = Counter(
     "parley_stt_fallbacks_total",
     "Turns the light recogniser heard because the Whisper decoder was saturated.",

@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus
 from parley.engine.tools import SEARCHES, ToolDefinition
 from parley.providers.base import ToolAnswer
 from parley.providers.http_tools import HttpToolRunner, ToolCallFailed
-from parley.store import Store
+from parley.server.retrieval import Retriever
 
 SECRET_REFERENCE = re.compile(r"\{\{secret:([A-Za-z0-9_-]{1,64})\}\}")
 PASSAGES = 3
@@ -35,13 +35,13 @@ class SessionTools:
     def __init__(
         self,
         http: HttpToolRunner,
-        store: Store,
+        retriever: Retriever,
         account_id: str,
         collections: list[str],
         secrets: dict[str, str] | None = None,
     ) -> None:
         self._http = http
-        self._store = store
+        self._retriever = retriever
         self._account_id = account_id
         self._collections = collections
         self._secrets = secrets or {}
@@ -116,9 +116,7 @@ class SessionTools:
             raise ToolCallFailed("query: say what to look for")
         wanted = arguments.get("maxResults", PASSAGES)
         count = min(MAX_PASSAGES, max(1, wanted)) if isinstance(wanted, int) else PASSAGES
-        hits = await self._store.knowledge.query(
-            self._account_id, self._collections, query[:2000], count
-        )
+        hits = await self._retriever.query(self._account_id, self._collections, query[:2000], count)
         passages = [
             {"title": hit.document.title, "text": hit.chunk.text, "source_id": hit.document.id}
             for hit in hits

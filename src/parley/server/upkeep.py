@@ -5,6 +5,7 @@
   and ends, as `system_error`, joined sessions whose worker died (see `store.workers`).
   The start-up sweep is what cleans up after a kill -9 and restart: a dead pid on this host
   is recognised at once.
+- After each sweep it runs `after_sweep` (the server resumes documents whose reader died).
 - After sessions have ended it hands freed memory back to the operating system. A session
   on the embedded stack frees tens of MB of native memory (its recogniser), which glibc's
   allocator keeps for reuse, so a server that held 12 calls stays at 500 MB with none:
@@ -20,7 +21,7 @@ import ctypes.util
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from parley.store import Store
 
@@ -49,6 +50,7 @@ class Upkeep:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.worker_id: str | None = None
+        self.after_sweep: Callable[[], Awaitable[None]] | None = None  # e.g. resume reading
 
     async def start(self) -> str:
         self.worker_id = await self.store.workers.register(self.host, self.pid)
@@ -62,6 +64,8 @@ class Upkeep:
         orphans = await self.store.workers.end_orphans(self.host, self.heartbeat_s * STALE_BEATS)
         if orphans:
             log.warning("ended %d session(s) left active by a server that died", orphans)
+        if self.after_sweep is not None:
+            await self.after_sweep()
 
     async def run(self) -> None:
         """Beat and sweep until cancelled; a failing store is retried, never fatal."""

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parley.credentials import new_id
 from parley.store import search
 from parley.store._paging import page
-from parley.store.tables import Chunk, Collection, Document, File
+from parley.store.tables import Chunk, Collection, Document, File, Worker
 
 MAX_PAGE_DEPTH = 16  # pages below pages; deeper is refused, so every search reaches them all
 BATCH = 500
@@ -82,6 +82,8 @@ class Knowledge:
             if file is None or file.account_id != account_id:
                 return False
             documents = select(Document.id).where(Document.file_id == file_id)
+            touched = select(Document.collection_id).where(Document.file_id == file_id)
+            await _bump(db, list((await db.execute(touched)).scalars()))
             await self._drop_chunks(db, Chunk.document_id.in_(documents))
             await db.execute(delete(Document).where(Document.file_id == file_id))
             await db.delete(file)
@@ -194,8 +196,15 @@ class Knowledge:
                 (await db.execute(query.order_by(Document.created_at, Document.id))).scalars().all()
             )
 
-    async def ingested(self, document_id: str, passages: Sequence[str]) -> None:
-        """The document's chunks, indexed, and the document ready (all or nothing)."""
+    async def ingested(
+        self,
+        document_id: str,
+        passages: Sequence[str],
+        vectors: Sequence[bytes] | None = None,
+        model: str | None = None,
+    ) -> None:
+        """The document's chunks (with their vectors, if any), indexed, and the document
+        ready (all or nothing)."""
         async with self._sessions.begin() as db:
             document = await db.get(Document, document_id)
             if document is None:
@@ -208,6 +217,8 @@ class Knowledge:
                     document_id=document.id,
                     position=position,
                     text=passage,
+                    vector=vectors[position] if vectors is not None else None,
+                    vector_model=model if vectors is not None else None,
                 )
                 for position, passage in enumerate(passages)
             ]
@@ -215,13 +226,15 @@ class Knowledge:
             await db.flush()
             await search.add(db, [(c.id, c.collection_id, c.text) for c in rows])
             document.status, document.chunks, document.error = "ready", len(rows), None
+            document.worker_id = None
+            await _bump(db, [document.collection_id])
 
     async def failed(self, document_id: str, error: str) -> None:
         async with self._sessions.begin() as db:
             await db.execute(
                 update(Document)
                 .where(Document.id == document_id)
-                .values(status="failed", error=error[:2000])
+                .values(status="failed", error=error[:2000], worker_id=None)
             )
 
     async def delete_document(self, account_id: str, collection_id: str, document_id: str) -> bool:
@@ -235,6 +248,7 @@ class Knowledge:
                 return False
             await self._drop_chunks(db, Chunk.document_id == document_id)
             await db.delete(document)
+            await _bump(db, [collection_id])
         return True
 
     # Search -----------------------------------------------------------------------------------
@@ -242,13 +256,24 @@ class Knowledge:
     async def query(
         self, account_id: str, collection_ids: Sequence[str], text: str, top_k: int
     ) -> list[Hit]:
-        """The best passages for `text` in these collections (and their pages), best first."""
+        """The best passages for `text` by full text alone, in these collections and their
+        pages, best first (the server's `Retriever` adds semantic ranking when it can)."""
+        within = await self.searchable(account_id, collection_ids)
+        return await self.hits(account_id, await self.lexical(within, text, top_k))
+
+    async def lexical(
+        self, within: Sequence[str], text: str, limit: int
+    ) -> list[tuple[str, float]]:
+        """(chunk id, score) by full text in exactly these collections, best first."""
         async with self._sessions() as db:
-            within = await self._tree(db, account_id, collection_ids)
-            ranked = await search.ranked(db, within, text, top_k)
-            if not ranked:
-                return []
-            ids = [chunk_id for chunk_id, _ in ranked]
+            return await search.ranked(db, within, text, limit)
+
+    async def hits(self, account_id: str, ranked: Sequence[tuple[str, float]]) -> list[Hit]:
+        """The ranked chunks with their documents, in the given order (the account's only)."""
+        if not ranked:
+            return []
+        ids = [chunk_id for chunk_id, _ in ranked]
+        async with self._sessions() as db:
             rows = await db.execute(
                 select(Chunk, Document)
                 .join(Document, Document.id == Chunk.document_id)
@@ -256,6 +281,81 @@ class Knowledge:
             )
             found = {chunk.id: (chunk, document) for chunk, document in rows.all()}
         return [Hit(*found[i], score) for i, score in ranked if i in found]
+
+    async def revisions(self, collection_ids: Sequence[str]) -> dict[str, int]:
+        query = select(Collection.id, Collection.revision).where(
+            Collection.id.in_(list(collection_ids))
+        )
+        async with self._sessions() as db:
+            return {str(i): int(r) for i, r in (await db.execute(query)).all()}
+
+    async def vectors(self, collection_id: str, model: str) -> list[tuple[str, bytes]]:
+        """(chunk id, vector bytes) of the collection's passages embedded by `model`. Read
+        after its revision, so a change in between makes the cached copy look stale."""
+        query = select(Chunk.id, Chunk.vector).where(
+            Chunk.collection_id == collection_id,
+            Chunk.vector_model == model,
+            Chunk.vector.is_not(None),
+        )
+        async with self._sessions() as db:
+            return [(str(i), bytes(v)) for i, v in (await db.execute(query)).all() if v is not None]
+
+    async def unembedded(self, model: str, limit: int) -> list[tuple[str, str]]:
+        """(chunk id, text) of passages with no vector from `model` (read before it was
+        configured, or with another model), oldest documents first."""
+        query = (
+            select(Chunk.id, Chunk.text)
+            .where(or_(Chunk.vector_model.is_(None), Chunk.vector_model != model))
+            .order_by(Chunk.document_id, Chunk.position)
+            .limit(limit)
+        )
+        async with self._sessions() as db:
+            return [(str(i), str(t)) for i, t in (await db.execute(query)).all()]
+
+    async def set_vectors(self, model: str, vectors: dict[str, bytes]) -> None:
+        async with self._sessions.begin() as db:
+            for chunk_id, vector in vectors.items():
+                await db.execute(
+                    update(Chunk)
+                    .where(Chunk.id == chunk_id)
+                    .values(vector=vector, vector_model=model)
+                )
+            touched = select(Chunk.collection_id).where(Chunk.id.in_(list(vectors))).distinct()
+            await _bump(db, list((await db.execute(touched)).scalars()))
+
+    # Ingestion that outlived its process --------------------------------------------------------
+
+    async def claim_unread(self, worker_id: str) -> list[Document]:
+        """Documents still `processing` whose reader is gone (no live worker row), now this
+        worker's to read. Workers rows are swept first (`Workers.end_orphans`)."""
+        alive = select(Worker.id)
+        async with self._sessions.begin() as db:
+            orphans = (
+                (
+                    await db.execute(
+                        select(Document).where(
+                            Document.status == "processing",
+                            or_(Document.worker_id.is_(None), Document.worker_id.not_in(alive)),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            claimed: list[Document] = []
+            for document in orphans:  # one at a time: another worker may claim it too
+                result = await db.execute(
+                    update(Document)
+                    .where(
+                        Document.id == document.id,
+                        Document.worker_id.is_not_distinct_from(document.worker_id),
+                    )
+                    .values(worker_id=worker_id)
+                )
+                if result.rowcount:  # type: ignore[attr-defined]
+                    document.worker_id = worker_id
+                    claimed.append(document)
+        return claimed
 
     # Helpers ----------------------------------------------------------------------------------
 
@@ -294,6 +394,16 @@ class Knowledge:
             batch = ids[start : start + BATCH]
             await search.remove(db, batch)
             await db.execute(delete(Chunk).where(Chunk.id.in_(batch)))
+
+
+async def _bump(db: AsyncSession, collection_ids: Sequence[str]) -> None:
+    """These collections' passages changed: cached vectors of them are stale."""
+    if collection_ids:
+        await db.execute(
+            update(Collection)
+            .where(Collection.id.in_(list(set(collection_ids))))
+            .values(revision=Collection.revision + 1)
+        )
 
 
 def _now() -> datetime:

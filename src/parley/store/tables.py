@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -220,13 +221,19 @@ class Collection(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped whenever its passages change: a process's cached vectors of an older revision
+    # are stale (knowledge/vectors.py).
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Document(Base):
     """One source in a collection (a file, a text or a URL) and its ingestion."""
 
     __tablename__ = "documents"
-    __table_args__ = (Index("ix_documents_collection", "collection_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_documents_collection", "collection_id", "created_at"),
+        Index("ix_documents_unread", "status", "worker_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -242,6 +249,8 @@ class Document(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     chunks: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The process reading it while `processing`; if that process dies, another reads it.
+    worker_id: Mapped[str | None] = mapped_column(String(40), default=None)
 
 
 class Chunk(Base):
@@ -259,6 +268,10 @@ class Chunk(Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)  # its place in the document, from 0
     text: Mapped[str] = mapped_column(Text)
+    # Its embedding (unit float32, native byte order of numpy's `<f4`) and the model that
+    # made it; None when no embedding provider is configured.
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    vector_model: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class Secret(Base):

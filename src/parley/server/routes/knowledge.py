@@ -113,9 +113,10 @@ async def delete_document(
 async def query_collection(
     collection_id: str, body: QueryIn, account: AccountDep, found: ServicesDep
 ) -> QueryOut:
-    """The passages an agent would be given for `query`, best first (BM25)."""
+    """The passages an agent would be given for `query`, best first (BM25, fused with
+    semantic similarity when an embedding provider is configured)."""
     collection = await _collection(found, account, collection_id)
-    hits = await found.store.knowledge.query(account.id, [collection.id], body.query, body.top_k)
+    hits = await found.retriever.query(account.id, [collection.id], body.query, body.top_k)
     return QueryOut(data=[Passage.of(hit) for hit in hits])
 
 
@@ -135,26 +136,36 @@ async def _check_files(found: Services, account: Account, sources: Sources) -> N
 async def _add(
     found: Services, account: Account, collection: Collection, sources: Sources
 ) -> list[Document]:
-    store = found.store.knowledge
+    store, reader = found.store.knowledge, found.worker_id  # this process reads them
     added = []
     for file_id in dict.fromkeys(sources.file_ids):  # a file named twice is one document
         file = await store.file(account.id, file_id)
         title = file.name if file is not None else file_id
         added.append(
             await store.add_document(
-                account.id, collection.id, source="file", file_id=file_id, title=title
+                account.id,
+                collection.id,
+                source="file",
+                file_id=file_id,
+                title=title,
+                worker_id=reader,
             )
         )
     for text in sources.texts:
         added.append(
             await store.add_document(
-                account.id, collection.id, source="text", title=text.title, text=text.text
+                account.id,
+                collection.id,
+                source="text",
+                title=text.title,
+                text=text.text,
+                worker_id=reader,
             )
         )
     for url in dict.fromkeys(sources.urls):
         added.append(
             await store.add_document(
-                account.id, collection.id, source="url", url=url, title=url[:300]
+                account.id, collection.id, source="url", url=url, title=url[:300], worker_id=reader
             )
         )
     for document in added:

@@ -157,7 +157,10 @@ class Passage(BaseModel):
     title: str
     text: str
     position: int = Field(description="The passage's place in its document, from 0.")
-    score: float
+    score: float = Field(
+        description="Higher is better: BM25 alone, or the reciprocal-rank-fusion score when "
+        "an embedding provider ranks passages too."
+    )
 
     @classmethod
     def of(cls, hit: Hit) -> Passage:
@@ -171,7 +174,7 @@ class Passage(BaseModel):
             title=document.title,
             text=chunk.text,
             position=chunk.position,
-            score=round(hit.score, 4),
+            score=round(hit.score, 6),
         )
 
 
