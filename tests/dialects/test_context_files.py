@@ -27,8 +27,10 @@ async def test_an_attached_file_is_in_the_models_context(stack: Stack) -> None:
         stt="fake-stt", tts="fake-tts:delay=10,seconds=0.3",
     )  # fmt: skip
     stack.llm.chat_script = [Reply("We take Bluewave.")]
-    session = await stack.rest.create_session(agent["id"])
-    async with VoiceClient.connect(session["websocket_url"], start={"file_ids": [file_id]}) as call:
+    prepared = await stack.rest.prepare_voice(agent_id=agent["id"], file_ids=[file_id])
+    async with VoiceClient.connect(
+        prepared["url"], start=prepared["start_message"]["payload"]
+    ) as call:
         await call.say("Which insurance do you take?")
         await collect(
             call,
@@ -47,9 +49,9 @@ async def test_an_attached_file_is_in_the_models_context(stack: Stack) -> None:
 async def test_a_file_over_the_budget_is_refused(stack: Stack) -> None:
     file_id = await _upload(stack, "long.txt", ("A long line of text. " * 1000).encode())
     agent = await stack.rest.create_agent(name="a", voice_id="default", system_prompt="Hi.")
-    session = await stack.rest.create_session(agent["id"])
+    url = stack.ws_url + f"/ws/voice?token={KEY}"  # an API key may name any of its files
     with pytest.raises(VoiceError) as refused:
-        async with VoiceClient.connect(session["websocket_url"], start={"file_ids": [file_id]}):
+        async with VoiceClient.connect(url, start={"agent_id": agent["id"], "file_ids": [file_id]}):
             pass
     assert refused.value.code == "file_too_large"
     assert "knowledge collection" in refused.value.payload["message"]

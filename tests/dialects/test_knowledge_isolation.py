@@ -1,6 +1,7 @@
 """A session can be given only its own account's knowledge, pages, files and secrets: a
 native `start` naming another account's is refused `not_found`, as if they did not exist,
-and the session never starts; the same ids of its own account start it."""
+and the session never starts; the same ids of its own account start it. A session token
+(the URL handed to a browser) carries the ids it was prepared with and cannot widen them."""
 
 from __future__ import annotations
 
@@ -65,14 +66,26 @@ async def test_another_accounts_objects_cannot_be_given_to_a_session(two: Two, f
     theirs = await _objects(two.base_url, two.other_key)
     mine = await _objects(two.base_url, KEY)
     agent = await two.rest.create_agent(name="a", voice_id="default", system_prompt="Hi.")
-    session = await two.rest.create_session(agent["id"])
+    with_key = two.base_url.replace("http://", "ws://") + f"/ws/voice?token={KEY}"
     with pytest.raises(VoiceError) as refused:
-        async with VoiceClient.connect(session["websocket_url"], start={field: [theirs[field]]}):
+        async with VoiceClient.connect(
+            with_key, start={"agent_id": agent["id"], field: [theirs[field]]}
+        ):
             pass
     assert refused.value.code == "not_found"
-    session = await two.rest.create_session(agent["id"])
+    refused_to_prepare = await two.rest._http.post(
+        "/v1/voice", json={"agent_id": agent["id"], field: [theirs[field]]}
+    )
+    assert refused_to_prepare.status_code == 404, refused_to_prepare.text
+
+    prepared = await two.rest.prepare_voice(agent_id=agent["id"], **{field: [mine[field]]})
     async with (
         asyncio.timeout(20),
-        VoiceClient.connect(session["websocket_url"], start={field: [mine[field]]}) as call,
+        VoiceClient.connect(prepared["url"], start=prepared["start_message"]["payload"]) as call,
     ):
         await call.stop()
+    prepared = await two.rest.prepare_voice(agent_id=agent["id"])
+    with pytest.raises(VoiceError) as widened:
+        async with VoiceClient.connect(prepared["url"], start={field: [mine[field]]}):
+            pass
+    assert widened.value.code == "invalid_start"

@@ -81,14 +81,15 @@ async def test_a_secret_reaches_its_tool_and_nothing_else(
             Reply(tool_calls=[("c1", "weather", {"city": "Oslo"})]),
             Reply("Sunny."),
         ]
-        session = await sealed.rest.create_session(agent["id"])
-        async with VoiceClient.connect(session["websocket_url"], start=start) as call:
+        prepared = await sealed.rest.prepare_voice(agent_id=agent["id"], **start)
+        payload = prepared["start_message"]["payload"]
+        async with VoiceClient.connect(prepared["url"], start=payload) as call:
             await call.say("weather in Oslo?")
             seen = await collect(
                 call, lambda m: m["type"] == "transcript" and m["payload"].get("text") == "Sunny."
             )
             await call.stop()
-        return session["session_id"], seen
+        return call.session_id, seen
 
     given_id, seen = await ask({"secret_ids": [secret_id]})
     assert sealed.tools.calls[-1]["auth"] == VALUE  # the tool got the value
@@ -119,12 +120,26 @@ async def test_a_secret_is_sealed_in_the_database(sealed: Stack, tmp_path: Path)
     assert stored.startswith("sealed:v1:") and VALUE not in stored
 
 
-async def test_another_accounts_secret_cannot_be_given(sealed: Stack) -> None:
+async def test_a_secret_that_does_not_exist_cannot_be_given(sealed: Stack) -> None:
     agent = await sealed.rest.create_agent(name="a", voice_id="default", system_prompt="Hi.")
-    session = await sealed.rest.create_session(agent["id"])
+    url = sealed.ws_url + f"/ws/voice?token={KEY}"
     with pytest.raises(VoiceError) as refused:
         async with VoiceClient.connect(
-            session["websocket_url"], start={"secret_ids": ["sec_not_mine"]}
+            url, start={"agent_id": agent["id"], "secret_ids": ["sec_not_mine"]}
         ):
             pass
     assert refused.value.code == "not_found"
+
+
+async def test_a_session_token_cannot_add_secrets_to_its_session(sealed: Stack) -> None:
+    async with _http(sealed) as http:
+        secret = (await http.post("/v1/secrets", json={"name": "TOKEN", "value": VALUE})).json()
+    agent = await sealed.rest.create_agent(name="a", voice_id="default", system_prompt="Hi.")
+    session = await sealed.rest.create_session(agent["id"])  # its URL carries a token
+    with pytest.raises(VoiceError) as refused:
+        async with VoiceClient.connect(
+            session["websocket_url"], start={"secret_ids": [secret["id"]]}
+        ):
+            pass
+    assert refused.value.code == "invalid_start"
+    assert "prepared with" in refused.value.payload["message"]

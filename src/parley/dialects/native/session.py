@@ -30,6 +30,11 @@ log = logging.getLogger("parley.dialects")
 UNAUTHORIZED_CLOSE = 4401
 
 
+# What a session reads and uses on the account's behalf: a browser holding only a session
+# token must not widen it to the account's other documents or secrets.
+CHOSEN_WITH_THE_KEY = ("knowledge_ids", "page_ids", "file_ids", "secret_ids")
+
+
 class NativeSession:
     def __init__(
         self, socket: Socket, host: SessionHost, credential: str | None, limits: Limits
@@ -108,6 +113,15 @@ class NativeSession:
             if key in prepared and payload.get(key) not in (None, prepared[key]):
                 self._error("invalid_start", f"{key} differs from the prepared session's")
                 return
+        if admission.session_id is not None:  # a session token: what it may read was chosen
+            for key in CHOSEN_WITH_THE_KEY:  # by whoever holds the API key, when preparing
+                if key in payload and payload[key] != prepared.get(key, []):
+                    self._error(
+                        "invalid_start",
+                        f"{key}: a session token carries the {key} it was prepared with; "
+                        "name them when preparing it (POST /v1/voice) or connect with an API key",
+                    )
+                    return
         try:
             start = StartPayload.model_validate({**prepared, **payload})
         except ValidationError as exc:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from parley.credentials import new_session_token
 from parley.dialects.native.start import StartPayload
-from parley.server.deps import AccountDep, ServicesDep
+from parley.server.deps import AccountDep, Services, ServicesDep
 from parley.server.errors import ApiError, not_found
 from parley.server.urls import websocket_url
 
@@ -55,6 +55,7 @@ async def prepare_voice_session(
         if owner != account.id:
             raise not_found("conversation", body.conversation_id)
 
+    await _check_owned(found, account.id, body)
     payload = {**body.echo(), "agent_id": agent.id}
     token = new_session_token()
     session = await store.sessions.create(
@@ -74,3 +75,21 @@ async def prepare_voice_session(
         expires_at=session.expires_at,
         start_message=StartMessage(payload=payload),
     )
+
+
+async def _check_owned(found: Services, account_id: str, body: StartPayload) -> None:
+    """Every file, collection, page and secret named is the account's (else a 404 now,
+    not a refusal when the browser connects)."""
+    knowledge = found.store.knowledge
+    for field, ids in (("knowledge_ids", body.knowledge_ids), ("page_ids", body.page_ids)):
+        owned = await knowledge.searchable(account_id, ids)
+        for collection_id in ids:
+            if collection_id not in owned:
+                raise ApiError(
+                    404, "not_found", f"{field}: no knowledge collection {collection_id!r}"
+                )
+    for file_id in body.file_ids:
+        if await knowledge.file(account_id, file_id) is None:
+            raise ApiError(404, "not_found", f"file_ids: no file {file_id!r}")
+    if body.secret_ids and await found.store.secrets.values(account_id, body.secret_ids) is None:
+        raise ApiError(404, "not_found", "secret_ids: no such secret")
