@@ -75,8 +75,9 @@ async def test_the_knowledge_benchmark_measures_what_it_says() -> None:
     _name, data = document("txt")
     [row] = ingestion({"txt": data})
     assert row["kind"] == "txt" and row["mb_per_s"] > 0
-    result = await query_latency(300, queries=10)
+    result = await query_latency(300, queries=10, dimensions=64)
     assert result["chunks"] == 300 and 0 < result["query_ms_p50"] <= result["query_ms_p95"]
+    assert result["dimensions"] == 64 and 0 < result["fused_ms_p50"] <= result["fused_ms_p95"]
 
 
 def test_nested_html_is_read_once_not_once_per_level() -> None:

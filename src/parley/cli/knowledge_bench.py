@@ -22,6 +22,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--chunks", default="1000,10000", help="collection sizes to query")
     parser.add_argument("--queries", type=int, default=200, help="questions a size")
     parser.add_argument("--database-url", help="a PostgreSQL URL (default: a fresh SQLite)")
+    parser.add_argument(
+        "--dimensions",
+        type=int,
+        default=1536,
+        help="also time fused (full text + vector) searches over vectors this wide (0: off)",
+    )
     parser.add_argument("--documents", type=Path, nargs="*", default=[], help="files to time")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.set_defaults(handler=lambda args: run_async(lambda: _bench(args)))
@@ -37,18 +43,28 @@ async def _bench(args: argparse.Namespace) -> int:
         for size in [int(n) for n in args.chunks.split(",") if n.strip()]:
             progress.update(task, description=f"{size} chunks")
             results["queries"].append(
-                await query_latency(size, args.queries, database_url=args.database_url)
+                await query_latency(
+                    size, args.queries, database_url=args.database_url, dimensions=args.dimensions
+                )
             )
     table = Table(title="Parley: knowledge")
-    for column in ("chunks", "indexed / s", "query p50 ms", "query p95 ms"):
+    columns = ["chunks", "indexed / s", "full text p50 ms", "full text p95 ms"]
+    if args.dimensions:
+        columns += [f"fused ({args.dimensions}-d) p50 ms", "fused p95 ms"]
+    for column in columns:
         table.add_column(column, justify="right")
     for row in results["queries"]:
-        table.add_row(
+        cells = [
             str(row["chunks"]),
             f"{row['indexing_chunks_per_s']:.0f}",
             f"{row['query_ms_p50']:.1f}",
             f"{row['query_ms_p95']:.1f}",
-        )
+        ]
+        if args.dimensions:
+            cells += [f"{row['fused_ms_p50']:.1f}", f"{row['fused_ms_p95']:.1f}"]
+        table.add_row(*cells)
+    if args.dimensions:
+        out.print("fused: Parley's own part (vectors cached, provider time excluded)")
     out.print(table)
     for row in results["ingestion"]:
         out.print(

@@ -1,9 +1,10 @@
 """Full-text search over chunks, in each backend's own engine: SQLite's FTS5 (BM25, the
-Porter stemmer) and PostgreSQL's text search (`to_tsvector('english')`, `ts_rank_cd`).
+Porter stemmer) and PostgreSQL's text search (`ts_rank_cd` over a stored, GIN-indexed
+`to_tsvector('english', text)` column, `chunk_search_vector`).
 
 A question is not a boolean query: its words are joined with OR, so a chunk that shares
-the rarer words ranks first (both engines weigh terms by rarity). The index is created by
-migration 0005 in SQL; the models do not describe it (`is_search_index`).
+the rarer words ranks first. The index is created by migrations 0005 and 0006 in SQL; the
+models do not describe it (`is_search_index`).
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ async def ranked(
         match = " OR ".join('"' + word.replace('"', "") + '"' for word in words)
     else:
         statement = text(
-            "SELECT id, ts_rank_cd(to_tsvector('english', text), q) AS score "
+            "SELECT id, ts_rank_cd(chunk_search_vector, q) AS score "
             "FROM chunks, to_tsquery('english', :q) AS q "
-            "WHERE collection_id IN :ids AND to_tsvector('english', text) @@ q "
+            "WHERE collection_id IN :ids AND chunk_search_vector @@ q "
             "ORDER BY score DESC, id LIMIT :n"
         )
         match = " | ".join(words)
