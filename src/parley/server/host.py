@@ -261,7 +261,8 @@ class ServerHost:
         asked = [c for c in asked if c in collections]
         if not asked:
             return [], None
-        names = [c.name for c in [await store.collection(account_id, i) for i in asked] if c]
+        found = await store.names(account_id, asked)
+        names = [found[i] for i in asked if i in found]
         description = (
             f"Search {', '.join(names)} for passages that answer the caller's question. "
             "Answer from what it returns, and say so when it finds nothing."

@@ -165,6 +165,13 @@ class Knowledge:
             total, ready, failed, chunks = (await db.execute(query)).one()
         return Progress(int(total), int(ready), int(failed), int(chunks))
 
+    async def names(self, account_id: str, collection_ids: Sequence[str]) -> dict[str, str]:
+        query = select(Collection.id, Collection.name).where(
+            Collection.id.in_(list(collection_ids)), Collection.account_id == account_id
+        )
+        async with self._sessions() as db:
+            return {str(i): str(n) for i, n in (await db.execute(query)).all()}
+
     async def searchable(self, account_id: str, collection_ids: Sequence[str]) -> list[str]:
         """The account's collections among these, with every page under them."""
         async with self._sessions() as db:
