@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parley.credentials import hash_secret, new_id
 from parley.store._paging import page
-from parley.store.tables import Message, Session
+from parley.store.tables import Account, Message, Session
 
 
 def _expire(account_id: str | None, now: datetime) -> Any:
@@ -48,9 +48,11 @@ class Sessions:
         ephemeral: bool = False,
         joined_by: str | None = None,
         recording: bool = False,
+        live_limit: int = 0,
     ) -> Session:
         """A new active session; `conversation_id` continues that conversation. `joined_by`
-        (a worker id) creates it already joined, held live by that worker."""
+        (a worker id) creates it already joined, held live by that worker; then, with a
+        `live_limit`, `AccountFull` if the account already holds that many live sessions."""
         now = datetime.now(UTC)
         session = Session(
             id=new_id("ses"),
@@ -71,6 +73,8 @@ class Sessions:
             recording=recording,
         )
         async with self._sessions.begin() as db:
+            if joined_by and live_limit:
+                await _hold_account(db, account_id, live_limit)
             db.add(session)
         return session
 
@@ -112,13 +116,8 @@ class Sessions:
 
     async def count_live(self, account_id: str) -> int:
         """The account's sessions that are joined and not yet ended (on any process)."""
-        query = select(func.count()).where(
-            Session.account_id == account_id,
-            Session.status == "active",
-            Session.joined_at.is_not(None),
-        )
         async with self._sessions() as db:
-            return int((await db.execute(query)).scalar_one())
+            return await _count_live(db, account_id)
 
     async def conversation_owner(self, conversation_id: str) -> str | None:
         """The account a conversation belongs to, or None if no session carries it."""
@@ -126,10 +125,21 @@ class Sessions:
         async with self._sessions() as db:
             return (await db.execute(query.limit(1))).scalar_one_or_none()
 
-    async def join(self, session_id: str, dialect: str, worker_id: str | None = None) -> bool:
-        """Claim an active, unjoined, unexpired session for one connection on a worker."""
+    async def join(
+        self,
+        session_id: str,
+        dialect: str,
+        worker_id: str | None = None,
+        *,
+        account_id: str | None = None,
+        live_limit: int = 0,
+    ) -> bool:
+        """Claim an active, unjoined, unexpired session for one connection on a worker;
+        with a `live_limit`, `AccountFull` if its account already holds that many."""
         now = datetime.now(UTC)
         async with self._sessions.begin() as db:
+            if account_id is not None and live_limit:
+                await _hold_account(db, account_id, live_limit)
             result = await db.execute(
                 update(Session)
                 .where(
@@ -208,3 +218,29 @@ def _is_due(session: Session) -> bool:
         and session.joined_at is None
         and session.expires_at <= datetime.now(UTC)
     )
+
+
+class AccountFull(Exception):
+    """The account holds its limit of live sessions."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"this account already has {limit} live sessions")
+        self.limit = limit
+
+
+async def _count_live(db: AsyncSession, account_id: str) -> int:
+    query = select(func.count()).where(
+        Session.account_id == account_id,
+        Session.status == "active",
+        Session.joined_at.is_not(None),
+    )
+    return int((await db.execute(query)).scalar_one())
+
+
+async def _hold_account(db: AsyncSession, account_id: str, limit: int) -> None:
+    """Serialise the account's joins until this transaction ends, then count: a write to its
+    row takes PostgreSQL's row lock (other processes' joins of the account wait) and
+    SQLite's write lock (every writer waits), so two joins cannot both see room for one."""
+    await db.execute(update(Account).where(Account.id == account_id).values(name=Account.name))
+    if await _count_live(db, account_id) >= limit:
+        raise AccountFull(limit)
