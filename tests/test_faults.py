@@ -93,7 +93,7 @@ async def test_sigterm_drains_live_calls_then_exits_within_the_grace(
 
             # draining: readiness is off, a new call is refused with a reason, REST works
             async with httpx.AsyncClient() as http:
-                health = await http.get(f"{server.base_url}/healthz")
+                health = await http.get(f"{server.base_url}/readyz")
             with pytest.raises(VoiceError) as refused:
                 async with VoiceClient.connect(second_url):
                     pass

@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     start_timeout: float = 10.0
     client_stall_timeout: float = 10.0  # a client that reads nothing this long is gone
     max_sessions_per_account: int = Field(default=100, ge=0)
+    # Admission control (server/headroom.py): a process refuses new calls (`server_busy`)
+    # before the ones it holds suffer: at `max_sessions` (0: no fixed cap), when its event
+    # loop is busier than `admission_busy` (a share of one core, projected with the calls
+    # still ramping up) or later than `admission_lag_ms`. `admission=false` turns it off.
+    admission: bool = True
+    max_sessions: int = Field(default=0, ge=0)
+    admission_busy: float = Field(default=0.8, gt=0, le=1)
+    admission_lag_ms: float = Field(default=60.0, gt=0)
     max_connections_per_key: int = Field(default=100, ge=0)
     # SIGTERM: live calls get this long to finish before they are ended and the process exits.
     drain_seconds: float = Field(default=30.0, ge=0)

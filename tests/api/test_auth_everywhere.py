@@ -29,7 +29,15 @@ async def refusal(url: str) -> str:
         return "closed without saying why"
 
 
-PUBLIC = {"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+}
 
 
 def every_route(routes: list[Any], prefix: str = "") -> list[tuple[str, Any]]:

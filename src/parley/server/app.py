@@ -20,10 +20,11 @@ from parley.config import Settings
 from parley.knowledge.vectors import VectorCache
 from parley.providers.base import ProviderUnavailable
 from parley.providers.hub import ProviderHub
-from parley.server import drain, ingestion, metrics
+from parley.server import drain, headroom, ingestion, metrics
 from parley.server.collector import tune_for_latency
 from parley.server.deps import Services, no_nul_in_url
 from parley.server.errors import BodyGuard, InternalErrors, install_error_handlers
+from parley.server.headroom import Headroom
 from parley.server.live import LiveSessions
 from parley.server.logs import install_redaction
 from parley.server.quotas import ConnectionQuota
@@ -87,12 +88,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("knowledge search: full text and meaning (%s)", embedder.name)
         tune_for_latency()
         live = LiveSessions()
-        upkeep = Upkeep(store, settings.heartbeat_seconds, lambda: live.ended)
+        upkeep = Upkeep(
+            store,
+            settings.heartbeat_seconds,
+            lambda: live.ended,
+            lambda: (len(live), app.state.services.room_refusal() is not None),
+        )
         app.state.services = Services(
             settings=settings,
             store=store,
             hub=hub,
             live=live,
+            headroom=Headroom(
+                max_sessions=settings.max_sessions,
+                busy_limit=settings.admission_busy,
+                lag_limit_ms=settings.admission_lag_ms,
+                enabled=settings.admission,
+            ),
             retriever=Retriever(
                 store.knowledge, embedder, VectorCache(settings.vector_cache_mb << 20)
             ),
@@ -109,7 +121,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(
                 live.follow_store(store.sessions.ended_among), name="parley-live-sync"
             ),
-            asyncio.create_task(metrics.watch_loop_lag(), name="parley-loop-lag"),
+            asyncio.create_task(
+                headroom.watch(services.headroom, lambda: len(live), metrics.observe_loop_lag),
+                name="parley-headroom",
+            ),
         ]
         try:
             yield

@@ -12,7 +12,9 @@ from starlette.requests import HTTPConnection
 
 from parley.config import Settings
 from parley.providers.hub import ProviderHub
+from parley.server import metrics
 from parley.server.errors import ApiError
+from parley.server.headroom import Headroom
 from parley.server.live import LiveSessions
 from parley.server.quotas import ConnectionQuota
 from parley.server.retrieval import Retriever
@@ -29,11 +31,45 @@ class Services:
     hub: ProviderHub
     live: LiveSessions
     retriever: Retriever  # knowledge search: full text, and meaning when it can
+    headroom: Headroom = field(default_factory=Headroom)  # room for one more call?
     connections: ConnectionQuota = field(default_factory=lambda: ConnectionQuota(0))
     worker_id: str | None = None  # this process's row in the store's `workers`
     chores: set[asyncio.Task[None]] = field(default_factory=set)  # after-call work (summaries)
     # Documents read at once (extraction is CPU work on the shared threads; the rest wait).
     ingesting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+
+    def room_refusal(self) -> str | None:
+        """Why this process takes no new call now (None: it does)."""
+        loop = asyncio.get_running_loop()
+        return self.headroom.refusal(len(self.live), loop.time())
+
+    async def check_room(self, account_id: str) -> None:
+        """Before a session is created over REST: 429 when the account holds its limit of
+        live sessions; 503 with `Retry-After` when no process of the deployment has room
+        (this one is full and no other took calls at its last beat)."""
+        limit = self.settings.max_sessions_per_account
+        if limit and await self.store.sessions.count_live(account_id) >= limit:
+            metrics.ADMISSION_REFUSALS.labels("account_limit").inc()
+            raise ApiError(
+                429,
+                "too_many_sessions",
+                f"this account already has {limit} live sessions (PARLEY_MAX_SESSIONS_PER_ACCOUNT)",
+                {"Retry-After": "5"},
+            )
+        if self.live.draining:
+            busy: str | None = "this server is shutting down"
+        else:
+            busy = self.room_refusal()
+        if busy is None:
+            return
+        fresh = self.settings.heartbeat_seconds * 2
+        if await self.store.workers.others_with_room(self.worker_id, fresh):
+            return  # another process will take the call
+        metrics.ADMISSION_REFUSALS.labels("busy").inc()
+        retry = max(1, round(self.settings.heartbeat_seconds))
+        raise ApiError(
+            503, "server_busy", f"every Parley process is full: {busy}", {"Retry-After": str(retry)}
+        )
 
     def chore(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         """Run work that outlives a request or a call; the lifespan cancels what is left."""

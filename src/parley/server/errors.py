@@ -37,11 +37,14 @@ _STATUS_CODES = {
 class ApiError(Exception):
     """Raised by route handlers for any client-visible failure."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
 
 def not_found(kind: str, object_id: str) -> ApiError:
@@ -58,8 +61,8 @@ def error_response(
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return error_response(exc.status, exc.code, exc.message, headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    return error_response(exc.status, exc.code, exc.message, {**headers, **exc.headers} or None)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

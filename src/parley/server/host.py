@@ -10,7 +10,8 @@ providers happens here, so every dialect gets the same rules:
 - a continued conversation must be the account's own; its messages become the history;
 - a credential holds at most `PARLEY_MAX_CONNECTIONS_PER_KEY` sockets in this process and an
   account at most `PARLEY_MAX_SESSIONS_PER_ACCOUNT` live sessions (counted in the store, so
-  across processes); a draining process admits no new session. Each refusal says why.
+  across processes); a draining process admits no new session, nor one without headroom
+  (`server_busy`, server/headroom.py). Each refusal says why.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from parley.server.recordings import recording_path
 from parley.server.session_tools import SessionTools
 from parley.server.summaries import summarise
 from parley.server.transcripts import StoredTranscript
+from parley.store.sessions import AccountFull
 from parley.store.tables import Agent
 
 log = logging.getLogger("parley.server")
@@ -56,6 +58,11 @@ class ServerHost:
         admission = await self._admission(credential)
         if self._services.live.draining:
             raise SessionRefused("shutting_down", SHUTTING_DOWN)
+        busy = self._services.room_refusal()
+        if busy is not None:
+            metrics.ADMISSION_REFUSALS.labels("busy").inc()
+            raise SessionRefused("server_busy", f"{busy}; try again shortly")
+        self._services.headroom.admitted(asyncio.get_running_loop().time())
         self._slot = self._services.connections.acquire(credential)
         if self._slot is None:
             limit = self._services.connections.per_credential
@@ -94,14 +101,25 @@ class ServerHost:
         dialect: Literal["native", "deepgram", "ultravox"],
     ) -> LiveSession:
         services = self._services
-        store = services.store
         if services.live.draining:
             raise SessionRefused("shutting_down", SHUTTING_DOWN)
         limit = services.settings.max_sessions_per_account
-        if limit and await store.sessions.count_live(admission.account_id) >= limit:
-            raise SessionRefused(
-                "too_many_sessions", f"this account already has {limit} live sessions"
-            )
+        try:
+            return await self._open(admission, options, emit, dialect, limit)
+        except AccountFull as full:
+            metrics.ADMISSION_REFUSALS.labels("account_limit").inc()
+            raise SessionRefused("too_many_sessions", str(full)) from None
+
+    async def _open(
+        self,
+        admission: Admission,
+        options: SessionOptions,
+        emit: Callable[[Event], None],
+        dialect: Literal["native", "deepgram", "ultravox"],
+        limit: int,
+    ) -> LiveSession:
+        services = self._services
+        store = services.store
         scripted_first: str | None = None
         if "ultravox" in (admission.dialect, dialect) and admission.dialect != dialect:
             # A call's join URL opens only its socket, configured as the call was created;
@@ -112,7 +130,14 @@ class ServerHost:
             if session is None:
                 raise SessionRefused("session_unavailable", "the session no longer exists")
             agent = await self._agent(admission.account_id, session.agent_id)
-            if not await store.sessions.join(session.id, dialect, services.worker_id):
+            joined = await store.sessions.join(
+                session.id,
+                dialect,
+                services.worker_id,
+                account_id=admission.account_id,
+                live_limit=limit,
+            )
+            if not joined:
                 raise SessionRefused("session_unavailable", "this session is no longer joinable")
             session_id, conversation_id = session.id, session.conversation_id
             scripted_first = session.initial_message
@@ -140,6 +165,7 @@ class ServerHost:
                     metadata=options.metadata,
                     dialect=dialect,
                     joined_by=services.worker_id,
+                    live_limit=limit,
                     recording=options.record or agent.record,
                 )
                 session_id, conversation_id = session.id, session.conversation_id

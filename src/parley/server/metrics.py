@@ -81,6 +81,11 @@ SESSIONS_STARTED = Counter("parley_sessions_started_total", "Conversations start
 PROVIDER_ERRORS = Counter(
     "parley_provider_errors_total", "Provider failures seen by sessions.", ["code"]
 )
+ADMISSION_REFUSALS = Counter(
+    "parley_admission_refusals_total",
+    "Calls and sessions refused before they started, by why (busy, account_limit).",
+    ["reason"],
+)
 SEMANTIC_FAILURES = Counter(
     "parley_knowledge_semantic_failures_total",
     "Knowledge searches answered by full text alone: the question could not be embedded.",
@@ -117,18 +122,16 @@ def observe(emit: Callable[[Event], None]) -> Callable[[Event], None]:
     return observed
 
 
-async def watch_loop_lag(interval: float = 0.1) -> None:
-    """Sample event-loop lag forever (run it as a task; cancel it to stop)."""
-    loop = asyncio.get_running_loop()
-    worst = 0.0
-    while True:
-        start = loop.time()
-        await asyncio.sleep(interval)
-        lag = max(0.0, loop.time() - start - interval)
-        LOOP_LAG.observe(lag)
-        if lag > worst:
-            worst = lag
-            LOOP_LAG_MAX.set(worst)
+_worst_lag = 0.0
+
+
+def observe_loop_lag(lag: float) -> None:
+    """One sample of how late the event loop woke (seconds); the worst is kept too."""
+    global _worst_lag
+    LOOP_LAG.observe(lag)
+    if lag > _worst_lag:
+        _worst_lag = lag
+        LOOP_LAG_MAX.set(lag)
 
 
 class RuntimeCollector(Collector):

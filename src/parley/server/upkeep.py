@@ -1,6 +1,7 @@
 """What a server process does in the background to keep the store true.
 
-- It registers as a worker, beats every `heartbeat_s`, and removes its row on a clean exit.
+- It registers as a worker, beats every `heartbeat_s` (with its load: live sessions, and
+  whether it refuses new calls), and removes its row on a clean exit.
 - Every `SWEEP_SECONDS` (and once at start-up) it expires sessions nobody joined in time
   and ends, as `system_error`, joined sessions whose worker died (see `store.workers`).
   The start-up sweep is what cleans up after a kill -9 and restart: a dead pid on this host
@@ -40,11 +41,16 @@ def _malloc_trim() -> Callable[[], object] | None:
 
 class Upkeep:
     def __init__(
-        self, store: Store, heartbeat_s: float, sessions_ended: Callable[[], int] = lambda: 0
+        self,
+        store: Store,
+        heartbeat_s: float,
+        sessions_ended: Callable[[], int] = lambda: 0,
+        load: Callable[[], tuple[int, bool]] = lambda: (0, False),
     ) -> None:
         self.store = store
         self.heartbeat_s = heartbeat_s
         self._sessions_ended = sessions_ended
+        self._load = load  # (live sessions, refusing new calls), told with every beat
         self._trimmed_at = 0  # sessions ended when memory was last handed back
         self._trim = _malloc_trim()
         self.host = socket.gethostname()
@@ -76,7 +82,8 @@ class Upkeep:
             await asyncio.sleep(self.heartbeat_s)
             await self.hand_back_memory()
             try:
-                await self.store.workers.beat(self.worker_id, self.host, self.pid)
+                sessions, full = self._load()
+                await self.store.workers.beat(self.worker_id, self.host, self.pid, sessions, full)
                 if loop.time() >= next_sweep:
                     next_sweep = loop.time() + SWEEP_SECONDS
                     await self.sweep()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parley.credentials import new_id
@@ -42,14 +42,37 @@ class Workers:
             db.add(worker)
         return worker.id
 
-    async def beat(self, worker_id: str, host: str, pid: int) -> None:
+    async def beat(
+        self, worker_id: str, host: str, pid: int, sessions: int = 0, full: bool = False
+    ) -> None:
+        now = datetime.now(UTC)
         async with self._sessions.begin() as db:
             result = await db.execute(
-                update(Worker).where(Worker.id == worker_id).values(heartbeat_at=datetime.now(UTC))
+                update(Worker)
+                .where(Worker.id == worker_id)
+                .values(heartbeat_at=now, sessions=sessions, full=full)
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 # swept while this process was stalled: come back, its sessions are its own
-                db.add(Worker(id=worker_id, host=host, pid=pid, heartbeat_at=datetime.now(UTC)))
+                db.add(
+                    Worker(
+                        id=worker_id,
+                        host=host,
+                        pid=pid,
+                        heartbeat_at=now,
+                        sessions=sessions,
+                        full=full,
+                    )
+                )
+
+    async def others_with_room(self, worker_id: str | None, fresh_within: float) -> int:
+        """Live workers other than this one that took new calls at their last beat."""
+        since = datetime.now(UTC) - timedelta(seconds=fresh_within)
+        query = select(func.count()).where(
+            Worker.heartbeat_at >= since, Worker.full.is_(False), Worker.id != (worker_id or "")
+        )
+        async with self._sessions() as db:
+            return int((await db.execute(query)).scalar_one())
 
     async def retire(self, worker_id: str) -> None:
         async with self._sessions.begin() as db:

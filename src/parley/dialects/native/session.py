@@ -28,6 +28,8 @@ from parley.validation import describe_errors
 log = logging.getLogger("parley.dialects")
 
 UNAUTHORIZED_CLOSE = 4401
+TRY_AGAIN_LATER = 1013  # RFC 6455's "try again later": the server is full, not the client wrong
+TRY_LATER = ("server_busy", "shutting_down")
 
 
 # What a session reads and uses on the account's behalf: a browser holding only a session
@@ -67,9 +69,8 @@ class NativeSession:
 
     def _refuse(self, code: str, message: str) -> None:
         self._conn.outbox.put(messages.error(code, message, fatal=True))
-        self._conn.outbox.close_after_pending(
-            UNAUTHORIZED_CLOSE if code == "unauthorized" else 1008, code
-        )
+        close = {"unauthorized": UNAUTHORIZED_CLOSE, **dict.fromkeys(TRY_LATER, TRY_AGAIN_LATER)}
+        self._conn.outbox.close_after_pending(close.get(code, 1008), code)
 
     async def _converse(self, admission: Admission) -> None:
         while (data := await self._socket.receive()) is not None:

@@ -89,6 +89,7 @@ async def create_session(
         raise not_found("agent", agent_id)
     if agent.status != "active":
         raise ApiError(409, "agent_paused", f"agent {agent_id!r} is paused; activate it first")
+    await found.check_room(account.id)
     token = new_session_token()
     session = await found.store.sessions.create(
         account_id=account.id,

@@ -120,6 +120,7 @@ async def _create(
         call = CallCreate.model_validate(given)
     except ValidationError as exc:
         raise ApiError(400, "invalid_request", describe_errors(exc.errors())) from None
+    await found.check_room(account.id)
     set_fields = call.model_dump(mode="json", by_alias=True, exclude_unset=True)
     token = new_session_token()
     session = await found.store.sessions.create(

@@ -3,7 +3,9 @@
 Credentials come as `Authorization: Token <key>` / `Bearer <token>`, or, from browsers,
 as the subprotocols `token, <key>` — then the 101 answer must name `token` (or `bearer`)
 or the browser drops the connection. Missing or wrong credentials refuse the handshake
-with 401, as Deepgram does.
+with 401, as Deepgram does. A process without room for the call (admission control)
+accepts the socket to say so with an `Error` (`SERVER_BUSY`), then closes it 1013 ("try
+again later"), so the client can tell a full server from a wrong key.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 
+from parley.dialects.deepgram.messages import error
 from parley.dialects.deepgram.session import DeepgramSession
 from parley.dialects.deepgram.settings import Version
 from parley.dialects.host import SessionRefused
@@ -19,6 +22,7 @@ from parley.server.host import ServerHost
 from parley.server.sockets import StarletteSocket, connection_limits
 
 router = APIRouter(tags=["deepgram"])
+TRY_AGAIN_LATER = 1013
 
 # Refusals that are not about the credential, as the handshake's status and Deepgram code.
 _DENIALS = {
@@ -46,6 +50,12 @@ async def _converse(websocket: WebSocket, found: ServicesDep, version: Version) 
             raise SessionRefused("unauthorized", "missing credentials")
         admission = await host.admit(credential)
     except SessionRefused as refusal:
+        if refusal.code == "server_busy":  # the client is right, the server is full: say so
+            await websocket.accept(subprotocol=subprotocol)  # in the protocol's own words
+            await websocket.send_text(error("SERVER_BUSY", refusal.message))
+            await websocket.close(TRY_AGAIN_LATER, "server busy")
+            host.release()
+            return
         status, code = _DENIALS.get(refusal.code, (401, "INVALID_AUTH"))
         await websocket.send_denial_response(
             JSONResponse({"err_code": code, "err_msg": refusal.message}, status_code=status)

@@ -18,6 +18,7 @@ from parley.server.host import ServerHost
 from parley.server.sockets import StarletteSocket, connection_limits
 
 router = APIRouter(tags=["calls (Ultravox)"])
+TRY_AGAIN_LATER = 1013  # a process with no room for the call closes the socket with this
 
 _DENIALS = {
     "unauthorized": 401,
@@ -39,6 +40,11 @@ async def join_call(websocket: WebSocket, call_id: str, found: ServicesDep) -> N
         if admission.session_id != call_id or admission.dialect != "ultravox":
             raise SessionRefused("unauthorized", "this join URL is not for that call")
     except SessionRefused as refusal:
+        if refusal.code == "server_busy":  # accepted, then closed 1013 with the reason
+            await websocket.accept()
+            await websocket.close(TRY_AGAIN_LATER, refusal.message[:120])
+            host.release()
+            return
         status = _DENIALS.get(refusal.code, 403)
         await websocket.send_denial_response(
             JSONResponse({"detail": refusal.message, "code": refusal.code}, status_code=status)

@@ -56,6 +56,7 @@ async def prepare_voice_session(
             raise not_found("conversation", body.conversation_id)
 
     await _check_owned(found, account.id, body)
+    await found.check_room(account.id)
     payload = {**body.echo(), "agent_id": agent.id}
     token = new_session_token()
     session = await store.sessions.create(

@@ -1,0 +1,78 @@
+"""Admission control's rule, on a fake timeline: a process refuses a new call at its cap,
+when its loop is busy (projecting the calls still ramping up) or late, and admits again
+once the load falls; the rule is monotone (more load never turns a refusal into a yes)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parley.server.headroom import RAMP_S, Headroom
+
+
+def settled(busy: float, sessions: int, lag_ms: float = 0.0) -> Headroom:
+    """A headroom that has seen `busy` and `lag_ms` for long enough to believe them."""
+    headroom = Headroom(busy_limit=0.8, lag_limit_ms=60)
+    for _ in range(150):  # 15 s of samples: the averages have converged
+        headroom.observe(busy, lag_ms, sessions, elapsed_s=0.1)
+    return headroom
+
+
+def test_an_idle_process_admits() -> None:
+    assert settled(0.05, 3).refusal(3, now=0.0) is None
+
+
+def test_a_configured_cap_refuses_at_the_cap() -> None:
+    headroom = Headroom(max_sessions=2)
+    assert headroom.refusal(1, now=0.0) is None
+    assert "maximum of 2" in (headroom.refusal(2, now=0.0) or "")
+
+
+def test_a_busy_loop_refuses_and_admits_again_when_load_falls() -> None:
+    headroom = settled(0.85, 100)
+    assert "at capacity" in (headroom.refusal(100, now=0.0) or "")
+    for _ in range(40):
+        headroom.observe(0.4, 0.0, 50, elapsed_s=0.1)
+    assert headroom.refusal(50, now=10.0) is None
+
+
+def test_calls_still_ramping_up_count_before_their_load_shows() -> None:
+    headroom = settled(0.6, 20)  # 3 % of the loop per call: room for about six more
+    admitted = 0
+    while headroom.refusal(20 + admitted, now=1.0) is None:
+        headroom.admitted(1.0)
+        admitted += 1
+    assert 4 <= admitted <= 7
+    assert headroom.refusal(20 + admitted, now=1.0 + RAMP_S + 0.1) is None  # ramp over
+
+
+def test_a_late_loop_refuses_even_when_it_is_not_busy() -> None:
+    headroom = settled(0.2, 40, lag_ms=150)  # the machine's cores are taken by others
+    assert "late" in (headroom.refusal(40, now=0.0) or "")
+
+
+def test_turned_off_it_admits_everything() -> None:
+    headroom = settled(1.0, 500, lag_ms=900)
+    headroom.enabled = False
+    assert headroom.refusal(500, now=0.0) is None
+
+
+def test_the_measured_capacity_follows_the_cost_per_call() -> None:
+    assert settled(0.4, 50).capacity() == 100  # 0.8 % of the loop each, 80 % limit
+    assert settled(0.4, 2).capacity() is None  # too few calls to tell
+
+
+load = st.floats(0, 1)
+calls = st.integers(0, 400)
+
+
+@given(load, load, calls, st.integers(0, 20))
+def test_more_load_never_turns_a_refusal_into_an_admission(
+    busy: float, more: float, sessions: int, ramping: int
+) -> None:
+    lower, higher = settled(busy, sessions), settled(max(busy, more), sessions)
+    for headroom in (lower, higher):
+        for _ in range(ramping):
+            headroom.admitted(0.0)
+    if lower.refusal(sessions, now=0.0) is not None:
+        assert higher.refusal(sessions, now=0.0) is not None
