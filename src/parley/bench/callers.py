@@ -14,6 +14,11 @@ the agent. Only turns that end inside the measurement window count. An `interrup
 barge-in's only once the caller has started talking over: a reply longer than 1.0 s (the
 embedded stack's) is cut off by the caller's next turn, which is not one.
 
+With `--offered`, callers are offered to a server with admission control on: each creates
+its session over REST and dials it during the ramp, and a caller refused (a 503 or 429, or
+an `error` instead of `started`) counts as refused and hangs up. Missing replies are then
+counted among the admitted callers only, which is what admission control promises.
+
 The parent reads one line on stdout when measurement starts (`measuring`) and one when it stops
 (`done`); the per-turn results go to the JSON file named by `--results`.
 
@@ -45,6 +50,7 @@ from websockets.exceptions import ConnectionClosed
 from parley.audio.resample import Resampler
 from parley.bench import scenario as sc
 from parley.client import ParleyClient
+from parley.client.rest import ParleyError
 from parley.providers.tts.espeak import EspeakEngine
 
 
@@ -156,6 +162,7 @@ class Crowd:
             for seed in range(8)
         ]
         self.callers: list[Caller] = []
+        self.refusals: Counter[str] = Counter()  # offered callers the server refused, by why
 
     @staticmethod
     def _frames(pcm: np.ndarray) -> list[bytes]:
@@ -210,6 +217,31 @@ class Crowd:
             caller.sessions += 1
             self.begin(caller)
             return
+
+    async def offer(self, rest: ParleyClient, agent: str, index: int) -> None:
+        """One offered caller: admitted (it joins the crowd) or refused (counted)."""
+        try:
+            session = await rest.create_session(agent)
+            ws = await dial(session["websocket_url"])
+        except ParleyError as exc:
+            self.refusals[f"rest {exc.status} {exc.code}"] += 1
+            return
+        except Exception as exc:
+            self.refusals[f"dial {type(exc).__name__}"] += 1
+            return
+        try:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        except (ConnectionClosed, TimeoutError, ValueError) as exc:
+            self.refusals[f"join {type(exc).__name__}"] += 1
+            await ws.close()
+            return
+        if first.get("type") != "started":
+            self.refusals[f"join {first.get('payload', {}).get('code', first.get('type'))}"] += 1
+            await ws.close()
+            return
+        caller = Caller(index, ws)
+        self.callers.append(caller)
+        self.begin(caller)
 
     def status(self) -> dict[str, Any]:
         """Running totals for the soak's live view; every turn counts, not a window's."""
@@ -333,21 +365,30 @@ def churn_endings(text: str) -> tuple[str, ...]:
     return endings
 
 
-async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+async def run(args: argparse.Namespace) -> dict[str, Any]:
     utterance, barge = await synthesize(sc.UTTERANCE), await synthesize(sc.BARGE_IN)
     async with ParleyClient(args.url, args.key) as rest:
         churn = Churn(rest, args.agent, args.churn, args.endings) if args.churn else None
         crowd = Crowd(utterance, barge, churn)
-        urls = [
-            (await rest.create_session(args.agent))["websocket_url"] for _ in range(args.sessions)
-        ]
-        ticker = asyncio.create_task(crowd.tick())
         spread = sc.RAMP_S / max(1, args.sessions)
-        for index, url in enumerate(urls):
-            caller = Caller(index, await dial(url))
-            crowd.callers.append(caller)
-            crowd.begin(caller)
-            await asyncio.sleep(spread)
+        if args.offered:
+            ticker = asyncio.create_task(crowd.tick())
+            offers = []
+            for index in range(args.sessions):
+                offers.append(asyncio.create_task(crowd.offer(rest, args.agent, index)))
+                await asyncio.sleep(spread)
+            await asyncio.gather(*offers)
+        else:
+            urls = [
+                (await rest.create_session(args.agent))["websocket_url"]
+                for _ in range(args.sessions)
+            ]
+            ticker = asyncio.create_task(crowd.tick())
+            for index, url in enumerate(urls):
+                caller = Caller(index, await dial(url))
+                crowd.callers.append(caller)
+                crowd.begin(caller)
+                await asyncio.sleep(spread)
         await asyncio.sleep(args.warmup)
         window_start = crowd.loop.time()
         print("measuring", flush=True)
@@ -363,7 +404,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             with contextlib.suppress(ConnectionClosed):
                 await caller.ws.send(json.dumps({"type": "stop", "payload": {}}))
                 await caller.ws.close()
-    return [
+    turns = [
         {
             "v2v_ms": (t.first_audio - t.speech_end) * 1000 if t.first_audio else None,
             "missing": missing(t),
@@ -379,6 +420,13 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         for t in caller.turns
         if t.speech_end and window_start <= t.speech_end <= window_end
     ]
+    return {
+        "turns": turns,
+        "offered": args.sessions,
+        "admitted": len(crowd.callers),
+        "refused": sum(crowd.refusals.values()),
+        "refusals": dict(crowd.refusals),
+    }
 
 
 def main() -> None:
@@ -401,6 +449,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--status-every", type=float, default=0.0, help="print running totals every S seconds"
+    )
+    parser.add_argument(
+        "--offered", action="store_true", help="callers may be refused (admission control)"
     )
     args = parser.parse_args()
     try:

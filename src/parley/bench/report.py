@@ -94,6 +94,7 @@ def summarise(turns: list[dict[str, Any]]) -> dict[str, Any]:
 def table(levels: list[dict[str, Any]]) -> Table:
     grid = Table(
         "callers",
+        "admitted",
         "workers",
         "turns",
         "missing",
@@ -110,6 +111,7 @@ def table(levels: list[dict[str, Any]]) -> Table:
         o, lag = level["overhead_ms"], level["loop_lag_ms"]
         grid.add_row(
             str(level["sessions"]),
+            str(level.get("admitted", level["sessions"])),
             str(level["workers"]),
             str(level["turns"]),
             str(level["missing_replies"]),

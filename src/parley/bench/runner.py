@@ -21,10 +21,18 @@ async def _agent(server: BenchServer) -> str:
         return str((await rest.create_agent(**AGENT))["id"])
 
 
-def run_level(sessions: int, seconds: float, warmup: float, workers: int) -> dict[str, Any]:
+def run_level(
+    sessions: int, seconds: float, warmup: float, workers: int, offered: bool = False
+) -> dict[str, Any]:
+    """One level. `offered`: admission control on, callers may be refused; otherwise it is
+    off and every caller is admitted, to measure what the server does past its capacity."""
     # The scenario's providers are the server's defaults too, so that start-up warms them
     # and not the embedded neural models the scenario never uses (300 MB of RSS).
-    defaults = {"PARLEY_STT": str(AGENT["stt"]), "PARLEY_TTS": str(AGENT["tts"])}
+    defaults = {
+        "PARLEY_STT": str(AGENT["stt"]),
+        "PARLEY_TTS": str(AGENT["tts"]),
+        "PARLEY_ADMISSION": "true" if offered else "false",
+    }
     with BenchServer(workers, defaults) as server, tempfile.TemporaryDirectory() as scratch:
         agent = asyncio.run(_agent(server))
         idle = server.sample()
@@ -37,6 +45,7 @@ def run_level(sessions: int, seconds: float, warmup: float, workers: int) -> dic
                 *("--url", server.url, "--key", server.key, "--agent", agent),
                 *("--sessions", str(sessions), "--seconds", str(seconds)),
                 *("--warmup", str(warmup), "--results", str(results)),
+                *(["--offered"] if offered else []),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -51,12 +60,17 @@ def run_level(sessions: int, seconds: float, warmup: float, workers: int) -> dic
         end = server.sample()
         if callers.wait(timeout=120) != 0 or not results.exists():
             raise RuntimeError("the callers failed before reporting their turns")
-        turns = json.loads(results.read_text())
+        crowd = json.loads(results.read_text())
+    turns = crowd["turns"]
     busy_rss = max(start.rss_bytes, end.rss_bytes)
     return {
         "sessions": sessions,
         "seconds": seconds,
         "workers": workers,
+        "offered": sessions,
+        "admitted": crowd["admitted"],
+        "refused": crowd["refused"],
+        "refusals": crowd["refusals"],
         **summarise(turns),
         "loop_lag_ms": loop_lag(start.metrics, end.metrics),
         "server_turn_mean_ms": turn_components(start.metrics, end.metrics),

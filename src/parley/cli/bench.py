@@ -21,6 +21,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--seconds", type=float, default=40.0, help="measured seconds a level")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--offered",
+        action="store_true",
+        help="admission control on: callers past capacity are refused (admitted/refused per "
+        "level, missing replies among the admitted); off, every caller is admitted",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
         "--plot",
@@ -53,7 +59,9 @@ def handle(args: argparse.Namespace) -> int:
         for sessions in levels_wanted:
             progress.update(task, description=f"{sessions} caller(s), {args.workers} worker(s)")
             try:
-                levels.append(run_level(sessions, args.seconds, args.warmup, args.workers))
+                levels.append(
+                    run_level(sessions, args.seconds, args.warmup, args.workers, args.offered)
+                )
             except RuntimeError as exc:
                 raise CliError(str(exc)) from None
             progress.advance(task)
