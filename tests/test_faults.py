@@ -14,6 +14,9 @@ import pytest
 
 from parley.client import ParleyClient, VoiceClient
 from parley.client.voice import VoiceError
+from parley.config import Settings
+from parley.store import Store
+from parley.store.accounts import DEFAULT_ACCOUNT_ID
 from tests.support.process import ServerProcess
 from tests.voice.conftest import collect, of
 
@@ -107,8 +110,19 @@ async def test_sigterm_drains_live_calls_then_exits_within_the_grace(
     assert health.status_code == 503 and health.json()["status"] == "draining"
     assert refused.value.code == "shutting_down"
     assert of(rest_of_call, "audio"), "the call kept playing during the drain"
-    assert of(rest_of_call, "ended")[0]["reason"] == "error"
+    assert of(rest_of_call, "ended")[0]["reason"] == "server_shutdown"
     assert code in EXITED and 3 <= took < 3 + 10, took
+    store = await Store.for_settings(Settings(data_dir=Path(cli_env["PARLEY_DATA_DIR"])))
+    try:  # everything said was stored before the process exited
+        stored, _ = await store.messages.for_session(
+            DEFAULT_ACCOUNT_ID, call.session_id, limit=100, offset=0
+        )
+        session = await store.sessions.get(DEFAULT_ACCOUNT_ID, call.session_id)
+    finally:
+        await store.close()
+    said = [(m.role, m.text) for m in stored]
+    assert said[0] == ("user", "hello") and any(role == "agent" for role, _ in said), said
+    assert session is not None and session.end_reason == "server_shutdown"
 
 
 async def test_sigterm_without_calls_exits_at_once(server: ServerProcess) -> None:

@@ -20,6 +20,7 @@ EndReason = Literal[
     "unjoined",  # nobody joined the call in time (set by the store, never by a live session)
     "timeout",
     "agent_deleted",
+    "server_shutdown",  # the process was stopped (SIGTERM) and the drain's grace ran out
     "error",
     "disconnect",
 ]

@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             undo_drain()
-            await live.end_all("error", SHUTDOWN_GRACE_SECONDS)
+            await live.end_all("server_shutdown", SHUTDOWN_GRACE_SECONDS)
             background.extend(app.state.services.chores)
             for task in background:
                 task.cancel()

@@ -91,7 +91,7 @@ class LiveSessions:
             log.info("draining: waiting up to %.0f s for %d live session(s)", seconds, len(self))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), seconds)
-        await self.end_all("error", grace_s)
+        await self.end_all("server_shutdown", grace_s)
 
     async def end_all(self, reason: EndReason, grace_s: float) -> None:
         count = self.end(list(self._sessions), reason)

@@ -32,6 +32,7 @@ END_REASONS: dict[str, str] = {
     "timeout": "timeout",
     "unjoined": "unjoined",
     "agent_deleted": "system_error",
+    "server_shutdown": "system_error",
     "error": "system_error",
 }
 
