@@ -56,13 +56,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub = ProviderHub(settings)
+        try:  # before anything starts that would need stopping: a typo must not start a server
+            embedder = hub.embedder()
+        except (ValueError, ProviderUnavailable) as exc:
+            raise RuntimeError(f"PARLEY_EMBEDDINGS={settings.embeddings!r}: {exc}") from None
         store = await Store.for_settings(settings)
         added = await store.accounts.bootstrap_keys(settings.api_keys)
         if added:
             log.info("registered %d API key(s) from PARLEY_API_KEYS", added)
         if not await store.accounts.list_keys():
             log.warning("no API keys exist: create one with `parley keys create`")
-        hub = ProviderHub(settings)
         await asyncio.to_thread(
             hub.warm, [("vad", settings.vad), ("tts", settings.tts), ("stt", settings.stt)]
         )
@@ -80,10 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "no language model configured: agents answer with `echo`, which "
                 "repeats the caller (set PARLEY_LLM, e.g. openai:gpt-4o-mini)"
             )
-        try:
-            embedder = hub.embedder()
-        except (ValueError, ProviderUnavailable) as exc:  # a typo must not start a server
-            raise RuntimeError(f"PARLEY_EMBEDDINGS={settings.embeddings!r}: {exc}") from None
         if embedder is not None:
             log.info("knowledge search: full text and meaning (%s)", embedder.name)
         tune_for_latency()
