@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     # still ramping up) or later than `admission_lag_ms`. `admission=false` turns it off.
     admission: bool = True
     max_sessions: int = Field(default=0, ge=0)
-    admission_busy: float = Field(default=0.8, gt=0, le=1)
+    admission_busy: float = Field(default=0.75, gt=0, le=1)
     admission_lag_ms: float = Field(default=60.0, gt=0)
     max_connections_per_key: int = Field(default=100, ge=0)
     # SIGTERM: live calls get this long to finish before they are ended and the process exits.

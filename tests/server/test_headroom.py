@@ -13,9 +13,12 @@ from parley.server.headroom import RAMP_S, Headroom
 def settled(busy: float, sessions: int, lag_ms: float = 0.0) -> Headroom:
     """A headroom that has seen `busy` and `lag_ms` for long enough to believe them."""
     headroom = Headroom(busy_limit=0.8, lag_limit_ms=60)
-    for _ in range(150):  # 15 s of samples: the averages have converged
-        headroom.observe(busy, lag_ms, sessions, elapsed_s=0.1)
+    for tick in range(600):  # a minute of samples: the averages have converged
+        headroom.observe(busy, lag_ms, sessions, elapsed_s=0.1, now=tick / 10)
     return headroom
+
+
+NOW = 60.0  # when `settled` ends
 
 
 def test_an_idle_process_admits() -> None:
@@ -31,19 +34,27 @@ def test_a_configured_cap_refuses_at_the_cap() -> None:
 def test_a_busy_loop_refuses_and_admits_again_when_load_falls() -> None:
     headroom = settled(0.85, 100)
     assert "at capacity" in (headroom.refusal(100, now=0.0) or "")
-    for _ in range(40):
-        headroom.observe(0.4, 0.0, 50, elapsed_s=0.1)
-    assert headroom.refusal(50, now=10.0) is None
+    for tick in range(40):
+        headroom.observe(0.4, 0.0, 50, elapsed_s=0.1, now=NOW + tick / 10)
+    assert headroom.refusal(50, now=NOW + 4) is None
 
 
 def test_calls_still_ramping_up_count_before_their_load_shows() -> None:
     headroom = settled(0.6, 20)  # 3 % of the loop per call: room for about six more
     admitted = 0
-    while headroom.refusal(20 + admitted, now=1.0) is None:
-        headroom.admitted(1.0)
+    while headroom.refusal(20 + admitted, now=NOW) is None:
+        headroom.admitted(NOW)
         admitted += 1
-    assert 4 <= admitted <= 7
-    assert headroom.refusal(20 + admitted, now=1.0 + RAMP_S + 0.1) is None  # ramp over
+    assert 4 <= admitted <= 7  # a burst: none of them shows yet
+    assert headroom.refusal(20 + admitted, now=NOW + RAMP_S) is None  # the load would show
+
+
+def test_a_burst_of_joins_does_not_teach_a_false_cost_per_call() -> None:
+    headroom = settled(0.3, 50)  # 0.6 % a call
+    for tick in range(20):  # joins keep the loop busy while they ramp up
+        headroom.admitted(NOW + tick / 10)
+        headroom.observe(0.95, 0.0, 51 + tick, elapsed_s=0.1, now=NOW + tick / 10)
+    assert headroom.cost is not None and abs(headroom.cost - 0.006) < 0.0005
 
 
 def test_a_late_loop_refuses_even_when_it_is_not_busy() -> None:
@@ -73,6 +84,6 @@ def test_more_load_never_turns_a_refusal_into_an_admission(
     lower, higher = settled(busy, sessions), settled(max(busy, more), sessions)
     for headroom in (lower, higher):
         for _ in range(ramping):
-            headroom.admitted(0.0)
-    if lower.refusal(sessions, now=0.0) is not None:
-        assert higher.refusal(sessions, now=0.0) is not None
+            headroom.admitted(NOW)
+    if lower.refusal(sessions, now=NOW) is not None:
+        assert higher.refusal(sessions, now=NOW) is not None

@@ -15,9 +15,11 @@ barge-in's only once the caller has started talking over: a reply longer than 1.
 embedded stack's) is cut off by the caller's next turn, which is not one.
 
 With `--offered`, callers are offered to a server with admission control on: each creates
-its session over REST and dials it during the ramp, and a caller refused (a 503 or 429, or
-an `error` instead of `started`) counts as refused and hangs up. Missing replies are then
-counted among the admitted callers only, which is what admission control promises.
+its session over REST and dials it during the ramp; a caller refused (a 503 or 429, or an
+`error` instead of `started`) tries again after the server's `Retry-After` (a refused join:
+a second later), jittered by ±50 %, until the warm-up ends, and is refused for good after
+that. Missing replies are then counted among the admitted callers only, which is what
+admission control promises.
 
 The parent reads one line on stdout when measurement starts (`measuring`) and one when it stops
 (`done`); the per-turn results go to the JSON file named by `--results`.
@@ -162,7 +164,9 @@ class Crowd:
             for seed in range(8)
         ]
         self.callers: list[Caller] = []
-        self.refusals: Counter[str] = Counter()  # offered callers the server refused, by why
+        self.refusals: Counter[str] = Counter()  # offered callers refused for good, by why
+        self.attempts_refused = 0  # refusals of attempts, retried ones included
+        self.jitter = random.Random(1)
 
     @staticmethod
     def _frames(pcm: np.ndarray) -> list[bytes]:
@@ -218,30 +222,40 @@ class Crowd:
             self.begin(caller)
             return
 
-    async def offer(self, rest: ParleyClient, agent: str, index: int) -> None:
-        """One offered caller: admitted (it joins the crowd) or refused (counted)."""
+    async def offer(self, rest: ParleyClient, agent: str, index: int, until: float) -> None:
+        """One offered caller, trying as a real client does (again after `Retry-After`, or
+        a second after a refused join) until `until`: admitted, or refused for good."""
+        while True:
+            refusal, wait = await self._try(rest, agent, index)
+            if refusal is None:
+                return
+            self.attempts_refused += 1
+            wait *= self.jitter.uniform(0.5, 1.5)  # as clients do: no thundering herd
+            if self.loop.time() + wait >= until:
+                self.refusals[refusal] += 1
+                return
+            await asyncio.sleep(wait)
+
+    async def _try(self, rest: ParleyClient, agent: str, index: int) -> tuple[str | None, float]:
         try:
             session = await rest.create_session(agent)
             ws = await dial(session["websocket_url"])
         except ParleyError as exc:
-            self.refusals[f"rest {exc.status} {exc.code}"] += 1
-            return
+            return f"rest {exc.status} {exc.code}", exc.retry_after or REDIAL_PAUSE_S
         except Exception as exc:
-            self.refusals[f"dial {type(exc).__name__}"] += 1
-            return
+            return f"dial {type(exc).__name__}", REDIAL_PAUSE_S
         try:
             first = json.loads(await asyncio.wait_for(ws.recv(), 30))
         except (ConnectionClosed, TimeoutError, ValueError) as exc:
-            self.refusals[f"join {type(exc).__name__}"] += 1
             await ws.close()
-            return
+            return f"join {type(exc).__name__}", REDIAL_PAUSE_S
         if first.get("type") != "started":
-            self.refusals[f"join {first.get('payload', {}).get('code', first.get('type'))}"] += 1
             await ws.close()
-            return
+            return f"join {first.get('payload', {}).get('code', first.get('type'))}", REDIAL_PAUSE_S
         caller = Caller(index, ws)
         self.callers.append(caller)
         self.begin(caller)
+        return None, 0.0
 
     def status(self) -> dict[str, Any]:
         """Running totals for the soak's live view; every turn counts, not a window's."""
@@ -374,8 +388,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.offered:
             ticker = asyncio.create_task(crowd.tick())
             offers = []
+            until = crowd.loop.time() + sc.RAMP_S + args.warmup
             for index in range(args.sessions):
-                offers.append(asyncio.create_task(crowd.offer(rest, args.agent, index)))
+                offer = crowd.offer(rest, args.agent, index, until)
+                offers.append(asyncio.create_task(offer))
                 await asyncio.sleep(spread)
             await asyncio.gather(*offers)
         else:
@@ -426,6 +442,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "admitted": len(crowd.callers),
         "refused": sum(crowd.refusals.values()),
         "refusals": dict(crowd.refusals),
+        "attempts_refused": crowd.attempts_refused,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,7 @@ def run_level(
         "refusals": crowd["refusals"],
         **summarise(turns),
         "loop_lag_ms": loop_lag(start.metrics, end.metrics),
+        "loop_busy": _gauge(end.metrics, "parley_event_loop_busy_ratio"),
         "server_turn_mean_ms": turn_components(start.metrics, end.metrics),
         "server_cpu_percent": round(
             (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at) * 100, 1
@@ -80,3 +82,9 @@ def run_level(
         "server_rss_mb": round(busy_rss / 2**20, 1),
         "rss_per_session_mb": round((busy_rss - idle.rss_bytes) / 2**20 / max(1, sessions), 3),
     }
+
+
+def _gauge(metrics: str, name: str) -> float | None:
+    """A gauge's value in Prometheus text (the largest, if several processes report it)."""
+    found = re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.eE+-]+)$", metrics, re.MULTILINE)
+    return max(float(value) for value in found) if found else None

@@ -15,13 +15,17 @@ JSON = dict[str, Any]
 
 
 class ParleyError(Exception):
-    """A non-2xx answer, with the API's error code and message."""
+    """A non-2xx answer, with the API's error code and message, and how long the server
+    asked to wait before trying again (`Retry-After`, on 429 and 503), if it did."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 class ParleyClient:
@@ -68,7 +72,11 @@ class ParleyClient:
             code, message = str(error["code"]), str(error["message"])
         except (ValueError, KeyError, TypeError):
             code, message = "http_error", response.text[:500]
-        return ParleyError(response.status_code, code, message)
+        try:
+            retry_after: float | None = float(response.headers["retry-after"])
+        except (KeyError, ValueError):
+            retry_after = None
+        return ParleyError(response.status_code, code, message, retry_after)
 
     # Agents
     async def create_agent(self, **fields: Any) -> JSON:

@@ -122,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 live.follow_store(store.sessions.ended_among), name="parley-live-sync"
             ),
             asyncio.create_task(
-                headroom.watch(services.headroom, lambda: len(live), metrics.observe_loop_lag),
+                headroom.watch(services.headroom, lambda: len(live), metrics.observe_loop),
                 name="parley-headroom",
             ),
         ]

@@ -102,6 +102,11 @@ LOOP_LAG = Histogram(
 LOOP_LAG_MAX = Gauge(
     "parley_event_loop_lag_max_seconds", "Largest event-loop lag seen.", multiprocess_mode="max"
 )
+LOOP_BUSY = Gauge(
+    "parley_event_loop_busy_ratio",
+    "Share of wall time the event loop's thread spent on the CPU (smoothed), per process.",
+    multiprocess_mode="max",
+)
 
 _COMPONENTS = ("endpoint_ms", "stt_ms", "llm_ttft_ms", "tts_ttfb_ms", "total_ms")
 
@@ -125,9 +130,11 @@ def observe(emit: Callable[[Event], None]) -> Callable[[Event], None]:
 _worst_lag = 0.0
 
 
-def observe_loop_lag(lag: float) -> None:
-    """One sample of how late the event loop woke (seconds); the worst is kept too."""
+def observe_loop(lag: float, busy: float) -> None:
+    """One sample of how late the event loop woke (seconds; the worst is kept too) and its
+    smoothed busy share."""
     global _worst_lag
+    LOOP_BUSY.set(busy)
     LOOP_LAG.observe(lag)
     if lag > _worst_lag:
         _worst_lag = lag
