@@ -79,3 +79,21 @@ def test_the_speech_benchmark_reports_wer_and_turn_latency(
     assert (level["stack"], level["callers"], level["turns"]) == ("neural", 1, 2)
     assert level["first_audio_ms"]["p50"] > level["final_ms"]["p50"] >= 300  # after the endpoint
     assert 0 <= level["wer"] <= 1
+
+
+def test_an_offered_run_counts_who_was_admitted_and_who_refused(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "offered.json"
+    env = {**cli_env, "PARLEY_MAX_SESSIONS": "2"}  # the server holds two calls at most
+    parley(
+        env,
+        *("bench", "--offered", "--sessions", "3", "--seconds", "4", "--warmup", "1"),
+        *("--json", str(out)),
+        timeout=240,
+    )
+
+    result = json.loads(out.read_text())
+    assert (result["offered"], result["admitted"], result["refused"]) == (3, 2, 1)
+    assert list(result["refusals"]) == ["rest 503 server_busy"]
+    assert result["turns"] >= 2 and result["missing_replies"] == 0

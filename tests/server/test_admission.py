@@ -162,3 +162,15 @@ async def test_an_accounts_limit_holds_under_fifty_concurrent_joins(
         release.set()
         await asyncio.gather(*joins)
     assert admitted == 5 and refusals == ["too_many_sessions"] * 45
+
+
+async def test_an_account_at_its_limit_is_told_so_over_rest(tmp_path: Path) -> None:
+    settings = server_settings(tmp_path, vad="fake-vad", max_sessions_per_account=1)
+    async with serving(settings) as base, ParleyClient(base, KEY) as rest:
+        agent = (await rest.create_agent(**AGENT))["id"]
+        url = f"{base.replace('http://', 'ws://')}/ws/voice?token={KEY}"
+        async with VoiceClient.connect(url, start={"agent_id": agent}):
+            answer = await rest._http.post(f"/v1/agents/{agent}/sessions", json={})
+    assert answer.status_code == 429 and answer.headers["retry-after"] == "5"
+    assert answer.json()["error"]["code"] == "too_many_sessions"
+    assert "PARLEY_MAX_SESSIONS_PER_ACCOUNT" in answer.json()["error"]["message"]
