@@ -26,6 +26,7 @@ from parley.server.app import create_app
 from parley.server.deps import Services
 from parley.store import Store
 from tests.support.postgres import start_cluster
+from tests.support.redis import start_redis
 
 # schemathesis' pytest plugin (tests/fuzz) swaps hypothesis' example printer for one that
 # prints nothing (a speed-up for its own runs), which blanks the "Failing test case" of every
@@ -80,6 +81,24 @@ def postgres_server() -> Iterator[str]:
     finally:
         if cluster is not None:
             cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server's URL (its own, for this test session)."""
+    url = os.environ.get("PARLEY_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    started = start_redis(tmp_path_factory.mktemp("redis"))
+    if isinstance(started, str):
+        if os.environ.get("PARLEY_REQUIRE_REDIS"):
+            pytest.fail(f"Redis is required but unavailable: {started}")
+        pytest.skip(f"Redis unavailable: {started}")
+    try:
+        yield started.url
+    finally:
+        started.stop()
 
 
 @pytest.fixture

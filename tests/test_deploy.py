@@ -72,9 +72,11 @@ def test_the_compose_file_runs_two_instances_behind_a_proxy() -> None:
     [compose] = documents()["compose.yaml"]
     services = compose["services"]
     parleys = [name for name in services if name.startswith("parley")]
-    assert len(parleys) >= 2 and "postgres" in services and "proxy" in services
+    assert len(parleys) >= 2 and {"postgres", "redis", "proxy"} <= set(services)
     for name in parleys:
-        url = services[name]["environment"]["PARLEY_DATABASE_URL"]
+        environment = services[name]["environment"]
+        url = environment["PARLEY_DATABASE_URL"]
         assert url.startswith("postgresql://") and "@postgres:" in url
+        assert environment["PARLEY_REDIS_URL"].startswith("redis://redis:")
     caddy = (DEPLOY / "Caddyfile").read_text()
     assert all(f"{name}:8000" in caddy for name in parleys)

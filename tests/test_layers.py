@@ -17,6 +17,7 @@ ALLOWED = {
     "dialects": {"audio", "engine", "providers", "validation"},
     "store": {"config", "credentials"},
     "knowledge": set(),
+    "bus": {"config"},
 }
 
 

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     # loop is busier than `admission_busy` (a share of one core, projected with the calls
     # still ramping up) or later than `admission_lag_ms`. `admission=false` turns it off.
     admission: bool = True
+    # The control bus (parley/bus): Redis for a deployment of several processes or hosts
+    # (sessions ended at once wherever they live, account limits kept in Redis); none: in
+    # process, with the store as the go-between.
+    redis_url: str | None = None
     max_sessions: int = Field(default=0, ge=0)
     admission_busy: float = Field(default=0.75, gt=0, le=1)
     admission_lag_ms: float = Field(default=60.0, gt=0)

@@ -92,6 +92,7 @@ class LiveSession:
     conversation_id: str
     conversation: Conversation
     warnings: list[str] = field(default_factory=list)  # what the host could not honour
+    account_id: str = ""
 
 
 class SessionHost(Protocol):

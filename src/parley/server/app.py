@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from parley import __version__
+from parley.bus import for_settings as bus_for
 from parley.config import Settings
 from parley.knowledge.vectors import VectorCache
 from parley.providers.base import ProviderUnavailable
@@ -112,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker_id=await upkeep.start(),
         )
         services: Services = app.state.services
+        services.bus = bus_for(settings)
+        await services.bus.start(live.end_named)
+        upkeep.on_beat = lambda: services.bus.refresh(live.held())
         upkeep.after_sweep = lambda: ingestion.resume(services)
         await ingestion.resume(services)
         services.chore(ingestion.backfill(services), "embed-earlier-passages")
@@ -119,7 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background = [
             asyncio.create_task(upkeep.run(), name="parley-upkeep"),
             asyncio.create_task(
-                live.follow_store(store.sessions.ended_among), name="parley-live-sync"
+                # with a Redis bus endings arrive at once; the store's poll is the safety net
+                live.follow_store(
+                    store.sessions.ended_among, every_s=10.0 if settings.redis_url else 2.0
+                ),
+                name="parley-live-sync",
             ),
             asyncio.create_task(
                 headroom.watch(services.headroom, lambda: len(live), metrics.observe_loop),
@@ -138,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await upkeep.stop()
+            await services.bus.close()
             await hub.aclose()
             await store.close()
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from parley.bus import Bus, LocalBus
 from parley.config import Settings
 from parley.providers.hub import ProviderHub
 from parley.server import metrics
@@ -32,6 +33,7 @@ class Services:
     live: LiveSessions
     retriever: Retriever  # knowledge search: full text, and meaning when it can
     headroom: Headroom = field(default_factory=Headroom)  # room for one more call?
+    bus: Bus = field(default_factory=LocalBus)  # what the deployment's processes tell each other
     connections: ConnectionQuota = field(default_factory=lambda: ConnectionQuota(0))
     worker_id: str | None = None  # this process's row in the store's `workers`
     chores: set[asyncio.Task[None]] = field(default_factory=set)  # after-call work (summaries)

@@ -103,9 +103,21 @@ class ServerHost:
         services = self._services
         if services.live.draining:
             raise SessionRefused("shutting_down", SHUTTING_DOWN)
-        limit = services.settings.max_sessions_per_account
+        limit, bus = services.settings.max_sessions_per_account, services.bus
+        session_id = admission.session_id or new_id("ses")
         try:
-            return await self._open(admission, options, emit, dialect, limit)
+            held = False
+            if bus.keeps_limits:  # Redis counts the account's sessions; the store need not
+                hold = await bus.hold(admission.account_id, session_id, limit)
+                if hold == "full":
+                    raise AccountFull(limit)
+                held, limit = hold == "held", 0
+            try:
+                return await self._open(admission, options, emit, dialect, limit, session_id)
+            except BaseException:
+                if held:
+                    await bus.release(admission.account_id, session_id)
+                raise
         except AccountFull as full:
             metrics.ADMISSION_REFUSALS.labels("account_limit").inc()
             raise SessionRefused("too_many_sessions", str(full)) from None
@@ -117,6 +129,7 @@ class ServerHost:
         emit: Callable[[Event], None],
         dialect: Literal["native", "deepgram", "ultravox"],
         limit: int,
+        new_session_id: str,
     ) -> LiveSession:
         services = self._services
         store = services.store
@@ -166,11 +179,12 @@ class ServerHost:
                     dialect=dialect,
                     joined_by=services.worker_id,
                     live_limit=limit,
+                    session_id=new_session_id,
                     recording=options.record or agent.record,
                 )
                 session_id, conversation_id = session.id, session.conversation_id
             else:
-                session_id = new_id("ses")
+                session_id = new_session_id
                 conversation_id = options.conversation_id or new_id("cnv")
             record = keep and (options.record or agent.record)
 
@@ -226,7 +240,9 @@ class ServerHost:
             secrets,
         )
         conversation = Conversation(plan, voice, transcript, metrics.observe(emit), tools, recorder)
-        live = LiveSession(session_id, conversation_id, conversation, builder.warnings)
+        live = LiveSession(
+            session_id, conversation_id, conversation, builder.warnings, admission.account_id
+        )
         metrics.SESSIONS_STARTED.labels(dialect).inc()
         metrics.SESSIONS_LIVE.inc()
         services.live.add(live)
@@ -254,6 +270,11 @@ class ServerHost:
 
     async def closed(self, session: LiveSession) -> None:
         self._services.live.remove(session)
+        if self._services.bus.keeps_limits:
+            try:
+                await self._services.bus.release(session.account_id, session.session_id)
+            except Exception:  # Redis is away: the place lapses by itself
+                log.warning("could not free session %s's place on the bus", session.session_id)
         metrics.SESSIONS_LIVE.dec()
         self._builders.pop(session.session_id, None)
         if session.session_id in self._summarise:

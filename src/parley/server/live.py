@@ -84,6 +84,14 @@ class LiveSessions:
     def ids(self) -> list[str]:
         return list(self._sessions)
 
+    def held(self) -> dict[str, str]:
+        """The sessions this process holds, and their accounts."""
+        return {i: live.account_id for i, live in self._sessions.items()}
+
+    def end_named(self, session_ids: list[str], reason: str) -> int:
+        """`end` for a reason that came from outside (the bus): unknown ones are `error`."""
+        return self.end(session_ids, reason if reason in _REASONS else "error")  # type: ignore[arg-type]
+
     async def drain(self, seconds: float, grace_s: float) -> None:
         """Refuse new sessions, give live ones `seconds` to end, then end the rest."""
         self.draining = True

@@ -57,6 +57,7 @@ class Upkeep:
         self.pid = os.getpid()
         self.worker_id: str | None = None
         self.after_sweep: Callable[[], Awaitable[None]] | None = None  # e.g. resume reading
+        self.on_beat: Callable[[], Awaitable[None]] | None = None  # e.g. renew bus places
 
     async def start(self) -> str:
         self.worker_id = await self.store.workers.register(self.host, self.pid)
@@ -84,6 +85,8 @@ class Upkeep:
             try:
                 sessions, full = self._load()
                 await self.store.workers.beat(self.worker_id, self.host, self.pid, sessions, full)
+                if self.on_beat is not None:
+                    await self.on_beat()
                 if loop.time() >= next_sweep:
                     next_sweep = loop.time() + SWEEP_SECONDS
                     await self.sweep()

@@ -49,13 +49,14 @@ class Sessions:
         joined_by: str | None = None,
         recording: bool = False,
         live_limit: int = 0,
+        session_id: str | None = None,
     ) -> Session:
         """A new active session; `conversation_id` continues that conversation. `joined_by`
         (a worker id) creates it already joined, held live by that worker; then, with a
         `live_limit`, `AccountFull` if the account already holds that many live sessions."""
         now = datetime.now(UTC)
         session = Session(
-            id=new_id("ses"),
+            id=session_id or new_id("ses"),
             account_id=account_id,
             agent_id=agent_id,
             conversation_id=conversation_id or new_id("cnv"),

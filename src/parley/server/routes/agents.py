@@ -70,7 +70,7 @@ async def delete_agent(agent_id: str, account: AccountDep, found: ServicesDep) -
     if deleted is None:
         raise not_found("agent", agent_id)
     agent, ended_sessions = deleted
-    found.live.end(ended_sessions, "agent_deleted")
+    await found.bus.end_sessions(ended_sessions, "agent_deleted")  # on every process
     return AgentOut.of(agent)
 
 

@@ -180,6 +180,7 @@ async def delete_call(call_id: str, account: KeyAccount, found: ServicesDep) -> 
             raise ApiError(409, "call_ending", "the call is still ending; delete it again shortly")
     elif session.status == "active" and session.joined_at is not None:
         await found.store.sessions.end(session.id, "stop")  # live elsewhere: that process ends it
+        await found.bus.end_sessions([session.id], "stop")
         raise ApiError(
             409, "call_ending", "the call is ending on another server; delete it again shortly"
         )
