@@ -106,6 +106,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     """The environment for a `parley` subprocess, with its own data directory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
     env["PARLEY_DATA_DIR"] = str(tmp_path / "data")
+    env["PARLEY_ADMISSION"] = "false"  # tests share the machine; those about it turn it on
     return env
 
 
@@ -136,7 +137,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path, api_keys=(KEY_A,))
+    # admission control off: the tests' own work runs on the app's event loop
+    return Settings(
+        database_url=database_url, data_dir=tmp_path, api_keys=(KEY_A,), admission=False
+    )
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ class Full:
 @pytest.fixture
 async def full(tmp_path: Path) -> AsyncIterator[Full]:
     """A server that holds at most one call, holding one."""
-    settings = server_settings(tmp_path, vad="fake-vad", max_sessions=1)
+    settings = server_settings(tmp_path, vad="fake-vad", max_sessions=1, admission=True)
     async with serving(settings) as base, ParleyClient(base, KEY) as rest:
         agent = (await rest.create_agent(**AGENT))["id"]
         url = f"{base.replace('http://', 'ws://')}/ws/voice?token={KEY}"
@@ -66,7 +66,7 @@ async def test_a_deepgram_caller_gets_an_error_and_a_try_again_later_close(full:
 
 
 async def test_an_ultravox_join_is_closed_with_the_reason(tmp_path: Path) -> None:
-    settings = server_settings(tmp_path, vad="fake-vad", max_sessions=1)
+    settings = server_settings(tmp_path, vad="fake-vad", max_sessions=1, admission=True)
     async with (
         serving(settings) as base,
         httpx.AsyncClient(base_url=base, headers={"X-API-Key": KEY}) as http,
@@ -101,7 +101,7 @@ async def test_rest_refuses_new_sessions_when_no_process_has_room(full: Full) ->
 
 
 async def test_the_held_call_goes_on_and_room_returns_when_it_ends(tmp_path: Path) -> None:
-    settings = server_settings(tmp_path, vad="fake-vad", max_sessions=1)
+    settings = server_settings(tmp_path, vad="fake-vad", max_sessions=1, admission=True)
     async with serving(settings) as base, ParleyClient(base, KEY) as rest:
         agent = (await rest.create_agent(**AGENT))["id"]
         url = f"{base.replace('http://', 'ws://')}/ws/voice?token={KEY}"

@@ -45,7 +45,10 @@ class Server:
 
 
 def server_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    return Settings(data_dir=tmp_path, api_keys=(KEY,), **overrides)
+    """Admission control is off unless a test turns it on: tests share the machine's cores
+    (and, in process, the server's event loop), so a busy moment must not refuse a call
+    whose test is about something else."""
+    return Settings(data_dir=tmp_path, api_keys=(KEY,), **{"admission": False, **overrides})
 
 
 @pytest.fixture

@@ -108,6 +108,8 @@ class Headroom:
             return None
         if self.max_sessions and sessions >= self.max_sessions:
             return f"this server holds its maximum of {self.max_sessions} calls"
+        if sessions < MIN_SESSIONS_TO_MEASURE:
+            return None  # a process always takes its first calls: there are none to protect
         if self.lag_ms > self.lag_limit_ms:
             return f"this server is overloaded (its event loop runs {self.lag_ms:.0f} ms late)"
         cost = self.cost if self.cost is not None else PRIOR_COST
