@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from parley.client import ParleyClient, VoiceClient, VoiceError
 from parley.server.runner import serving
+from tests.support.joins import join_at_once
 from tests.voice.conftest import KEY, collect, server_settings
 
 AGENT = {"name": "a", "voice_id": "default", "system_prompt": "Hi.", "tts": "fake-tts"}
@@ -135,32 +136,9 @@ async def test_an_accounts_limit_holds_under_fifty_concurrent_joins(
         agent = (await rest.create_agent(**AGENT))["id"]
         sessions = [await rest.create_session(agent) for _ in range(25)]
         key_url = f"{base.replace('http://', 'ws://')}/ws/voice?token={KEY}"
-        urls = [s["websocket_url"] for s in sessions] + [key_url] * 25
-        admitted, refusals = 0, []
-        release, all_answered = asyncio.Event(), asyncio.Event()
-
-        async def join(url: str) -> None:
-            nonlocal admitted
-            start = {"agent_id": agent} if url == key_url else {}
-            try:
-                async with VoiceClient.connect(url, start=start) as call:
-                    admitted += 1
-                    answered()
-                    await release.wait()
-                    await call.stop()
-            except VoiceError as exc:
-                refusals.append(exc.code)
-                answered()
-
-        def answered() -> None:
-            if admitted + len(refusals) == len(urls):
-                all_answered.set()
-
-        joins = [asyncio.create_task(join(url)) for url in urls]
-        async with asyncio.timeout(60):
-            await all_answered.wait()
-        release.set()
-        await asyncio.gather(*joins)
+        joins = [(s["websocket_url"], {}) for s in sessions]
+        joins += [(key_url, {"agent_id": agent})] * 25  # API-key sessions count the same
+        admitted, refusals = await join_at_once(joins, within=60)
     assert admitted == 5 and refusals == ["too_many_sessions"] * 45
 
 

@@ -5,14 +5,14 @@ account's limit holds under 50 concurrent joins spread over both."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from parley.client import ParleyClient, VoiceClient, VoiceError
+from parley.client import ParleyClient, VoiceClient
+from tests.support.joins import join_at_once
 from tests.support.process import ServerProcess
 from tests.voice.conftest import collect
 
@@ -82,28 +82,6 @@ async def test_an_accounts_limit_holds_over_both_processes(
     async with ParleyClient(a.base_url, KEY) as rest:
         agent = (await rest.create_agent(**AGENT))["id"]
         sessions = [await rest.create_session(agent) for _ in range(50)]
-    admitted, refusals = 0, []
-    release, all_answered = asyncio.Event(), asyncio.Event()
-
-    async def join(index: int, url: str) -> None:
-        nonlocal admitted
-        try:
-            async with VoiceClient.connect(on((a, b)[index % 2], url)) as call:
-                admitted += 1
-                answered()
-                await release.wait()
-                await call.stop()
-        except VoiceError as exc:
-            refusals.append(exc.code)
-            answered()
-
-    def answered() -> None:
-        if admitted + len(refusals) == len(sessions):
-            all_answered.set()
-
-    joins = [asyncio.create_task(join(i, s["websocket_url"])) for i, s in enumerate(sessions)]
-    async with asyncio.timeout(90):
-        await all_answered.wait()
-    release.set()
-    await asyncio.gather(*joins)
+    joins = [(on((a, b)[i % 2], s["websocket_url"]), {}) for i, s in enumerate(sessions)]
+    admitted, refusals = await join_at_once(joins)
     assert admitted == LIMIT and refusals == ["too_many_sessions"] * (50 - LIMIT)
