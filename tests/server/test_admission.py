@@ -152,3 +152,12 @@ async def test_an_account_at_its_limit_is_told_so_over_rest(tmp_path: Path) -> N
     assert answer.status_code == 429 and answer.headers["retry-after"] == "5"
     assert answer.json()["error"]["code"] == "too_many_sessions"
     assert "PARLEY_MAX_SESSIONS_PER_ACCOUNT" in answer.json()["error"]["message"]
+
+
+async def test_a_burst_of_joins_counts_before_its_sessions_open(tmp_path: Path) -> None:
+    settings = server_settings(tmp_path, vad="fake-vad", max_sessions=10, admission=True)
+    async with serving(settings) as base, ParleyClient(base, KEY) as rest:
+        agent = (await rest.create_agent(**AGENT))["id"]
+        url = f"{base.replace('http://', 'ws://')}/ws/voice?token={KEY}"
+        admitted, refusals = await join_at_once([(url, {"agent_id": agent})] * 30, within=60)
+    assert admitted == 10 and refusals == ["server_busy"] * 20

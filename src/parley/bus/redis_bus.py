@@ -6,7 +6,11 @@
 - An account's live sessions are a sorted set `parley:live:<account>` scored by when each
   place lapses. Joining runs one Lua script (atomic in Redis): drop lapsed places, refuse
   if `limit` remain, else add. The process holding a session renews its place with every
-  heartbeat; a process that dies stops renewing, and its places lapse after `hold_s`.
+  heartbeat (adding it back if Redis lost it); a process that dies stops renewing, and its
+  places lapse after `hold_s`. Places are scored by the renewing host's clock: hosts must
+  keep time (NTP) within a fraction of `hold_s`.
+- A Redis that does not answer within 2 s is an error, never a hung call: joins fall back to
+  the store's count, endings to the store's poll.
 """
 
 from __future__ import annotations
@@ -46,7 +50,12 @@ class RedisBus(Bus):
     keeps_limits = True
 
     def __init__(self, url: str, hold_s: float = 30.0) -> None:
-        self._client: Any = redis.from_url(url)
+        # commands never hang a call: a Redis that stops answering is an error in 2 s;
+        # the subscription has its own connection, idle for long, checked by pings
+        self._client: Any = redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._listening: Any = redis.from_url(
+            url, socket_connect_timeout=2, health_check_interval=10
+        )
         self._hold_ms = int(hold_s * 1000)
         self._hold_script = self._client.register_script(_HOLD)
         self._listener: asyncio.Task[None] | None = None
@@ -60,7 +69,7 @@ class RedisBus(Bus):
     async def _listen(self, on_end: EndHandler, subscribed: asyncio.Event) -> None:
         while True:
             try:
-                async with self._client.pubsub() as pubsub:
+                async with self._listening.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
                     subscribed.set()
                     async for message in pubsub.listen():
@@ -83,10 +92,16 @@ class RedisBus(Bus):
         on_end(ids, reason)
 
     async def end_sessions(self, session_ids: Sequence[str], reason: str) -> None:
-        if session_ids:
+        """Published; if Redis cannot be reached the store already says they ended, and
+        every process's poll of it ends them a few seconds later."""
+        if not session_ids:
+            return
+        try:
             await self._client.publish(
                 CHANNEL, json.dumps({"ids": list(session_ids), "reason": reason})
             )
+        except Exception as exc:
+            log.warning("control bus: could not publish an ending (%s); the store's poll will", exc)
 
     async def hold(self, account_id: str, session_id: str, limit: int) -> Hold:
         if not limit:
@@ -102,12 +117,14 @@ class RedisBus(Bus):
         await self._client.zrem(_live_key(account_id), session_id)
 
     async def refresh(self, held: Mapping[str, str]) -> None:
+        """Renew the places of the sessions this process holds, adding back any Redis lost
+        (a restart, a failover, places that lapsed while this process could not beat)."""
         if not held:
             return
         lapse = int(time.time() * 1000) + self._hold_ms
         async with self._client.pipeline(transaction=False) as pipe:
             for session_id, account_id in held.items():
-                pipe.zadd(_live_key(account_id), {session_id: lapse}, xx=True)
+                pipe.zadd(_live_key(account_id), {session_id: lapse})
                 pipe.pexpire(_live_key(account_id), self._hold_ms * 2)
             await pipe.execute()
 
@@ -117,3 +134,4 @@ class RedisBus(Bus):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
         await self._client.aclose()
+        await self._listening.aclose()

@@ -93,7 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store,
             settings.heartbeat_seconds,
             lambda: live.ended,
-            lambda: (len(live), app.state.services.room_refusal() is not None),
+            lambda: (
+                len(live),
+                live.draining or app.state.services.room_refusal() is not None,
+            ),
         )
         app.state.services = Services(
             settings=settings,

@@ -34,6 +34,7 @@ class Services:
     retriever: Retriever  # knowledge search: full text, and meaning when it can
     headroom: Headroom = field(default_factory=Headroom)  # room for one more call?
     bus: Bus = field(default_factory=LocalBus)  # what the deployment's processes tell each other
+    pending: int = 0  # connections admitted whose sessions have not opened yet
     connections: ConnectionQuota = field(default_factory=lambda: ConnectionQuota(0))
     worker_id: str | None = None  # this process's row in the store's `workers`
     chores: set[asyncio.Task[None]] = field(default_factory=set)  # after-call work (summaries)
@@ -43,7 +44,7 @@ class Services:
     def room_refusal(self) -> str | None:
         """Why this process takes no new call now (None: it does)."""
         loop = asyncio.get_running_loop()
-        return self.headroom.refusal(len(self.live), loop.time())
+        return self.headroom.refusal(len(self.live) + self.pending, loop.time())
 
     async def check_room(self, account_id: str) -> None:
         """Before a session is created over REST: 429 when the account holds its limit of

@@ -44,6 +44,7 @@ from parley.store.tables import Agent
 
 log = logging.getLogger("parley.server")
 
+BUS_WAIT_S = 2.0  # the longest a join or an ending waits on Redis
 SHUTTING_DOWN = "this server is shutting down and takes no new sessions; connect again"
 
 
@@ -53,6 +54,7 @@ class ServerHost:
         self._builders: dict[str, VoiceBuilder] = {}
         self._summarise: set[str] = set()  # calls whose summary is written when they end
         self._slot: str | None = None
+        self._pending = False  # admitted, not yet opened: counts against the room
 
     async def admit(self, credential: str) -> Admission:
         admission = await self._admission(credential)
@@ -62,17 +64,24 @@ class ServerHost:
         if busy is not None:
             metrics.ADMISSION_REFUSALS.labels("busy").inc()
             raise SessionRefused("server_busy", f"{busy}; try again shortly")
-        self._services.headroom.admitted(asyncio.get_running_loop().time())
         self._slot = self._services.connections.acquire(credential)
         if self._slot is None:
             limit = self._services.connections.per_credential
             raise SessionRefused(
                 "too_many_connections", f"this credential already holds {limit} connections"
             )
+        self._pending = True
+        self._services.pending += 1  # a burst of joins counts before its sessions open
         return admission
+
+    def _opened(self) -> None:
+        if self._pending:
+            self._pending = False
+            self._services.pending -= 1
 
     def release(self) -> None:
         """The connection is over: give its credential's slot back (idempotent)."""
+        self._opened()
         if self._slot is not None:
             self._services.connections.release(self._slot)
             self._slot = None
@@ -107,11 +116,14 @@ class ServerHost:
         session_id = admission.session_id or new_id("ses")
         try:
             held = False
-            if bus.keeps_limits:  # Redis counts the account's sessions; the store need not
-                hold = await bus.hold(admission.account_id, session_id, limit)
+            if bus.keeps_limits and limit:  # Redis counts the account's sessions
+                hold = await self._hold(admission.account_id, session_id, limit)
                 if hold == "full":
                     raise AccountFull(limit)
-                held, limit = hold == "held", 0
+                if hold == "taken":
+                    raise SessionRefused("session_unavailable", "this session is already joined")
+                if hold == "held":
+                    held, limit = True, 0  # the store need not count too
             try:
                 return await self._open(admission, options, emit, dialect, limit, session_id)
             except BaseException:
@@ -121,6 +133,18 @@ class ServerHost:
         except AccountFull as full:
             metrics.ADMISSION_REFUSALS.labels("account_limit").inc()
             raise SessionRefused("too_many_sessions", str(full)) from None
+        finally:
+            self._opened()
+
+    async def _hold(self, account_id: str, session_id: str, limit: int) -> str:
+        """The bus's answer, or `unknown` when it cannot be asked (the store counts then)."""
+        try:
+            return await asyncio.wait_for(
+                self._services.bus.hold(account_id, session_id, limit), BUS_WAIT_S
+            )
+        except Exception as exc:
+            log.warning("control bus unavailable (%s): the store keeps the account's limit", exc)
+            return "unknown"
 
     async def _open(
         self,
@@ -184,6 +208,8 @@ class ServerHost:
                 )
                 session_id, conversation_id = session.id, session.conversation_id
             else:
+                if limit and await store.sessions.count_live(admission.account_id) >= limit:
+                    raise AccountFull(limit)  # stored sessions only: ephemeral ones leave no row
                 session_id = new_session_id
                 conversation_id = options.conversation_id or new_id("cnv")
             record = keep and (options.record or agent.record)
@@ -246,6 +272,7 @@ class ServerHost:
         metrics.SESSIONS_STARTED.labels(dialect).inc()
         metrics.SESSIONS_LIVE.inc()
         services.live.add(live)
+        services.headroom.admitted(asyncio.get_running_loop().time())
         self._builders[session_id] = builder
         if dialect == "ultravox" and keep:
             self._summarise.add(session_id)
@@ -272,7 +299,10 @@ class ServerHost:
         self._services.live.remove(session)
         if self._services.bus.keeps_limits:
             try:
-                await self._services.bus.release(session.account_id, session.session_id)
+                await asyncio.wait_for(
+                    self._services.bus.release(session.account_id, session.session_id),
+                    BUS_WAIT_S,
+                )
             except Exception:  # Redis is away: the place lapses by itself
                 log.warning("could not free session %s's place on the bus", session.session_id)
         metrics.SESSIONS_LIVE.dec()

@@ -57,17 +57,21 @@ async def _ingest(services: Services, document: Document) -> None:
         passages = await asyncio.to_thread(chunks, text)
         if not passages:
             raise IngestionFailed("the document has no text")
-        embedder = services.retriever.embedder
+        embedder, reader = services.retriever.embedder, services.worker_id
         if embedder is None:
-            await store.ingested(document.id, passages)
+            written = await store.ingested(document.id, passages, reader=reader)
         else:
             try:
                 vectors = await embedder.embed_documents(passages)
             except ProviderError as exc:
                 raise IngestionFailed(f"the embedding provider failed: {exc}") from None
-            await store.ingested(document.id, passages, _blobs(vectors), embedder.model)
-    except asyncio.CancelledError:
-        await store.failed(document.id, "the server stopped before the document was read")
+            written = await store.ingested(
+                document.id, passages, _blobs(vectors), embedder.model, reader=reader
+            )
+        if not written:
+            log.info("document %s: read, but no longer this process's to store", document.id)
+    except asyncio.CancelledError:  # the server stops: whichever process runs next reads it
+        await store.unclaim(document.id)
         raise
     except (IngestionFailed, ExtractionFailed) as exc:
         log.info("document %s failed: %s", document.id, exc)

@@ -85,13 +85,16 @@ class Upkeep:
             try:
                 sessions, full = self._load()
                 await self.store.workers.beat(self.worker_id, self.host, self.pid, sessions, full)
-                if self.on_beat is not None:
-                    await self.on_beat()
                 if loop.time() >= next_sweep:
                     next_sweep = loop.time() + SWEEP_SECONDS
                     await self.sweep()
             except Exception:
                 log.exception("store upkeep failed; retrying")
+            if self.on_beat is not None:  # apart: a bus that fails must not stop the beat
+                try:
+                    await asyncio.wait_for(self.on_beat(), self.heartbeat_s)
+                except Exception as exc:
+                    log.warning("upkeep: %s", exc or type(exc).__name__)
 
     async def hand_back_memory(self) -> None:
         ended = self._sessions_ended()

@@ -209,13 +209,17 @@ class Knowledge:
         passages: Sequence[str],
         vectors: Sequence[bytes] | None = None,
         model: str | None = None,
-    ) -> None:
+        reader: str | None = None,
+    ) -> bool:
         """The document's chunks (with their vectors, if any), indexed, and the document
-        ready (all or nothing)."""
+        ready (all or nothing). False, and nothing written, if it is no longer `reader`'s to
+        write: deleted, already read, or claimed by another worker while this one stalled."""
         async with self._sessions.begin() as db:
-            document = await db.get(Document, document_id)
-            if document is None:
-                return  # deleted while it was being read
+            document = await db.get(Document, document_id, with_for_update=True)
+            if document is None or document.status != "processing":
+                return False
+            if reader is not None and document.worker_id not in (None, reader):
+                return False
             rows = [
                 Chunk(
                     id=new_id("chk"),
@@ -235,6 +239,16 @@ class Knowledge:
             document.status, document.chunks, document.error = "ready", len(rows), None
             document.worker_id = None
             await _bump(db, [document.collection_id])
+        return True
+
+    async def unclaim(self, document_id: str) -> None:
+        """Still `processing`, but no process's: the next sweep of any claims it."""
+        async with self._sessions.begin() as db:
+            await db.execute(
+                update(Document)
+                .where(Document.id == document_id, Document.status == "processing")
+                .values(worker_id=None)
+            )
 
     async def failed(self, document_id: str, error: str) -> None:
         async with self._sessions.begin() as db:
