@@ -33,6 +33,7 @@ log = logging.getLogger("parley.dialects")
 FLUSH_SECONDS = 5.0
 CLOSE_SECONDS = 15.0  # a conversation still closing after this (a hung store) is cancelled
 POLICY_CLOSE = 1008
+TRY_AGAIN_LATER = 1013  # RFC 6455: the server is full, not the client wrong
 
 # (code, message, fatal): how the dialect shows an error to its client.
 ReportError = Callable[[str, str, bool], None]

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from parley.dialects.connection import Connection
+from parley.dialects.connection import POLICY_CLOSE, TRY_AGAIN_LATER, Connection
 from parley.dialects.host import Admission, SessionHost, SessionOptions, SessionRefused
 from parley.dialects.limits import Limits, too_large
 from parley.dialects.native import messages
@@ -28,7 +28,6 @@ from parley.validation import describe_errors
 log = logging.getLogger("parley.dialects")
 
 UNAUTHORIZED_CLOSE = 4401
-TRY_AGAIN_LATER = 1013  # RFC 6455's "try again later": the server is full, not the client wrong
 TRY_LATER = ("server_busy", "shutting_down")
 
 
@@ -70,7 +69,7 @@ class NativeSession:
     def _refuse(self, code: str, message: str) -> None:
         self._conn.outbox.put(messages.error(code, message, fatal=True))
         close = {"unauthorized": UNAUTHORIZED_CLOSE, **dict.fromkeys(TRY_LATER, TRY_AGAIN_LATER)}
-        self._conn.outbox.close_after_pending(close.get(code, 1008), code)
+        self._conn.outbox.close_after_pending(close.get(code, POLICY_CLOSE), code)
 
     async def _converse(self, admission: Admission) -> None:
         while (data := await self._socket.receive()) is not None:

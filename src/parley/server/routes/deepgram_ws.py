@@ -13,6 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 
+from parley.dialects.connection import TRY_AGAIN_LATER
 from parley.dialects.deepgram.messages import error
 from parley.dialects.deepgram.session import DeepgramSession
 from parley.dialects.deepgram.settings import Version
@@ -22,7 +23,6 @@ from parley.server.host import ServerHost
 from parley.server.sockets import StarletteSocket, connection_limits
 
 router = APIRouter(tags=["deepgram"])
-TRY_AGAIN_LATER = 1013
 
 # Refusals that are not about the credential, as the handshake's status and Deepgram code.
 _DENIALS = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 
+from parley.dialects.connection import TRY_AGAIN_LATER
 from parley.dialects.host import SessionRefused
 from parley.dialects.ultravox.session import UltravoxSession
 from parley.server.deps import ServicesDep
@@ -18,7 +19,6 @@ from parley.server.host import ServerHost
 from parley.server.sockets import StarletteSocket, connection_limits
 
 router = APIRouter(tags=["calls (Ultravox)"])
-TRY_AGAIN_LATER = 1013  # a process with no room for the call closes the socket with this
 
 _DENIALS = {
     "unauthorized": 401,
