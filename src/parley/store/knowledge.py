@@ -274,14 +274,6 @@ class Knowledge:
 
     # Search -----------------------------------------------------------------------------------
 
-    async def query(
-        self, account_id: str, collection_ids: Sequence[str], text: str, top_k: int
-    ) -> list[Hit]:
-        """The best passages for `text` by full text alone, in these collections and their
-        pages, best first (the server's `Retriever` adds semantic ranking when it can)."""
-        within = await self.searchable(account_id, collection_ids)
-        return await self.hits(account_id, await self.lexical(within, text, top_k))
-
     async def lexical(
         self, within: Sequence[str], text: str, limit: int
     ) -> list[tuple[str, float]]:
