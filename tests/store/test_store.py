@@ -112,8 +112,8 @@ async def test_a_tool_call_row_is_completed_in_place(store: Store) -> None:
         tool={"id": "c1", "name": "lookup", "arguments": {}, "status": "running"},
     )
 
-    await store.messages.update(
-        call.id, tool={**(call.tool or {}), "status": "completed", "result": "42"}
+    store.messages.batch.update(
+        call.id, {"tool": {**(call.tool or {}), "status": "completed", "result": "42"}}
     )
 
     rows, _ = await store.messages.for_session(DEFAULT_ACCOUNT_ID, session.id, limit=10, offset=0)

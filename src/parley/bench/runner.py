@@ -64,6 +64,7 @@ def run_level(
         crowd = json.loads(results.read_text())
     turns = crowd["turns"]
     busy_rss = max(start.rss_bytes, end.rss_bytes)
+    elapsed = end.at - start.at
     return {
         "sessions": sessions,
         "seconds": seconds,
@@ -76,9 +77,11 @@ def run_level(
         "loop_lag_ms": loop_lag(start.metrics, end.metrics),
         "loop_busy": _gauge(end.metrics, "parley_event_loop_busy_ratio"),
         "server_turn_mean_ms": turn_components(start.metrics, end.metrics),
-        "server_cpu_percent": round(
-            (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at) * 100, 1
-        ),
+        "server_cpu_percent": round((end.cpu_seconds - start.cpu_seconds) / elapsed * 100, 1),
+        "server_cpu_parts": {  # the same, split: event loops, other threads, VAD worker
+            part: round((end.cpu_parts[part] - start.cpu_parts[part]) / elapsed * 100, 1)
+            for part in end.cpu_parts
+        },
         "server_rss_mb": round(busy_rss / 2**20, 1),
         "rss_per_session_mb": round((busy_rss - idle.rss_bytes) / 2**20 / max(1, sessions), 3),
     }

@@ -27,6 +27,9 @@ def free_port() -> int:
 class Sample:
     cpu_seconds: float
     rss_bytes: int
+    # where the CPU went: each process's main thread (the event loop), its other threads
+    # (database, speech), and its child processes (the VAD worker)
+    cpu_parts: dict[str, float]
     at: float
     metrics: str
 
@@ -105,14 +108,31 @@ class BenchServer:
         root = psutil.Process(self._process.pid)
         processes = [root, *root.children(recursive=True)]
         cpu, rss = 0.0, 0
+        parts = {"loop": 0.0, "threads": 0.0, "children": 0.0}
         for process in processes:
             try:
                 times = process.cpu_times()
                 cpu += times.user + times.system
                 rss += process.memory_info().rss
+                _split(process, times.user + times.system, parts)
             except psutil.NoSuchProcess:
                 continue
         if self.workers > 1:
             rss -= root.memory_info().rss  # the supervisor holds no sessions
         metrics = httpx.get(f"{self.url}/metrics", timeout=10).text
-        return Sample(cpu, rss, time.monotonic(), metrics)
+        return Sample(cpu, rss, parts, time.monotonic(), metrics)
+
+
+def _split(process: psutil.Process, total: float, parts: dict[str, float]) -> None:
+    """Add a process's CPU to the loop / threads / children parts of a sample.
+
+    A serving process (`parley serve` or one of its uvicorn workers) runs its event loop on
+    the main thread; a helper process (the Silero VAD worker) counts whole as a child.
+    """
+    if any(arg.startswith("parley.providers.") for arg in process.cmdline()):
+        parts["children"] += total
+        return
+    main = next((t for t in process.threads() if t.id == process.pid), None)
+    loop = main.user_time + main.system_time if main else 0.0
+    parts["loop"] += loop
+    parts["threads"] += total - loop

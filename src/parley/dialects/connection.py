@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from parley.audio.formats import AudioFormat
@@ -66,16 +66,26 @@ class Connection:
         """Stop reading: the server closes (or has closed) this connection."""
         return self._done or self.outbox.closed
 
-    async def serve(self, handle: Callable[[], Awaitable[None]]) -> None:
-        """Run the dialect's handler for this connection, then `finish`, however it ends."""
-        self._handler = asyncio.current_task()
+    async def serve(self, handle: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run the dialect's handler for this connection, then `finish`, however it ends.
+
+        The handler runs in a task of its own: every frame it waits for then resumes its few
+        coroutines, not the thirty of the ASGI stack (middleware, routing) that called this,
+        and a connection waits for a frame fifty times a second. Cancelling the caller
+        cancels the handler with it.
+        """
+        self._handler = handler = asyncio.create_task(handle(), name="parley-connection")
         try:
-            await handle()
+            await handler
         except asyncio.CancelledError:
-            if not self._abandoned or self._handler is None:
+            current = asyncio.current_task()
+            if not self._abandoned or (current is not None and current.cancelling()):
                 raise
-            self._handler.uncancel()  # we cancelled it ourselves: the client stopped reading
+            # we cancelled the handler ourselves: the client stopped reading
         finally:
+            if not handler.done():  # the caller was cancelled: the handler is unwinding
+                with contextlib.suppress(asyncio.CancelledError):
+                    await handler
             await self.finish()
 
     def start(self, live: LiveSession, input_format: AudioFormat) -> None:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 
 from parley.dialects.socket import Socket
+from parley.engine.mailbox import Mailbox
 
 log = logging.getLogger("parley.dialects")
 
@@ -34,7 +35,7 @@ class Outbox:
         self._socket = socket
         self._on_overflow = on_overflow
         self._stall_s = stall_s
-        self._queue: asyncio.Queue[str | bytes | object] = asyncio.Queue(MAX_FRAMES)
+        self._queue: Mailbox[str | bytes | object] = Mailbox()
         self._loop = asyncio.get_running_loop()
         self._progress_at = self._loop.time()  # the last write, or when the queue was empty
         self._task = asyncio.create_task(self._run(), name="parley-outbox")
@@ -45,15 +46,15 @@ class Outbox:
         if self.closed:
             return
         now = self._loop.time()
-        if self._queue.empty():
+        if not self._queue:
             self._progress_at = now
         elif now - self._progress_at > self._stall_s:
             self._overflow(f"nothing written for {self._stall_s:.0f} s")
             return
-        try:
-            self._queue.put_nowait(data)
-        except asyncio.QueueFull:
+        if len(self._queue) >= MAX_FRAMES:
             self._overflow(f"{MAX_FRAMES} frames waiting")
+            return
+        self._queue.put(data)
 
     def _overflow(self, why: str) -> None:
         if not self._overflowed:
@@ -67,8 +68,7 @@ class Outbox:
             return
         self.closed = True
         self._close_args = (code, reason)
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(_CLOSE)
+        self._queue.put(_CLOSE)
 
     async def wait(self) -> None:
         with contextlib.suppress(asyncio.CancelledError):

@@ -59,6 +59,7 @@ from parley.engine.events import (
 )
 from parley.engine.hearing import HeardFrames, RecognitionFailed
 from parley.engine.listening import Listener
+from parley.engine.mailbox import Mailbox
 from parley.engine.plan import Plan, Voice
 from parley.engine.timers import ArmTimer, CancelTimer, TimerFired, TimerKey, TimerKind
 from parley.engine.tooldesk import ServerToolDone, error_result
@@ -111,7 +112,7 @@ class Conversation:
         self._store = transcript
         self._emit = emit
         self._server_tools = server_tools
-        self._inbox: asyncio.Queue[object] = asyncio.Queue()
+        self._inbox: Mailbox[object] = Mailbox()
         self._control: deque[Command] = deque()
         self._held: object | None = None  # taken from the inbox, waiting behind control
         self._drained = asyncio.Event()
@@ -133,16 +134,17 @@ class Conversation:
     def submit(self, command: Command) -> None:
         """Hand a command to the actor (never blocks). Control goes ahead of audio."""
         if isinstance(command, UserAudio):
-            self._inbox.put_nowait(command)
-            if self._inbox.qsize() > BACKLOG_HIGH:
+            self._inbox.put(command)
+            if len(self._inbox) > BACKLOG_HIGH:
                 self._drained.clear()
         else:
             self._control.append(command)
-            self._inbox.put_nowait(_WAKE)
+            self._inbox.put(_WAKE)
 
     async def deliver(self, command: Command) -> None:
         """Hand a command over, waiting first if the actor is far behind (backpressure)."""
-        await self._drained.wait()
+        if not self._drained.is_set():
+            await self._drained.wait()
         self.submit(command)
 
     # The actor --------------------------------------------------------------------------
@@ -152,8 +154,8 @@ class Conversation:
         self._listener = Listener(
             source=self.plan.input_format,
             vad=self.voice.vad,
-            recognizer=self.voice.recognizer(_Posting(self._inbox.put_nowait)),
-            results_ready=functools.partial(self._inbox.put_nowait, _HEARD_MORE),
+            recognizer=self.voice.recognizer(_Posting(self._inbox.put)),
+            results_ready=functools.partial(self._inbox.put, _HEARD_MORE),
         )
         self._llm, self._tts = self.voice.llm, self.voice.tts
         reason: EndReason = "error"
@@ -182,7 +184,7 @@ class Conversation:
             item, self._held = self._held, None
             return item
         item = await self._inbox.get()
-        if not self._drained.is_set() and self._inbox.qsize() < BACKLOG_LOW:
+        if not self._drained.is_set() and len(self._inbox) < BACKLOG_LOW:
             self._drained.set()
         if self._control:  # arrived while waiting: control first, the item after it
             if item is not _WAKE:
@@ -236,7 +238,7 @@ class Conversation:
                     work.ask(self._llm, effect.request)
             elif isinstance(effect, StartSpeech):
                 self._work[effect.response] = ResponseWork(
-                    effect.response, self._tts, self._inbox.put_nowait
+                    effect.response, self._tts, self._inbox.put
                 )
             elif isinstance(effect, EndSpeech):
                 if (work := self._work.get(effect.response)) is not None:
@@ -283,7 +285,7 @@ class Conversation:
 
     def _fire(self, key: tuple[TimerKind, TimerKey], fired: TimerFired) -> None:
         self._timers.pop(key, None)
-        self._inbox.put_nowait(fired)
+        self._inbox.put(fired)
 
     def _run_tool(self, effect: RunTool) -> None:
         runner = self._server_tools
@@ -297,11 +299,9 @@ class Conversation:
                 raise
             except Exception as exc:
                 log.info("server-side tool %s failed: %s", effect.definition.name, exc)
-                self._inbox.put_nowait(
-                    ServerToolDone(effect.call_id, error_result(str(exc)), failed=True)
-                )
+                self._inbox.put(ServerToolDone(effect.call_id, error_result(str(exc)), failed=True))
             else:
-                self._inbox.put_nowait(
+                self._inbox.put(
                     ServerToolDone(effect.call_id, answer.text, failed=False, answer=answer)
                 )
 

@@ -1,9 +1,10 @@
 """The agent's side of the audio: synthesised speech out to the caller, in real time.
 
 For each response the speaker converts synthesiser audio to the session's output format,
-cuts it into fixed frames, paces them out (`Pacer`) and keeps the `PlaybackLedger` that maps
-played audio back to the words it spoke. Each sentence's tail is flushed from the resampler
-and padded to a whole frame, so no audio is held back between sentences.
+cuts it into fixed frames, paces them out (`Pacer`; frames due together leave as one
+message) and keeps the `PlaybackLedger` that maps played audio back to the words it spoke.
+Each sentence's tail is flushed from the resampler and padded to a whole frame, so no audio
+is held back between sentences.
 
 A client that reports playback (`played`) refines the estimate: from its last report on,
 playback is assumed to continue in real time.
@@ -75,12 +76,17 @@ class Speaker:
             self.pacer.push([rest + padding], now)
 
     def send_due(self, now: float) -> int:
-        """Send the frames that are due; returns how many were sent."""
+        """Send the frames that are due, as one message; returns how many frames were sent.
+
+        One message per wake-up, not one per frame: every message costs a trip through the
+        dialect, the outbox and the socket, and the pacer already lets frames leave in bunches
+        (`Plan.pace_quantum_ms`), so a bunch is sent as the client would have queued it anyway.
+        """
         frames = self.pacer.due(now)
-        for frame in frames:
-            self._emit(AgentAudio(frame, self._seq))
+        if frames:
+            self._emit(AgentAudio(b"".join(frames), self._seq))
             self._seq += 1
-            self._session_ms += self.frame_ms
+            self._session_ms += self.frame_ms * len(frames)
         return len(frames)
 
     def acknowledge(self, played_ms: float, now: float) -> None:

@@ -1,11 +1,16 @@
 """The engine's transcript store, on the database: one message row per record.
 
 Records arrive numbered (`seq`) by the engine; the first time a `seq` is seen it is inserted,
-afterwards the row is completed in place (a tool call's result).
+afterwards the row is completed in place (a tool call's result). Rows go through the store's
+write-behind (`MessageBatcher`), shared by every session of the process; ending the session
+waits until they are written.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from parley.credentials import new_id
 from parley.engine.events import EndReason
 from parley.engine.transcript import Record
 from parley.store import Store
@@ -24,31 +29,33 @@ class StoredTranscript:
     async def save(self, record: Record) -> None:
         if not self._keep:
             return
+        changes = {
+            "text": record.text,
+            "interrupted": record.interrupted,
+            "tool": record.tool,
+            "metrics": record.metrics,
+            "citations": record.citations,
+        }
+        batch = self._store.messages.batch
         row = self._rows.get(record.seq)
         if row is not None:
-            await self._store.messages.update(
-                row,
-                text=record.text,
-                interrupted=record.interrupted,
-                tool=record.tool,
-                metrics=record.metrics,
-                citations=record.citations,
-            )
+            batch.update(row, changes)
             return
-        message = await self._store.messages.append(
-            session_id=self._session_id,
-            conversation_id=self._conversation_id,
-            seq=record.seq,
-            role=record.role,
-            text=record.text,
-            turn=record.turn,
-            interrupted=record.interrupted,
-            tool=record.tool,
-            metrics=record.metrics,
-            medium=record.medium,
-            citations=record.citations,
+        row = self._rows[record.seq] = new_id("msg")
+        batch.insert(
+            {
+                "id": row,
+                "session_id": self._session_id,
+                "conversation_id": self._conversation_id,
+                "seq": record.seq,
+                "role": record.role,
+                "turn": record.turn,
+                "medium": record.medium,
+                "created_at": datetime.now(UTC),
+                **changes,
+            }
         )
-        self._rows[record.seq] = message.id
 
     async def finish(self, reason: EndReason) -> None:
+        await self._store.messages.batch.flush()  # the transcript is whole before it is ended
         await self._store.sessions.end(self._session_id, reason)

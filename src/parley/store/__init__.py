@@ -67,4 +67,5 @@ class Store:
             await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        await self.messages.batch.close()
         await self.engine.dispose()

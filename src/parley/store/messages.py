@@ -1,9 +1,12 @@
 """The transcript: one row per utterance or tool call, in speaking order.
 
 The conversation engine is the only writer for a session and numbers its messages (`seq`)
-itself, so appends need no read-modify-write and survive a crash right after they return.
-A tool call is one row, written when the call is dispatched and completed in place when its
-result arrives, so the stored call and its result can never be separated.
+itself, so writes need no read-modify-write. A tool call is one row, written when the call
+is dispatched and completed in place when its result arrives, so the stored call and its
+result can never be separated. Live sessions write through `batch` (`MessageBatcher`: every
+session's rows together, a few times a second); reads wait for it first, so a transcript read
+through this process includes everything its live sessions have said. `append` writes one
+row at once.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parley.credentials import new_id
 from parley.store._paging import page
+from parley.store.message_batch import MessageBatcher
 from parley.store.tables import Message, Session
 
 ROLES = ("user", "agent", "tool_call")
@@ -25,6 +29,7 @@ ROLES = ("user", "agent", "tool_call")
 class Messages:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self.batch = MessageBatcher(sessions)  # how live sessions write their transcripts
 
     async def append(
         self,
@@ -62,15 +67,6 @@ class Messages:
             db.add(message)
         return message
 
-    async def update(self, message_id: str, **changes: Any) -> None:
-        """Complete a row in place (a tool call's result, a turn's metrics)."""
-        async with self._sessions.begin() as db:
-            message = await db.get(Message, message_id)
-            if message is None:
-                raise LookupError(f"no message {message_id}")
-            for field, value in changes.items():
-                setattr(message, field, value)
-
     async def for_session(
         self, account_id: str, session_id: str, *, limit: int, offset: int
     ) -> tuple[Sequence[Message], int]:
@@ -80,6 +76,7 @@ class Messages:
             .where(Message.session_id == session_id, Session.account_id == account_id)
             .order_by(Message.seq)
         )
+        await self.batch.flush()  # read what this process's live sessions have said, too
         async with self._sessions() as db:
             return await page(db, query, limit=limit, offset=offset)
 
@@ -91,5 +88,6 @@ class Messages:
             .where(Message.conversation_id == conversation_id, Session.account_id == account_id)
             .order_by(Session.created_at, Message.seq)
         )
+        await self.batch.flush()
         async with self._sessions() as db:
             return (await db.execute(query)).scalars().all()

@@ -50,7 +50,7 @@ _HEADER = struct.Struct("<II")
 _SILENT = bytes(FRAME * 2)
 WORKER_MODULE = "parley.providers.vad.silero_worker"
 START_TIMEOUT_S = 60.0
-GATHER_S = 0.004  # frames are gathered this long and written to the child in one go
+GATHER_S = 0.008  # frames are gathered this long and written to the child in one go
 MAX_BACKLOG = 4 << 20  # ~4,000 frames: over a second of audio for 100 sessions
 
 
