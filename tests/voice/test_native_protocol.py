@@ -256,7 +256,8 @@ async def test_g711_output_has_the_right_rate(server: Server) -> None:
 
     audio = b"".join(a["data"] for a in of(messages, "audio"))
     assert len(audio) == pytest.approx(0.6 * 8000, abs=160)  # one byte a sample
-    assert all(len(a["data"]) == 160 for a in of(messages, "audio"))  # 20 ms frames
+    # whole 20 ms frames, several in a message when they are due together
+    assert all(len(a["data"]) % 160 == 0 for a in of(messages, "audio"))
 
 
 async def test_a_client_tool_call_round_trip(server: Server) -> None:
