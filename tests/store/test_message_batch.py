@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from parley.credentials import new_id
 from parley.store import DEFAULT_ACCOUNT_ID, Store
 from parley.store.message_batch import MessageBatcher
+from parley.store.messages import message_row
 
 
 @pytest.fixture
@@ -37,21 +36,9 @@ def _maker(store: Store) -> async_sessionmaker[AsyncSession]:
 
 
 def _row(session_id: str, seq: int, text: str) -> dict[str, Any]:
-    return {
-        "id": new_id("msg"),
-        "session_id": session_id,
-        "conversation_id": "cnv_test",
-        "seq": seq,
-        "role": "user",
-        "text": text,
-        "turn": seq,
-        "interrupted": False,
-        "tool": None,
-        "metrics": None,
-        "medium": "voice",
-        "citations": None,
-        "created_at": datetime.now(UTC),
-    }
+    return message_row(
+        session_id=session_id, conversation_id="cnv_test", seq=seq, role="user", text=text
+    )
 
 
 async def _texts(store: Store, session_id: str) -> list[str]:

@@ -112,9 +112,10 @@ class BenchServer:
         for process in processes:
             try:
                 times = process.cpu_times()
-                cpu += times.user + times.system
+                used = times.user + times.system
+                cpu += used
                 rss += process.memory_info().rss
-                _split(process, times.user + times.system, parts)
+                _split(process, used, parts)
             except psutil.NoSuchProcess:
                 continue
         if self.workers > 1:

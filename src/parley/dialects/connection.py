@@ -72,7 +72,7 @@ class Connection:
         The handler runs in a task of its own: every frame it waits for then resumes its few
         coroutines, not the thirty of the ASGI stack (middleware, routing) that called this,
         and a connection waits for a frame fifty times a second. Cancelling the caller
-        cancels the handler with it.
+        cancels the handler with it, and the caller resumes only once the handler is done.
         """
         self._handler = handler = asyncio.create_task(handle(), name="parley-connection")
         try:
@@ -83,9 +83,6 @@ class Connection:
                 raise
             # we cancelled the handler ourselves: the client stopped reading
         finally:
-            if not handler.done():  # the caller was cancelled: the handler is unwinding
-                with contextlib.suppress(asyncio.CancelledError):
-                    await handler
             await self.finish()
 
     def start(self, live: LiveSession, input_format: AudioFormat) -> None:

@@ -8,12 +8,12 @@ waits until they are written.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from typing import Any
 
-from parley.credentials import new_id
 from parley.engine.events import EndReason
 from parley.engine.transcript import Record
 from parley.store import Store
+from parley.store.messages import message_row
 
 
 class StoredTranscript:
@@ -29,7 +29,7 @@ class StoredTranscript:
     async def save(self, record: Record) -> None:
         if not self._keep:
             return
-        changes = {
+        changes: dict[str, Any] = {
             "text": record.text,
             "interrupted": record.interrupted,
             "tool": record.tool,
@@ -37,24 +37,21 @@ class StoredTranscript:
             "citations": record.citations,
         }
         batch = self._store.messages.batch
-        row = self._rows.get(record.seq)
-        if row is not None:
-            batch.update(row, changes)
+        written = self._rows.get(record.seq)
+        if written is not None:
+            batch.update(written, changes)
             return
-        row = self._rows[record.seq] = new_id("msg")
-        batch.insert(
-            {
-                "id": row,
-                "session_id": self._session_id,
-                "conversation_id": self._conversation_id,
-                "seq": record.seq,
-                "role": record.role,
-                "turn": record.turn,
-                "medium": record.medium,
-                "created_at": datetime.now(UTC),
-                **changes,
-            }
+        row = message_row(
+            session_id=self._session_id,
+            conversation_id=self._conversation_id,
+            seq=record.seq,
+            role=record.role,
+            turn=record.turn,
+            medium=record.medium,
+            **changes,
         )
+        self._rows[record.seq] = row["id"]
+        batch.insert(row)
 
     async def finish(self, reason: EndReason) -> None:
         await self._store.messages.batch.flush()  # the transcript is whole before it is ended

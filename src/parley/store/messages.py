@@ -26,43 +26,49 @@ from parley.store.tables import Message, Session
 ROLES = ("user", "agent", "tool_call")
 
 
+def message_row(
+    *,
+    session_id: str,
+    conversation_id: str,
+    seq: int,
+    role: str,
+    text: str = "",
+    turn: int | None = None,
+    interrupted: bool = False,
+    tool: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    medium: str = "voice",
+    citations: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Every column of a new transcript row, its id and time included (for `append` or
+    `batch.insert`)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown message role {role!r}")
+    return {
+        "id": new_id("msg"),
+        "session_id": session_id,
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "role": role,
+        "text": text,
+        "turn": turn,
+        "interrupted": interrupted,
+        "tool": tool,
+        "metrics": metrics,
+        "medium": medium,
+        "citations": citations,
+        "created_at": datetime.now(UTC),
+    }
+
+
 class Messages:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self.batch = MessageBatcher(sessions)  # how live sessions write their transcripts
 
-    async def append(
-        self,
-        *,
-        session_id: str,
-        conversation_id: str,
-        seq: int,
-        role: str,
-        text: str = "",
-        turn: int | None = None,
-        interrupted: bool = False,
-        tool: dict[str, Any] | None = None,
-        metrics: dict[str, Any] | None = None,
-        medium: str = "voice",
-        citations: list[dict[str, Any]] | None = None,
-    ) -> Message:
-        if role not in ROLES:
-            raise ValueError(f"unknown message role {role!r}")
-        message = Message(
-            id=new_id("msg"),
-            session_id=session_id,
-            conversation_id=conversation_id,
-            seq=seq,
-            role=role,
-            text=text,
-            turn=turn,
-            interrupted=interrupted,
-            tool=tool,
-            metrics=metrics,
-            medium=medium,
-            citations=citations,
-            created_at=datetime.now(UTC),
-        )
+    async def append(self, **columns: Any) -> Message:
+        """Write one row at once; `columns` as `message_row` takes them."""
+        message = Message(**message_row(**columns))
         async with self._sessions.begin() as db:
             db.add(message)
         return message
