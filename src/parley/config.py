@@ -102,7 +102,9 @@ class Settings(BaseSettings):
     # Admission control (server/headroom.py): a process refuses new calls (`server_busy`)
     # before the ones it holds suffer: at `max_sessions` (0: no fixed cap), when its event
     # loop is busier than `admission_busy` (a share of one core, projected with the calls
-    # still ramping up) or later than `admission_lag_ms`. `admission=false` turns it off.
+    # still ramping up), the host's CPU busier than `admission_host_cpu` (a share of all its
+    # cores, projected likewise) or the loop later than `admission_lag_ms`.
+    # `admission=false` turns it off.
     admission: bool = True
     # The control bus (parley/bus): Redis for a deployment of several processes or hosts
     # (sessions ended at once wherever they live, account limits kept in Redis); none: in
@@ -111,6 +113,7 @@ class Settings(BaseSettings):
     max_sessions: int = Field(default=0, ge=0)
     admission_busy: float = Field(default=0.75, gt=0, le=1)
     admission_lag_ms: float = Field(default=60.0, gt=0)
+    admission_host_cpu: float = Field(default=0.8, gt=0, le=1)
     max_connections_per_key: int = Field(default=100, ge=0)
     # SIGTERM: live calls get this long to finish before they are ended and the process exits.
     drain_seconds: float = Field(default=30.0, ge=0)

@@ -7,14 +7,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parley.server.headroom import RAMP_S, Headroom
+from parley.server.headroom import RAMP_S, Headroom, HostCpu
 
 
-def settled(busy: float, sessions: int, lag_ms: float = 0.0) -> Headroom:
-    """A headroom that has seen `busy` and `lag_ms` for long enough to believe them."""
-    headroom = Headroom(busy_limit=0.8, lag_limit_ms=60)
+def settled(busy: float, sessions: int, lag_ms: float = 0.0, host: float | None = None) -> Headroom:
+    """A headroom that has seen `busy`, `lag_ms` and `host` for long enough to believe them."""
+    headroom = Headroom(busy_limit=0.8, lag_limit_ms=60, host_limit=0.9, cores=2)
     for tick in range(600):  # a minute of samples: the averages have converged
-        headroom.observe(busy, lag_ms, sessions, elapsed_s=0.1, now=tick / 10)
+        headroom.observe(busy, lag_ms, sessions, elapsed_s=0.1, now=tick / 10, host=host)
     return headroom
 
 
@@ -62,6 +62,35 @@ def test_a_late_loop_refuses_even_when_it_is_not_busy() -> None:
     assert "late" in (headroom.refusal(40, now=0.0) or "")
 
 
+def test_a_host_whose_cores_are_taken_refuses_although_the_loop_has_room() -> None:
+    headroom = settled(0.3, 60, host=0.95)  # the VAD worker and others hold the cores
+    assert "host's CPU" in (headroom.refusal(60, now=NOW) or "")
+    assert headroom.reading(60, now=NOW).host_busy == 0.95
+
+
+def test_the_host_share_projects_the_calls_still_ramping_up() -> None:
+    headroom = settled(0.2, 40, host=0.7)  # 1.75 % of the host per call: room for ~11
+    admitted = 0
+    while headroom.refusal(40 + admitted, now=NOW) is None:
+        headroom.admitted(NOW)
+        admitted += 1
+    assert 9 <= admitted <= 12
+    assert headroom.capacity() == 51  # the host, not the loop (160), is what runs out
+
+
+def test_a_host_that_cannot_be_read_leaves_the_loop_to_decide() -> None:
+    headroom = settled(0.3, 60, host=None)
+    assert headroom.refusal(60, now=NOW) is None
+    assert headroom.reading(60, now=NOW).host_busy == 0.0
+
+
+def test_the_host_reading_is_a_share_of_its_cores() -> None:
+    cpu = HostCpu()
+    sum(i * i for i in range(200_000))  # a little work between the two readings
+    busy = cpu.busy()
+    assert busy is not None and 0.0 <= busy <= 1.0
+
+
 def test_turned_off_it_admits_everything() -> None:
     headroom = settled(1.0, 500, lag_ms=900)
     headroom.enabled = False
@@ -77,11 +106,12 @@ load = st.floats(0, 1)
 calls = st.integers(0, 400)
 
 
-@given(load, load, calls, st.integers(0, 20))
+@given(load, load, load, load, calls, st.integers(0, 20))
 def test_more_load_never_turns_a_refusal_into_an_admission(
-    busy: float, more: float, sessions: int, ramping: int
+    busy: float, more: float, host: float, more_host: float, sessions: int, ramping: int
 ) -> None:
-    lower, higher = settled(busy, sessions), settled(max(busy, more), sessions)
+    lower = settled(busy, sessions, host=host)
+    higher = settled(max(busy, more), sessions, host=max(host, more_host))
     for headroom in (lower, higher):
         for _ in range(ramping):
             headroom.admitted(NOW)

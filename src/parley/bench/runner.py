@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from parley.bench.report import loop_lag, summarise, turn_components
 from parley.bench.scenario import AGENT
 from parley.bench.server import BenchServer
@@ -55,10 +57,10 @@ def run_level(
         lines = iter(callers.stdout.readline, "")
         if next(lines, "").strip() != "measuring":
             raise RuntimeError("the callers did not start")
-        start = server.sample()
+        start, callers_start = server.sample(), _cpu_seconds(callers.pid)
         if next(lines, "").strip() != "done":
             raise RuntimeError("the callers stopped early")
-        end = server.sample()
+        end, callers_end = server.sample(), _cpu_seconds(callers.pid)
         if callers.wait(timeout=120) != 0 or not results.exists():
             raise RuntimeError("the callers failed before reporting their turns")
         crowd = json.loads(results.read_text())
@@ -76,15 +78,24 @@ def run_level(
         **summarise(turns),
         "loop_lag_ms": loop_lag(start.metrics, end.metrics),
         "loop_busy": _gauge(end.metrics, "parley_event_loop_busy_ratio"),
+        "host_busy": _gauge(end.metrics, "parley_host_cpu_busy_ratio"),
         "server_turn_mean_ms": turn_components(start.metrics, end.metrics),
         "server_cpu_percent": round((end.cpu_seconds - start.cpu_seconds) / elapsed * 100, 1),
         "server_cpu_parts": {  # the same, split: event loops, other threads, VAD worker
             part: round((end.cpu_parts[part] - start.cpu_parts[part]) / elapsed * 100, 1)
             for part in end.cpu_parts
         },
+        # The load generator shares the machine: past a core of its own, what it measures
+        # is its own lateness as much as the server's.
+        "callers_cpu_percent": round((callers_end - callers_start) / elapsed * 100, 1),
         "server_rss_mb": round(busy_rss / 2**20, 1),
         "rss_per_session_mb": round((busy_rss - idle.rss_bytes) / 2**20 / max(1, sessions), 3),
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def _gauge(metrics: str, name: str) -> float | None:

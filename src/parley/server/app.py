@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_sessions=settings.max_sessions,
                 busy_limit=settings.admission_busy,
                 lag_limit_ms=settings.admission_lag_ms,
+                host_limit=settings.admission_host_cpu,
                 enabled=settings.admission,
             ),
             retriever=Retriever(
@@ -133,7 +134,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 name="parley-live-sync",
             ),
             asyncio.create_task(
-                headroom.watch(services.headroom, lambda: len(live), metrics.observe_loop),
+                headroom.watch(
+                    services.headroom,
+                    lambda: len(live),
+                    lambda lag, seen: metrics.observe_loop(lag, seen.loop_busy, seen.host_busy),
+                ),
                 name="parley-headroom",
             ),
         ]

@@ -107,6 +107,11 @@ LOOP_BUSY = Gauge(
     "Share of wall time the event loop's thread spent on the CPU (smoothed), per process.",
     multiprocess_mode="max",
 )
+HOST_BUSY = Gauge(
+    "parley_host_cpu_busy_ratio",
+    "Share of the host's cores busy, steal included (smoothed), as admission control sees it.",
+    multiprocess_mode="max",
+)
 
 _COMPONENTS = ("endpoint_ms", "stt_ms", "llm_ttft_ms", "tts_ttfb_ms", "total_ms")
 
@@ -130,11 +135,12 @@ def observe(emit: Callable[[Event], None]) -> Callable[[Event], None]:
 _worst_lag = 0.0
 
 
-def observe_loop(lag: float, busy: float) -> None:
-    """One sample of how late the event loop woke (seconds; the worst is kept too) and its
-    smoothed busy share."""
+def observe_loop(lag: float, busy: float, host: float) -> None:
+    """One sample of how late the event loop woke (seconds; the worst is kept too), its
+    smoothed busy share and the host's."""
     global _worst_lag
     LOOP_BUSY.set(busy)
+    HOST_BUSY.set(host)
     LOOP_LAG.observe(lag)
     if lag > _worst_lag:
         _worst_lag = lag
