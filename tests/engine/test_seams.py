@@ -13,7 +13,15 @@ import pytest
 
 from parley.audio.pcm import Int16Array
 from parley.engine.agent import FunctionTool
-from parley.engine.events import Failure, Stop, ToolCallUpdate, Transcript, UserAudio, UserText
+from parley.engine.events import (
+    Failure,
+    PlaybackProgress,
+    Stop,
+    ToolCallUpdate,
+    Transcript,
+    UserAudio,
+    UserText,
+)
 from parley.engine.tools import ToolDefinition
 from parley.providers.base import ToolAnswer, ToolCall, ToolCallRequest
 from parley.providers.fakes import FakeRecognizer
@@ -159,6 +167,7 @@ async def test_stop_goes_ahead_of_a_backlog_of_audio() -> None:
     await line.audio(until_s=0.2)
     await line.until(0.25)  # the actor is idle, every frame so far analysed
     analysed = vad.frames
+    line.send(PlaybackProgress(0.0))  # the actor is woken, so the audio waits behind it
     for _ in range(300):  # six seconds of audio the actor has not got to yet
         line.send(UserAudio(bytes(640)))
     line.send(Stop())
@@ -166,3 +175,31 @@ async def test_stop_goes_ahead_of_a_backlog_of_audio() -> None:
 
     assert ended.reason == "stop"
     assert vad.frames == analysed  # the backlog was never worked through
+
+
+async def test_audio_to_an_idle_actor_is_heard_at_once_and_in_order() -> None:
+    vad = CountingVad()
+    line = Timeline(detector=vad)
+    await line.start()
+    await line.until(0.1)  # the actor is parked on an empty inbox
+    line.send(UserAudio(bytes(640)))
+    assert vad.frames == 1  # analysed in the sender's step, before any task switch
+    line.send(PlaybackProgress(0.0))
+    line.send(UserAudio(bytes(640)))
+    assert vad.frames == 1  # behind a waiting command: the actor takes it, in order
+    await line.until(0.2)
+    assert vad.frames == 2
+
+
+async def test_a_failure_while_hearing_at_once_ends_the_conversation_as_the_actor_would() -> None:
+    class Broken(CountingVad):
+        def analyse(self, frame: Int16Array, deliver: Callable[[float], None]) -> None:
+            raise RuntimeError("the VAD broke")
+
+    line = Timeline(detector=Broken())
+    await line.start()
+    await line.until(0.1)
+    line.send(UserAudio(bytes(640)))  # raises inside the sender's call: it must not escape
+    ended = await line.finish()
+    assert ended.reason == "error"
+    assert any(f.code == "internal_error" for f in line.of(Failure))

@@ -43,12 +43,18 @@ class Framer:
         return self._filled
 
     def push(self, samples: Int16Array) -> list[Int16Array]:
-        pending = self._buffer[: self._filled]
-        data = np.concatenate((pending, samples)) if self._filled else samples
-        whole = data.size - data.size % self.size
-        frames = [data[i : i + self.size] for i in range(0, whole, self.size)]
-        self._filled = data.size - whole
-        self._buffer[: self._filled] = data[whole:]
+        filled, size = self._filled, self.size
+        total = filled + samples.size
+        if total < size:  # no frame yet (every other 20 ms chunk of 32 ms frames)
+            self._buffer[filled:total] = samples
+            self._filled = total
+            return []
+        data = np.concatenate((self._buffer[:filled], samples)) if filled else samples
+        whole = total - total % size
+        frames = [data[i : i + size] for i in range(0, whole, size)]
+        self._filled = total - whole
+        if self._filled:
+            self._buffer[: self._filled] = data[whole:]
         return frames
 
     def flush(self) -> Int16Array | None:

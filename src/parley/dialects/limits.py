@@ -77,6 +77,9 @@ class Decision:
     report: str | None = None  # the error message to send, when one is due
 
 
+ACCEPTED = Decision(Verdict.ACCEPT)  # one instance: every audio frame of every call gets it
+
+
 class InputGuard:
     def __init__(self, limits: Limits, now: float) -> None:
         self.limits = limits
@@ -94,7 +97,7 @@ class InputGuard:
     def audio(self, duration_ms: float, now: float) -> Decision:
         frames_ok = self._audio_frames.take(1, now)
         if frames_ok and self._audio_ms.take(duration_ms, now):
-            return Decision(Verdict.ACCEPT)
+            return ACCEPTED
         reason = (
             "audio arrives faster than real time"
             if frames_ok
@@ -104,7 +107,7 @@ class InputGuard:
 
     def message(self, now: float) -> Decision:
         if self._messages.take(1, now):
-            return Decision(Verdict.ACCEPT)
+            return ACCEPTED
         rate = self.limits.messages_per_second
         return self._refuse(f"more than {rate:.0f} messages a second; the excess is dropped", now)
 

@@ -27,6 +27,12 @@ class Mailbox(Generic[T]):
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def idle(self) -> bool:
+        """The reader is parked on an empty mailbox (not merely woken and yet to run)."""
+        waiter = self._waiter
+        return not self._items and waiter is not None and not waiter.done()
+
     def put(self, item: T) -> None:
         self._items.append(item)
         waiter = self._waiter
