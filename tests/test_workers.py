@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -27,8 +28,15 @@ SESSIONS = 8
 
 @pytest.fixture
 def two_workers(cli_env: dict[str, str]) -> Iterator[str]:
+    with serving(cli_env, "fake-vad") as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def serving(cli_env: dict[str, str], vad: str) -> Iterator[tuple[str, int]]:
+    """`parley serve --workers 2`, once both workers answer: its URL and pid."""
     port = free_port()
-    env = {**cli_env, "PARLEY_API_KEYS": KEY, "PARLEY_VAD": "fake-vad"}
+    env = {**cli_env, "PARLEY_API_KEYS": KEY, "PARLEY_VAD": vad}
     server = subprocess.Popen(
         [*PARLEY, "serve", "--port", str(port), "--workers", "2"],
         env=env,
@@ -46,7 +54,7 @@ def two_workers(cli_env: dict[str, str]) -> Iterator[str]:
                 seen.add(httpx.get(f"{base}/healthz", timeout=2).json()["worker"])
             except httpx.TransportError:
                 time.sleep(0.2)
-        yield base
+        yield base, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -84,3 +92,27 @@ async def test_sessions_join_on_any_worker_and_agent_deletion_reaches_all(
 
     assert started_sessions(metrics) == SESSIONS
     assert [of(ending, "ended")[0]["reason"] for ending in endings] == ["agent_deleted"] * SESSIONS
+
+
+def silero_workers(pid: int) -> list[list[str]]:
+    processes = psutil.Process(pid).children(recursive=True)
+    return [p.cmdline() for p in processes if "parley.providers.vad.silero_worker" in p.cmdline()]
+
+
+async def test_the_workers_of_a_host_share_one_silero_worker(cli_env: dict[str, str]) -> None:
+    with serving(cli_env, "silero") as (base, pid):
+        async with ParleyClient(base, KEY) as rest:
+            agent = await rest.create_agent(name="w", voice_id="v", system_prompt="p")
+        urls = []
+        for _ in range(SESSIONS):
+            async with ParleyClient(base, KEY) as rest:
+                urls.append((await rest.create_session(agent["id"]))["websocket_url"])
+        async with contextlib.AsyncExitStack() as stack:
+            for url in urls:  # sessions on both workers, each with a Silero detector
+                await stack.enter_async_context(VoiceClient.connect(url))
+            shared = silero_workers(pid)
+            async with httpx.AsyncClient() as client:
+                health = [(await client.get(f"{base}/healthz")).json() for _ in range(6)]
+
+    assert len(shared) == 1 and "--listen" in shared[0]  # not one per worker
+    assert all(h["status"] == "ok" for h in health)

@@ -5,7 +5,8 @@ once, then uvicorn forks N workers that share the listening socket. Each worker 
 own conversations; anything created over REST is in the shared database, so a session
 made through one worker can be joined through any other, and an agent deleted through one
 ends its live sessions everywhere (each worker checks its live sessions against the
-store). Prometheus numbers from every worker are aggregated at `/metrics`.
+store). Prometheus numbers from every worker are aggregated at `/metrics`. With the Silero
+VAD (the default) the parent also starts the one VAD worker every worker shares.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import uvicorn
 
 from parley.config import Settings
+from parley.providers.vad.silero import HOST_SOCKET_ENV, SileroHost
 from parley.server.app import create_app
 from parley.server.runner import uvicorn_options
 from parley.store import Store
@@ -64,8 +66,26 @@ def handle(args: argparse.Namespace) -> int:
     asyncio.run(_prepare(settings))
     metrics_dir = tempfile.mkdtemp(prefix="parley-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    vad_host = _shared_vad(settings, metrics_dir)
     try:
         uvicorn.run("parley.server.app:create_app", factory=True, workers=args.workers, **common)
     finally:
+        if vad_host is not None:
+            vad_host.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _shared_vad(settings: Settings, directory: str) -> SileroHost | None:
+    """One Silero worker for all the workers (they find it through the environment they
+    inherit); without it each would run its own, with half-size batches."""
+    if settings.vad != "silero":
+        return None
+    host = SileroHost(directory)
+    try:
+        host.wait_ready()
+    except RuntimeError as exc:
+        logging.getLogger("parley.vad").warning("%s; each worker starts its own", exc)
+        return None
+    os.environ[HOST_SOCKET_ENV] = host.path
+    return host

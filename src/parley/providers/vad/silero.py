@@ -8,7 +8,9 @@ inline WebRTC VAD. The child (`silero_worker`) owns the model and each stream's 
 state; the loop writes 1 KB frame records to a pipe and reads probabilities back through a
 reader callback, with no thread in between.
 
-One child per event loop that uses the service (a server has one loop; tests may use more).
+One child per event loop that uses the service (a server has one loop; tests may use more),
+or, under `parley serve --workers N`, one connection per loop to the worker every process of
+the host shares (`SileroHost`: one model, and the workers' frames in one batch).
 `warm()` starts one ahead of time so the first call does not wait for the model to load.
 Writes never block the loop: what the pipe cannot take is kept (up to `MAX_BACKLOG` bytes,
 then frames are dropped with a warning) and flushed when it becomes writable. If the child
@@ -24,6 +26,7 @@ import contextlib
 import logging
 import os
 import select
+import socket
 import struct
 import subprocess
 import sys
@@ -50,12 +53,43 @@ _HEADER = struct.Struct("<II")
 _SILENT = bytes(FRAME * 2)
 WORKER_MODULE = "parley.providers.vad.silero_worker"
 START_TIMEOUT_S = 60.0
+# Set by `parley serve --workers N` for its workers: the Unix socket of the host's worker.
+HOST_SOCKET_ENV = "PARLEY_SILERO_SOCKET"
 GATHER_S = 0.008  # frames are gathered this long and written to the child in one go
 MAX_BACKLOG = 4 << 20  # ~4,000 frames: over a second of audio for 100 sessions
 
 
-class _Child:
-    """One worker process and the two pipe ends the parent keeps."""
+class _Worker:
+    """A Silero worker as one server process sees it: the fd it writes frame records to,
+    the fd it reads probabilities from."""
+
+    to_child: int
+    from_child: int
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        poller = select.poll()  # not select(): server processes may hold fds past 1023
+        poller.register(self.from_child, select.POLLIN)
+        got = b""
+        while len(got) < len(READY):
+            remaining_ms = (deadline - time.monotonic()) * 1000
+            if remaining_ms <= 0 or not poller.poll(remaining_ms):
+                raise RuntimeError("the Silero VAD worker did not start in time")
+            chunk = os.read(self.from_child, len(READY) - len(got))
+            if not chunk:
+                raise RuntimeError("the Silero VAD worker exited during start-up")
+            got += chunk
+        if got != READY:
+            raise RuntimeError("the Silero VAD worker spoke out of turn")
+        os.set_blocking(self.to_child, False)
+        os.set_blocking(self.from_child, False)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _Child(_Worker):
+    """A private worker process and the two pipe ends the parent keeps."""
 
     def __init__(self) -> None:
         to_child_r, self.to_child = os.pipe()
@@ -94,28 +128,92 @@ class _Child:
             raise
         return child
 
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        poller = select.poll()  # not select(): server processes may hold fds past 1023
-        poller.register(self.from_child, select.POLLIN)
-        got = b""
-        while len(got) < len(READY):
-            remaining_ms = (deadline - time.monotonic()) * 1000
-            if remaining_ms <= 0 or not poller.poll(remaining_ms):
-                raise RuntimeError("the Silero VAD worker did not start in time")
-            chunk = os.read(self.from_child, len(READY) - len(got))
-            if not chunk:
-                raise RuntimeError("the Silero VAD worker exited during start-up")
-            got += chunk
-        if got != READY:
-            raise RuntimeError("the Silero VAD worker spoke out of turn")
-        os.set_blocking(self.to_child, False)
-        os.set_blocking(self.from_child, False)
-
     def close(self) -> None:
         _close_fds(self.to_child, self.from_child)
         with contextlib.suppress(ProcessLookupError):
             self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class _Link(_Worker):
+    """A connection to the host's shared worker (`SileroHost`): one socket both ways."""
+
+    def __init__(self, path: str) -> None:
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._socket.connect(path)
+        except OSError:
+            self._socket.close()
+            raise
+        self.to_child = self.from_child = self._socket.fileno()
+
+    @classmethod
+    def started(cls, path: str) -> _Link:
+        try:
+            link = cls(path)
+        except OSError as exc:
+            raise RuntimeError(f"could not reach the host's Silero VAD worker: {exc}") from exc
+        try:
+            link.wait_ready()
+        except BaseException:
+            link.close()
+            raise
+        return link
+
+    def close(self) -> None:
+        self._socket.close()  # the host forgets this process's streams at once
+
+
+def _start_worker() -> _Worker:
+    """The host's shared worker when `parley serve --workers N` runs one, else a private
+    child. A shared worker that does not answer costs sharing, not VAD: this process starts
+    its own (and says so)."""
+    path = os.environ.get(HOST_SOCKET_ENV)
+    if path:
+        try:
+            return _Link.started(path)
+        except RuntimeError as exc:
+            log.warning("%s; this process starts a Silero VAD worker of its own", exc)
+    return _Child.started()
+
+
+class SileroHost:
+    """The one Silero worker that every server process of a host shares, started by the
+    supervisor of `parley serve --workers N` before its workers. Each worker's batches
+    then join in one model run and one process holds the model, where N private workers
+    each ran their own, smaller batches. It exits when the supervisor `close()`s it or
+    dies (its lifeline pipe closes); a worker that loses it falls back to its own."""
+
+    def __init__(self, directory: str) -> None:
+        self.path = os.path.join(directory, "silero.sock")
+        lifeline_r, self._lifeline = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", WORKER_MODULE, "--listen", self.path, str(lifeline_r)],
+                pass_fds=(lifeline_r,),
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # as `_Child`: the supervisor's signals are its own
+            )
+        except OSError:
+            _close_fds(self._lifeline)
+            raise
+        finally:
+            _close_fds(lifeline_r)
+
+    def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not os.path.exists(self.path):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError("the host's Silero VAD worker did not start")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        _close_fds(self._lifeline)
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -138,9 +236,9 @@ class _Stream:
 class _Channel:
     """A child process serving the sessions of one event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, child: _Child) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, child: _Worker) -> None:
         self.loop = loop
-        self._child = child
+        self._child: _Worker = child
         self._awaiting: deque[tuple[_Stream, Callable[[float], None]]] = deque()
         self._received = bytearray()
         self._outgoing = bytearray()  # gathered for the next write, or what the pipe refused
@@ -229,7 +327,7 @@ class _Channel:
         self._outgoing.clear()
         self._child.close()
         try:
-            self._child = _Child.started()
+            self._child = _start_worker()
         except Exception:
             log.exception("no Silero VAD worker: sessions on this loop hear no speech")
             self.closed = True
@@ -257,7 +355,7 @@ class SileroService:
     """The process-wide Silero VAD; `detector(loop)` makes a per-session detector."""
 
     def __init__(self) -> None:
-        self._spare: _Child | None = _Child.started()
+        self._spare: _Worker | None = _start_worker()
         self._channels: dict[asyncio.AbstractEventLoop, _Channel] = {}
         self._next_stream = 1
         self._closed = False
@@ -270,7 +368,7 @@ class SileroService:
             for gone in [other for other in self._channels if other.is_closed()]:
                 self._channels.pop(gone).close()
             child, self._spare = self._spare, None
-            channel = self._channels[loop] = _Channel(loop, child or _Child.started())
+            channel = self._channels[loop] = _Channel(loop, child or _start_worker())
         stream = _Stream(self._next_stream)
         self._next_stream = (self._next_stream + 1) % (1 << 32) or 1
         return SileroDetector(channel, stream)

@@ -1,18 +1,24 @@
 """The Silero VAD child process: batched ONNX inference for every session of a server.
 
-Run as `python -m parley.providers.vad.silero_worker IN_FD OUT_FD` by `SileroService`. It
-reads whatever frame records have arrived on IN_FD (the parent gathers a few milliseconds of
-frames from every session per write: a batch of 16 costs about what 7 single frames do), runs
-them as batches, and writes one float32 probability per frame record to OUT_FD, in the order
-the records came. On start it writes `READY` once the model is loaded.
+Run as `python -m parley.providers.vad.silero_worker IN_FD OUT_FD` by `SileroService` (one
+server process's private worker), or as `… --listen PATH LIFELINE_FD` by `parley serve
+--workers N` (one worker for every process of the host, each connecting to the Unix socket
+at PATH; it exits when LIFELINE_FD, the supervisor's pipe, closes). It reads whatever frame
+records have arrived from every peer (each gathers a few milliseconds of frames from all its
+sessions per write: a batch of 16 costs about what 7 single frames do), runs them as one
+batch, and writes one float32 probability per frame record back to the peer that sent it, in
+the order its records came. A peer gets `READY` once the model is loaded.
 
 Wire format (little-endian), parent → child, fixed 1032-byte records:
     u32 stream id · u32 kind (FRAME or CLOSE) · 512 × s16 samples (zeros for CLOSE)
 child → parent: f32 per FRAME record, none for CLOSE.
 
-Invariant: a stream's frames run in order and never two in one batch (frame n+1 needs the
+Invariants: a stream's frames run in order and never two in one batch (frame n+1 needs the
 recurrent state frame n produced): the k-th frame of each stream in a read goes into round k.
-This module imports only numpy and onnxruntime, so the child starts in well under a second.
+Streams are keyed by peer as well as by id (each server process numbers its own), and a peer
+that hangs up takes its streams' state with it. No peer's slow reading stalls the others:
+results wait in that peer's own buffer. This module imports only numpy and onnxruntime (and
+the standard library), so the child starts in well under a second.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import socket
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -65,15 +73,21 @@ class SileroBatcher:
     def streams(self) -> int:
         return len(self._states)
 
-    def process(self, records: npt.NDArray[np.void]) -> Floats:
+    def process(
+        self, records: npt.NDArray[np.void], peers: npt.NDArray[np.int64] | None = None
+    ) -> Floats:
         """Probabilities for the FRAME records, in record order; CLOSE records forget their
-        stream once its earlier frames have run."""
+        stream once its earlier frames have run. `peers`: who sent each record (streams of
+        different peers are different streams)."""
+        keys = records["stream"].astype(np.int64)
+        if peers is not None:
+            keys |= peers << 32
         frames = np.flatnonzero(records["kind"] == KIND_FRAME)
         probabilities = np.empty(frames.size, dtype=np.float32)
         rounds: list[list[int]] = []
         seen: dict[int, int] = {}
-        for position, index in enumerate(frames):
-            stream = int(records["stream"][index])
+        frame_keys = keys[frames].tolist()
+        for position, stream in enumerate(frame_keys):
             k = seen.get(stream, 0)
             seen[stream] = k + 1
             if k == len(rounds):
@@ -81,14 +95,17 @@ class SileroBatcher:
             rounds[k].append(position)
         for positions in rounds:
             chosen = frames[positions]
-            probabilities[positions] = self._run(
-                records["stream"][chosen].tolist(), records["pcm"][chosen]
-            )
-        for index in np.flatnonzero(records["kind"] == KIND_CLOSE):
-            stream = int(records["stream"][index])
+            probabilities[positions] = self._run(keys[chosen].tolist(), records["pcm"][chosen])
+        for stream in keys[records["kind"] == KIND_CLOSE].tolist():
             self._contexts.pop(stream, None)
             self._states.pop(stream, None)
         return probabilities
+
+    def forget_peer(self, peer: int) -> None:
+        """A peer hung up: its streams are gone with it."""
+        for stream in [key for key in self._states if key >> 32 == peer]:
+            self._contexts.pop(stream, None)
+            self._states.pop(stream, None)
 
     def _run(self, streams: list[int], pcm: npt.NDArray[np.int16]) -> Floats:
         size = len(streams)
@@ -109,6 +126,121 @@ class SileroBatcher:
         return np.asarray(probabilities[:, 0], dtype=np.float32)
 
 
+@dataclass(eq=False)
+class _Peer:
+    """One server process's end: what it sent that is not a whole record yet, and the
+    results it has not taken."""
+
+    number: int
+    read_fd: int
+    write_fd: int
+    received: bytearray = field(default_factory=bytearray)
+    unsent: bytearray = field(default_factory=bytearray)
+
+    def read(self) -> bool:
+        """Take what has arrived; False at end of stream."""
+        while True:
+            try:
+                chunk = os.read(self.read_fd, READ_SIZE)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            self.received += chunk
+
+    def records(self) -> npt.NDArray[np.void]:
+        whole = len(self.received) - len(self.received) % RECORD.itemsize
+        records = np.frombuffer(bytes(self.received[:whole]), dtype=RECORD)
+        del self.received[:whole]
+        return records
+
+    def flush(self) -> bool:
+        """Write what it can; False if the peer is gone."""
+        try:
+            written = os.write(self.write_fd, self.unsent) if self.unsent else 0
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        del self.unsent[:written]
+        return True
+
+
+class _Hub:
+    """The peers, the poller and the batch they share."""
+
+    def __init__(self, batcher: SileroBatcher) -> None:
+        self.batcher = batcher
+        self.peers: dict[int, _Peer] = {}  # by each of its fds (a socket's one, a pipe's two)
+        self.poller = select.poll()  # not select(): the fds may be past 1023
+        self._numbers = 0
+
+    def add(self, read_fd: int, write_fd: int) -> None:
+        os.set_blocking(read_fd, False)
+        os.set_blocking(write_fd, False)
+        self._numbers += 1
+        peer = _Peer(self._numbers, read_fd, write_fd)
+        self.peers[read_fd] = self.peers[write_fd] = peer
+        peer.unsent += READY
+        self._flush(peer)
+
+    def drop(self, peer: _Peer) -> None:
+        for fd in {peer.read_fd, peer.write_fd}:
+            self.peers.pop(fd, None)
+            with contextlib.suppress(KeyError):
+                self.poller.unregister(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.batcher.forget_peer(peer.number)
+
+    def serve_ready(self, events: list[tuple[int, int]]) -> None:
+        """Read every peer that has something, run one batch, answer each peer."""
+        for fd, event in events:
+            peer = self.peers.get(fd)
+            if peer is None:
+                continue
+            if event & select.POLLOUT and not self._flush(peer):
+                continue
+            readable = select.POLLIN | select.POLLHUP | select.POLLERR
+            if fd == peer.read_fd and event & readable and not peer.read():
+                self.drop(peer)
+        taken = [(peer, peer.records()) for peer in self._each()]
+        taken = [(peer, records) for peer, records in taken if records.size]
+        if not taken:
+            return
+        records = np.concatenate([records for _, records in taken])
+        senders = np.concatenate([np.full(r.size, peer.number, np.int64) for peer, r in taken])
+        results = self.batcher.process(records, senders).astype(RESULT)
+        start = 0
+        for peer, mine in taken:
+            count = int(np.count_nonzero(mine["kind"] == KIND_FRAME))
+            peer.unsent += results[start : start + count].tobytes()
+            start += count
+            self._flush(peer)
+
+    def _each(self) -> list[_Peer]:
+        return list({id(peer): peer for peer in self.peers.values()}.values())
+
+    def _flush(self, peer: _Peer) -> bool:
+        """Write what the peer will take; watch for room for the rest (False: it is gone)."""
+        if not peer.flush():
+            self.drop(peer)
+            return False
+        out = select.POLLOUT if peer.unsent else 0
+        if peer.write_fd == peer.read_fd:
+            self.poller.register(peer.read_fd, select.POLLIN | out)
+            return True
+        self.poller.register(peer.read_fd, select.POLLIN)
+        if out:
+            self.poller.register(peer.write_fd, out)
+        else:
+            with contextlib.suppress(KeyError):
+                self.poller.unregister(peer.write_fd)
+        return True
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -116,36 +248,48 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def serve(in_fd: int, out_fd: int) -> None:
-    """Answer frames until the parent closes its end (or dies)."""
-    batcher = SileroBatcher()
-    _write_all(out_fd, READY)
-    pending = bytearray()
-    waiting = select.poll()  # fds are the parent's numbers, which may be past 1023
-    waiting.register(in_fd, select.POLLIN)
-    while True:
-        chunk = os.read(in_fd, READ_SIZE)
-        if not chunk:
-            return
-        pending += chunk
-        while waiting.poll(0):
-            chunk = os.read(in_fd, READ_SIZE)
-            if not chunk:
-                break
-            pending += chunk
-        whole = len(pending) - len(pending) % RECORD.itemsize
-        if not whole:
-            continue
-        records = np.frombuffer(bytes(pending[:whole]), dtype=RECORD)
-        del pending[:whole]
-        _write_all(out_fd, batcher.process(records).astype(RESULT).tobytes())
-        if not chunk:
-            return
+    """The private worker: one peer on two pipes, until it closes its end (or dies)."""
+    hub = _Hub(SileroBatcher())
+    hub.add(in_fd, out_fd)
+    while hub.peers:
+        hub.serve_ready(hub.poller.poll())
+
+
+def serve_host(path: str, lifeline: int) -> None:
+    """The host's worker: any number of peers on the Unix socket at `path`, until the
+    supervisor's `lifeline` pipe closes. The socket appears at `path` only once the model
+    is loaded and it listens (bound elsewhere, then renamed), so a peer that finds it can
+    connect."""
+    hub = _Hub(SileroBatcher())
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    staging = f"{path}.{os.getpid()}"
+    listener.bind(staging)
+    listener.listen(64)
+    os.rename(staging, path)
+    hub.poller.register(listener.fileno(), select.POLLIN)
+    hub.poller.register(lifeline, select.POLLIN)
+    try:
+        while True:
+            events = hub.poller.poll()
+            if any(fd == lifeline for fd, _ in events):
+                return  # the supervisor is gone (or closed the line): so is its host
+            if any(fd == listener.fileno() for fd, _ in events):
+                connection, _ = listener.accept()
+                fd = connection.detach()  # the hub owns the bare fd from here
+                hub.add(fd, fd)
+            hub.serve_ready([(fd, ev) for fd, ev in events if fd in hub.peers])
+    finally:
+        listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def main() -> None:
-    in_fd, out_fd = int(sys.argv[1]), int(sys.argv[2])
     with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
-        serve(in_fd, out_fd)
+        if sys.argv[1] == "--listen":
+            serve_host(sys.argv[2], int(sys.argv[3]))
+        else:
+            serve(int(sys.argv[1]), int(sys.argv[2]))
 
 
 if __name__ == "__main__":
