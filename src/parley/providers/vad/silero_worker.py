@@ -28,6 +28,7 @@ import os
 import select
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,8 @@ RECORD = np.dtype([("stream", "<u4"), ("kind", "<u4"), ("pcm", "<i2", (FRAME,))]
 RESULT = np.dtype("<f4")
 READY = b"SVAD"
 READ_SIZE = 1 << 20
+LINGER_MS = 1
+LINGER_S = LINGER_MS / 1000
 
 Floats = npt.NDArray[np.float32]
 
@@ -176,6 +179,7 @@ class _Hub:
         self.peers: dict[int, _Peer] = {}  # by each of its fds (a socket's one, a pipe's two)
         self.poller = select.poll()  # not select(): the fds may be past 1023
         self._numbers = 0
+        self._sent_last: set[int] = set()  # the peers whose frames ran in the last batch
 
     def add(self, read_fd: int, write_fd: int) -> None:
         os.set_blocking(read_fd, False)
@@ -196,22 +200,24 @@ class _Hub:
         self.batcher.forget_peer(peer.number)
 
     def serve_ready(self, events: list[tuple[int, int]]) -> None:
-        """Read every peer that has something, run one batch, answer each peer."""
-        for fd, event in events:
-            peer = self.peers.get(fd)
-            if peer is None:
-                continue
-            if event & select.POLLOUT and not self._flush(peer):
-                continue
-            readable = select.POLLIN | select.POLLHUP | select.POLLERR
-            if fd == peer.read_fd and event & readable and not peer.read():
-                self.drop(peer)
+        """Read every peer that has something, run one batch, answer each peer. Having woken
+        for some peers, wait up to LINGER_S for the others that sent last time: they write
+        on the same clock tick (`GATHER_S`), and frames that meet here run in one batch (a
+        batch of 25 costs ~60 µs a window, of 12 ~75 µs)."""
+        expected = self._sent_last - self._take(events)
+        deadline = time.monotonic() + LINGER_S
+        while expected and time.monotonic() < deadline:
+            more = self.poller.poll(LINGER_MS)  # whole ms: a fraction would spin
+            if not more:
+                break
+            expected -= self._take(more)
         taken = [(peer, peer.records()) for peer in self._each()]
         taken = [(peer, records) for peer, records in taken if records.size]
         if not taken:
             return
         records = np.concatenate([records for _, records in taken])
         senders = np.concatenate([np.full(r.size, peer.number, np.int64) for peer, r in taken])
+        self._sent_last = {peer.read_fd for peer, _ in taken}
         results = self.batcher.process(records, senders).astype(RESULT)
         start = 0
         for peer, mine in taken:
@@ -219,6 +225,23 @@ class _Hub:
             peer.unsent += results[start : start + count].tobytes()
             start += count
             self._flush(peer)
+
+    def _take(self, events: list[tuple[int, int]]) -> set[int]:
+        """Read and write what the events allow; the fds of the peers that sent something
+        (read at once, so that their fds do not keep a linger's poll awake)."""
+        sent: set[int] = set()
+        for fd, event in events:
+            peer = self.peers.get(fd)
+            if peer is None:
+                continue
+            if event & select.POLLOUT and not self._flush(peer):
+                continue
+            if fd == peer.read_fd and event & (select.POLLIN | select.POLLHUP | select.POLLERR):
+                if peer.read():
+                    sent.add(fd)
+                else:
+                    self.drop(peer)
+        return sent
 
     def _each(self) -> list[_Peer]:
         return list({id(peer): peer for peer in self.peers.values()}.values())
