@@ -55,7 +55,7 @@ WORKER_MODULE = "parley.providers.vad.silero_worker"
 START_TIMEOUT_S = 60.0
 # Set by `parley serve --workers N` for its workers: the Unix socket of the host's worker.
 HOST_SOCKET_ENV = "PARLEY_SILERO_SOCKET"
-GATHER_S = 0.008  # frames are gathered until the next tick this far apart, then written
+GATHER_S = 0.008  # frames are gathered this long (to a tick, when shared), then written
 MAX_BACKLOG = 4 << 20  # ~4,000 frames: over a second of audio for 100 sessions
 
 
@@ -268,10 +268,12 @@ class _Channel:
             self._awaiting.append((stream, deliver))
         self._outgoing += data
         if self._flush_at is None and not self._blocked:
-            # On a grid of the host's monotonic clock, not GATHER_S from the first frame:
-            # the processes sharing a worker then write in the same instant, and their
-            # frames meet in one batch. The wait is 0–GATHER_S, 4 ms on average.
-            wait = GATHER_S - time.monotonic() % GATHER_S
+            # Sharing a worker, on a grid of the host's monotonic clock: the processes then
+            # write in the same instant and their frames meet in one batch. Alone, GATHER_S
+            # from the first frame, which measured ~10 % cheaper in the worker than the grid.
+            wait = GATHER_S
+            if isinstance(self._child, _Link):
+                wait -= time.monotonic() % GATHER_S
             self._flush_at = self.loop.call_later(wait, self._flush)
 
     def _flush(self) -> None:
