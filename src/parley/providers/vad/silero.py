@@ -34,6 +34,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -88,6 +89,9 @@ class _Worker:
         raise NotImplementedError
 
 
+W = TypeVar("W", bound=_Worker)
+
+
 class _Child(_Worker):
     """A private worker process and the two pipe ends the parent keeps."""
 
@@ -117,16 +121,7 @@ class _Child(_Worker):
     @classmethod
     def started(cls) -> _Child:
         """A worker with its model loaded (blocking; raises RuntimeError if it cannot)."""
-        try:
-            child = cls()
-        except OSError as exc:
-            raise RuntimeError(f"could not start the Silero VAD worker: {exc}") from exc
-        try:
-            child.wait_ready()
-        except BaseException:
-            child.close()
-            raise
-        return child
+        return _ready(cls, "could not start the Silero VAD worker")
 
     def close(self) -> None:
         _close_fds(self.to_child, self.from_child)
@@ -153,19 +148,24 @@ class _Link(_Worker):
 
     @classmethod
     def started(cls, path: str) -> _Link:
-        try:
-            link = cls(path)
-        except OSError as exc:
-            raise RuntimeError(f"could not reach the host's Silero VAD worker: {exc}") from exc
-        try:
-            link.wait_ready()
-        except BaseException:
-            link.close()
-            raise
-        return link
+        return _ready(lambda: cls(path), "could not reach the host's Silero VAD worker")
 
     def close(self) -> None:
         self._socket.close()  # the host forgets this process's streams at once
+
+
+def _ready(make: Callable[[], W], failure: str) -> W:
+    """`make()`'s worker once its model is loaded (blocking); RuntimeError if it cannot be."""
+    try:
+        worker = make()
+    except OSError as exc:
+        raise RuntimeError(f"{failure}: {exc}") from exc
+    try:
+        worker.wait_ready()
+    except BaseException:
+        worker.close()
+        raise
+    return worker
 
 
 def _start_worker() -> _Worker:
