@@ -264,12 +264,6 @@ class _Hub:
         return True
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def serve(in_fd: int, out_fd: int) -> None:
     """The private worker: one peer on two pipes, until it closes its end (or dies)."""
     hub = _Hub(SileroBatcher())
