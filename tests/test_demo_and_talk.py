@@ -91,6 +91,7 @@ def test_talk_says_a_wav_to_a_running_server_and_records_the_reply(
 
     assert result is not None and result.returncode == 0, result.stderr if result else ""
     assert "agent  You said:" in result.stdout
+    assert "session ses_" in result.stderr  # what to look the call up by afterwards
     agent = _channels(reply)[:, 0].astype(np.float64)
     assert np.sqrt(np.mean(agent**2)) > 100
 
@@ -113,3 +114,21 @@ def test_talk_reports_a_refused_session_in_one_line(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert "cannot reach" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_talk_says_what_is_wrong_with_a_file_that_is_not_a_wav(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.wav"
+    notes.write_text("these are not the samples you are looking for\n" * 10)
+
+    result = subprocess.run(
+        [*PARLEY, "talk", "--url", "http://127.0.0.1:9", "--key", "pk_x", "--wav", str(notes)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+    said = " ".join(result.stderr.split())  # the terminal's line wrapping aside
+    assert result.returncode == 1
+    assert "not a PCM WAV file (file does not start with RIFF id)" in said
+    assert "Traceback" not in said

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import wave
 
 import numpy as np
 import pytest
@@ -156,3 +157,33 @@ def test_streaming_wav_header_describes_the_format() -> None:
     tag, channels, rate, byte_rate, align, bits = struct.unpack("<HHIIHH", header[20:36])
     assert (tag, channels, rate, byte_rate, align, bits) == (7, 1, 8000, 8000, 1, 8)
     assert header[36:40] == b"data"
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4])
+def test_a_wav_of_any_integer_width_reads_as_the_same_16_bit_samples(width: int) -> None:
+    samples = np.array([0, 256, -256, 32512, -32768, 12800], dtype=np.int16)
+    wide = samples.astype(np.int32) << (8 * width - 16) if width > 1 else samples >> 8
+    if width == 1:
+        raw = (wide + 128).astype(np.uint8).tobytes()
+    elif width == 3:
+        raw = b"".join(int(v).to_bytes(4, "little", signed=True)[:3] for v in wide)
+    else:
+        raw = wide.astype(f"<i{width}").tobytes()
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(width)
+        out.setframerate(8000)
+        out.writeframes(raw)
+    buffer.seek(0)
+    read, rate = read_wav(buffer)
+    assert rate == 8000
+    assert read.tolist() == samples.tolist()
+
+
+@pytest.mark.parametrize(
+    ("content", "says"), [(b"ID3\x04not audio at all" * 4, "not a PCM WAV"), (b"RI", "not a WAV")]
+)
+def test_a_file_that_is_not_a_wav_says_so(content: bytes, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        read_wav(io.BytesIO(content))

@@ -53,13 +53,31 @@ def write_wav(path: Path | io.BytesIO, channels: list[Int16Array], rate: int) ->
 
 
 def read_wav(path: Path | io.BytesIO) -> tuple[Int16Array, int]:
-    """Mono 16-bit PCM samples and the rate (stereo is mixed down)."""
-    with wave.open(str(path) if isinstance(path, Path) else path, "rb") as source:
-        if source.getsampwidth() != 2:
-            raise ValueError("only 16-bit PCM WAV files are supported")
-        data = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
-        channels = source.getnchannels()
-        rate = source.getframerate()
+    """Mono 16-bit samples and the rate, from integer PCM of 8, 16, 24 or 32 bits (wider
+    samples keep their top 16 bits; stereo is mixed down). Anything else is a ValueError
+    that says what the file is."""
+    try:
+        with wave.open(str(path) if isinstance(path, Path) else path, "rb") as source:
+            width, channels = source.getsampwidth(), source.getnchannels()
+            rate, raw = source.getframerate(), source.readframes(source.getnframes())
+    except wave.Error as exc:  # not RIFF/WAVE, or a float or compressed WAV
+        raise ValueError(f"not a PCM WAV file ({exc})") from None
+    except EOFError:
+        raise ValueError("not a WAV file (it ends before its header does)") from None
+    data = _to_int16(raw, width)
     if channels > 1:
-        data = data.reshape(-1, channels).mean(axis=1)
+        data = data[: data.size - data.size % channels].reshape(-1, channels).mean(axis=1)
     return data.astype(np.int16), rate
+
+
+def _to_int16(raw: bytes, width: int) -> Int16Array:
+    if width == 1:  # 8-bit WAV is unsigned
+        return ((np.frombuffer(raw, np.uint8).astype(np.int16) - 128) << 8).astype(np.int16)
+    if width == 2:
+        return np.frombuffer(raw, dtype="<i2").astype(np.int16)
+    if width == 3:  # little-endian 24-bit: the top two bytes are the 16-bit sample
+        triples = np.frombuffer(raw[: len(raw) - len(raw) % 3], np.uint8).reshape(-1, 3)
+        return triples[:, 1:].copy().view("<i2").reshape(-1).astype(np.int16)
+    if width == 4:
+        return (np.frombuffer(raw, dtype="<i4") >> 16).astype(np.int16)
+    raise ValueError(f"{width * 8}-bit samples are not supported (8, 16, 24 or 32-bit PCM)")

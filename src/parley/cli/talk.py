@@ -60,7 +60,7 @@ def _socket_url(args: argparse.Namespace) -> str:
 async def _talk(args: argparse.Namespace) -> int:
     try:
         samples, rate = read_wav(args.wav)
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError) as exc:
         raise CliError(f"cannot read {args.wav}: {exc}") from None
     resampler = Resampler(rate, RATE, "HQ")
     speech = np.concatenate([resampler.process(samples), resampler.flush()])
@@ -72,6 +72,7 @@ async def _talk(args: argparse.Namespace) -> int:
         start["agent_id"] = args.agent
     try:
         async with VoiceClient.connect(_socket_url(args), start=start) as call:
+            err.print(f"session {call.session_id}")
             recording = await _converse(call, speech, args)
     except VoiceError as exc:
         raise CliError(f"the server refused the session: {exc}") from None
