@@ -54,7 +54,7 @@ def test_a_burst_of_joins_does_not_teach_a_false_cost_per_call() -> None:
     for tick in range(20):  # joins keep the loop busy while they ramp up
         headroom.admitted(NOW + tick / 10)
         headroom.observe(0.95, 0.0, 51 + tick, elapsed_s=0.1, now=NOW + tick / 10)
-    assert headroom.cost is not None and abs(headroom.cost - 0.006) < 0.0005
+    assert headroom.loop.cost is not None and abs(headroom.loop.cost - 0.006) < 0.0005
 
 
 def test_a_late_loop_refuses_even_when_it_is_not_busy() -> None:

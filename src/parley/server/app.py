@@ -137,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 headroom.watch(
                     services.headroom,
                     lambda: len(live),
-                    lambda lag, seen: metrics.observe_loop(lag, seen.loop_busy, seen.host_busy),
+                    lambda lag, seen: metrics.observe_loop(lag, seen.loop.busy, seen.host.busy),
                 ),
                 name="parley-headroom",
             ),

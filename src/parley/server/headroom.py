@@ -101,14 +101,6 @@ class Headroom:
         self.loop = Gauge(self.busy_limit, PRIOR_COST)
         self.host = Gauge(self.host_limit, PRIOR_HOST_COST / self.cores)
 
-    @property
-    def busy(self) -> float:
-        return self.loop.busy
-
-    @property
-    def cost(self) -> float | None:
-        return self.loop.cost
-
     def observe(
         self,
         busy: float,
@@ -208,7 +200,7 @@ class HostCpu:
 async def watch(
     headroom: Headroom,
     sessions: Callable[[], int],
-    on_sample: Callable[[float, Reading], None] = lambda lag_s, reading: None,
+    on_sample: Callable[[float, Headroom], None] = lambda lag_s, headroom: None,
     interval: float = SAMPLE_S,
 ) -> None:
     """Sample the running loop and the host forever (a task; cancel it to stop).
@@ -222,6 +214,5 @@ async def watch(
         elapsed = loop.time() - wall
         lag = max(0.0, elapsed - interval)
         busy = (time.thread_time() - cpu) / elapsed
-        now, count = loop.time(), sessions()
-        headroom.observe(busy, lag * 1000, count, elapsed, now, host=host.busy())
-        on_sample(lag, headroom.reading(count, now))
+        headroom.observe(busy, lag * 1000, sessions(), elapsed, loop.time(), host=host.busy())
+        on_sample(lag, headroom)
