@@ -66,6 +66,7 @@ class _Worker:
 
     to_child: int
     from_child: int
+    shared = False  # shared with other processes, which write on the same clock tick
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -127,15 +128,13 @@ class _Child(_Worker):
         _close_fds(self.to_child, self.from_child)
         with contextlib.suppress(ProcessLookupError):
             self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        _reap(self.process)
 
 
 class _Link(_Worker):
     """A connection to the host's shared worker (`SileroHost`): one socket both ways."""
+
+    shared = True
 
     def __init__(self, path: str) -> None:
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -214,11 +213,16 @@ class SileroHost:
 
     def close(self) -> None:
         _close_fds(self._lifeline)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        _reap(self.process)
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    """Wait for a worker that was told to stop; kill it if it has not within 5 s."""
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _close_fds(*fds: int) -> None:
@@ -238,7 +242,7 @@ class _Channel:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, child: _Worker) -> None:
         self.loop = loop
-        self._child: _Worker = child
+        self._child = child
         self._awaiting: deque[tuple[_Stream, Callable[[float], None]]] = deque()
         self._received = bytearray()
         self._outgoing = bytearray()  # gathered for the next write, or what the pipe refused
@@ -272,7 +276,7 @@ class _Channel:
             # write in the same instant and their frames meet in one batch. Alone, GATHER_S
             # from the first frame, which measured ~10 % cheaper in the worker than the grid.
             wait = GATHER_S
-            if isinstance(self._child, _Link):
+            if self._child.shared:
                 wait -= time.monotonic() % GATHER_S
             self._flush_at = self.loop.call_later(wait, self._flush)
 
