@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from parley.audio.formats import AudioFormat
-from parley.audio.pcm import Int16Array
+from parley.audio.pcm import Int16Array, to_samples
 
 _FORMAT_TAGS = {"linear16": 1, "alaw": 6, "mulaw": 7}
 STREAMING_SIZE = 0xFFFFFFFF
@@ -74,7 +74,7 @@ def _to_int16(raw: bytes, width: int) -> Int16Array:
     if width == 1:  # 8-bit WAV is unsigned
         return ((np.frombuffer(raw, np.uint8).astype(np.int16) - 128) << 8).astype(np.int16)
     if width == 2:
-        return np.frombuffer(raw, dtype="<i2").astype(np.int16)
+        return to_samples(raw)
     if width == 3:  # little-endian 24-bit: the top two bytes are the 16-bit sample
         triples = np.frombuffer(raw[: len(raw) - len(raw) % 3], np.uint8).reshape(-1, 3)
         return triples[:, 1:].copy().view("<i2").reshape(-1).astype(np.int16)
