@@ -96,6 +96,17 @@ def test_talk_says_a_wav_to_a_running_server_and_records_the_reply(
     assert np.sqrt(np.mean(agent**2)) > 100
 
 
+def talk_to_nobody(wav: Path) -> subprocess.CompletedProcess[str]:
+    """`parley talk` with this file, towards a port where no server listens."""
+    return subprocess.run(
+        [*PARLEY, "talk", "--url", "http://127.0.0.1:9", "--key", "pk_x", "--wav", str(wav)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
 def test_talk_reports_a_refused_session_in_one_line(tmp_path: Path) -> None:
     silent = tmp_path / "silent.wav"
     with wave.open(str(silent), "wb") as out:
@@ -104,13 +115,7 @@ def test_talk_reports_a_refused_session_in_one_line(tmp_path: Path) -> None:
         out.setframerate(16000)
         out.writeframes(b"\x00\x00" * 1600)
 
-    result = subprocess.run(
-        [*PARLEY, "talk", "--url", "http://127.0.0.1:9", "--key", "pk_x", "--wav", str(silent)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    result = talk_to_nobody(silent)
 
     assert result.returncode == 1
     assert "cannot reach" in result.stderr and "Traceback" not in result.stderr
@@ -120,13 +125,7 @@ def test_talk_says_what_is_wrong_with_a_file_that_is_not_a_wav(tmp_path: Path) -
     notes = tmp_path / "notes.wav"
     notes.write_text("these are not the samples you are looking for\n" * 10)
 
-    result = subprocess.run(
-        [*PARLEY, "talk", "--url", "http://127.0.0.1:9", "--key", "pk_x", "--wav", str(notes)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    result = talk_to_nobody(notes)
 
     said = " ".join(result.stderr.split())  # the terminal's line wrapping aside
     assert result.returncode == 1
