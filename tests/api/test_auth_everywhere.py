@@ -37,6 +37,8 @@ PUBLIC = {
     "/docs",
     "/docs/oauth2-redirect",
     "/redoc",
+    "/docs/redoc.js",  # the docs pages' assets (the rest are a static mount, not routes)
+    "/asyncapi.json",
 }
 
 

@@ -21,7 +21,7 @@ from parley.config import Settings
 from parley.knowledge.vectors import VectorCache
 from parley.providers.base import ProviderUnavailable
 from parley.providers.hub import ProviderHub
-from parley.server import drain, headroom, ingestion, metrics
+from parley.server import apidocs, drain, headroom, ingestion, metrics, openapi
 from parley.server.collector import tune_for_latency
 from parley.server.deps import Services, no_nul_in_url
 from parley.server.errors import BodyGuard, InternalErrors, install_error_handlers
@@ -167,6 +167,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # An API answers the path it is given: a redirect to another spelling (which
         # `/v1/agents/%2F` used to get) is neither the object nor a clear error.
         redirect_slashes=False,
+        docs_url=None,  # served from packaged assets, not a CDN (server/apidocs.py)
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(
@@ -190,4 +192,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router)
+    openapi.install(app)
+    apidocs.install(app)
     return app

@@ -7,7 +7,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from parley.bus import Bus, LocalBus
@@ -88,21 +89,21 @@ def services(connection: HTTPConnection) -> Services:
     return found
 
 
-def bearer_token(authorization: str | None) -> str | None:
-    """The credential in an `Authorization: Bearer <x>` header, if there is one."""
-    if not authorization:
-        return None
-    scheme, _, credential = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not credential.strip():
-        return None
-    return credential.strip()
+# Declared as a security scheme so the OpenAPI document has one (Swagger UI's Authorize);
+# `auto_error=False` because a missing or malformed credential gets our own 401 body.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="A Parley API key (`parley keys create`): `Authorization: Bearer pk_…`.",
+)
 
 
 async def current_account(
-    request: Request, found: Annotated[Services, Depends(services)]
+    found: Annotated[Services, Depends(services)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
 ) -> Account:
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
+    token = credentials.credentials.strip() if credentials is not None else ""
+    if not token:
         raise ApiError(401, "unauthorized", "missing API key: send 'Authorization: Bearer <key>'")
     account = await found.store.accounts.authenticate(token)
     if account is None:

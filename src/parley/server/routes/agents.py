@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from parley.credentials import new_session_token
 from parley.server.deps import AccountDep, Services, ServicesDep
 from parley.server.errors import ApiError, not_found
+from parley.server.openapi import errors
 from parley.server.schemas.agents import AgentCreate, AgentOut, AgentUpdate
 from parley.server.schemas.common import Limit, Offset, Page
 from parley.server.schemas.sessions import SessionCreate, SessionOut
@@ -25,7 +26,7 @@ async def check_knowledge(found: Services, account_id: str, ids: list[str]) -> N
             )
 
 
-@router.post("", status_code=201, response_model=AgentOut)
+@router.post("", status_code=201, response_model=AgentOut, responses=errors(404))
 @router.post("/create", status_code=201, response_model=AgentOut, include_in_schema=False)
 async def create_agent(body: AgentCreate, account: AccountDep, found: ServicesDep) -> AgentOut:
     await check_knowledge(found, account.id, body.knowledge_ids)
@@ -74,7 +75,12 @@ async def delete_agent(agent_id: str, account: AccountDep, found: ServicesDep) -
     return AgentOut.of(agent)
 
 
-@router.post("/{agent_id}/sessions", status_code=201, response_model=SessionOut)
+@router.post(
+    "/{agent_id}/sessions",
+    status_code=201,
+    response_model=SessionOut,
+    responses=errors(409, 429, 503),
+)
 async def create_session(
     agent_id: str,
     request: Request,

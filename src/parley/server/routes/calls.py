@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, Security
 from fastapi.responses import FileResponse
+from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
 
 from parley.credentials import new_session_token
@@ -23,6 +24,7 @@ from parley.dialects.ultravox.fields import parse_duration
 from parley.server.calls import call_view, cursor_page, decode_cursor, messages_view
 from parley.server.deps import Services, ServicesDep, services
 from parley.server.errors import ApiError, not_found
+from parley.server.openapi import errors
 from parley.server.recordings import delete_recording, recording_response
 from parley.server.sockets import connection_limits
 from parley.server.urls import websocket_url
@@ -37,8 +39,19 @@ END_WAIT_S = 5.0
 MAX_MESSAGES = 20_000  # rows of one call read for its message pages (a tool call is two)
 
 
-async def api_key_account(request: Request, found: ServicesDep) -> Account:
-    key = request.headers.get("x-api-key", "").strip()
+# The Ultravox surface's credential, declared so the OpenAPI document offers it (Authorize).
+X_API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="XApiKey",
+    description="A Parley API key, as Ultravox clients send theirs: `X-API-Key: pk_…`.",
+)
+
+
+async def api_key_account(
+    found: ServicesDep, header: Annotated[str | None, Security(X_API_KEY)]
+) -> Account:
+    key = (header or "").strip()
     if not key:
         raise ApiError(401, "unauthorized", "missing API key: send 'X-API-Key: <key>'")
     account = await found.store.accounts.authenticate(key)
@@ -66,7 +79,7 @@ class CallQuery:
 CallQueryDep = Annotated[CallQuery, Depends()]
 
 
-@router.post("/calls", status_code=201)
+@router.post("/calls", status_code=201, responses=errors(404, 409, 429, 503))
 async def create_call(
     request: Request,
     account: KeyAccount,
@@ -78,7 +91,7 @@ async def create_call(
     return await _create(request, account, agent, body, query)
 
 
-@router.post("/agents/{agent_id}/calls", status_code=201)
+@router.post("/agents/{agent_id}/calls", status_code=201, responses=errors(409, 429, 503))
 async def create_agent_call(
     agent_id: str,
     request: Request,
@@ -166,7 +179,7 @@ async def get_call(call_id: str, account: KeyAccount, found: ServicesDep) -> dic
     return call_view(await _call(found, account, call_id))
 
 
-@router.delete("/calls/{call_id}", status_code=204)
+@router.delete("/calls/{call_id}", status_code=204, responses=errors(409))
 async def delete_call(call_id: str, account: KeyAccount, found: ServicesDep) -> Response:
     """Ends the call if it is live (`hangup`), then deletes it, its messages and recording.
 

@@ -19,13 +19,14 @@ from parley.knowledge.extract import CONTENT_TYPES, ExtractionFailed, sniff
 from parley.server.deps import AccountDep, ServicesDep
 from parley.server.errors import ApiError, not_found
 from parley.server.files import delete_file, file_path
+from parley.server.openapi import errors
 from parley.server.schemas.common import Limit, Offset, Page
 from parley.server.schemas.knowledge import FileOut
 
 router = APIRouter(prefix="/v1/files", tags=["knowledge"])
 
 
-@router.post("", status_code=201, response_model=FileOut)
+@router.post("", status_code=201, response_model=FileOut, responses=errors(415))
 async def upload_file(file: UploadFile, account: AccountDep, found: ServicesDep) -> FileOut:
     limit = found.settings.max_upload_bytes
     data = await file.read(limit + 1)

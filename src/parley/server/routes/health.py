@@ -57,7 +57,15 @@ async def healthz(found: ServicesDep) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/readyz")
+_NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "Not ready: draining, full or without its database (the body says which)",
+        "content": {"application/json": {"example": {"status": "full"}}},
+    }
+}
+
+
+@router.get("/readyz", responses=_NOT_READY)
 async def readyz(found: ServicesDep) -> JSONResponse:
     """200 when the process takes new calls; 503 while it is draining, full or without
     its database."""

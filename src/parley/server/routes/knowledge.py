@@ -13,6 +13,7 @@ from fastapi import APIRouter, Response
 from parley.server import ingestion
 from parley.server.deps import AccountDep, Services, ServicesDep
 from parley.server.errors import ApiError, not_found
+from parley.server.openapi import errors
 from parley.server.schemas.common import Limit, Offset, Page
 from parley.server.schemas.knowledge import (
     DocumentOut,
@@ -29,7 +30,7 @@ from parley.store.tables import Account, Collection, Document
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
 
 
-@router.post("", status_code=201, response_model=KnowledgeOut)
+@router.post("", status_code=201, response_model=KnowledgeOut, responses=errors(404))
 async def create_collection(
     body: KnowledgeCreate, account: AccountDep, found: ServicesDep
 ) -> KnowledgeOut:

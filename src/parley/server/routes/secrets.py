@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from parley.server.deps import AccountDep, ServicesDep
 from parley.server.errors import ApiError, not_found
+from parley.server.openapi import errors
 from parley.server.schemas.common import Limit, Offset, Page
 from parley.store.tables import Secret
 from parley.validation import reject_bad_text
@@ -43,7 +44,7 @@ class SecretOut(BaseModel):
         return cls(id=secret.id, name=secret.name, created_at=secret.created_at)
 
 
-@router.post("", status_code=201, response_model=SecretOut)
+@router.post("", status_code=201, response_model=SecretOut, responses=errors(409))
 async def create_secret(body: SecretCreate, account: AccountDep, found: ServicesDep) -> SecretOut:
     if not found.settings.secret_key:
         raise ApiError(

@@ -17,6 +17,7 @@ from parley.credentials import new_session_token
 from parley.dialects.native.start import StartPayload
 from parley.server.deps import AccountDep, Services, ServicesDep
 from parley.server.errors import ApiError, not_found
+from parley.server.openapi import errors
 from parley.server.urls import websocket_url
 
 router = APIRouter(tags=["voice"])
@@ -36,7 +37,7 @@ class VoiceSession(BaseModel):
     start_message: StartMessage
 
 
-@router.post("/v1/voice", response_model=VoiceSession)
+@router.post("/v1/voice", response_model=VoiceSession, responses=errors(404, 409, 429, 503))
 async def prepare_voice_session(
     request: Request, account: AccountDep, found: ServicesDep, body: StartPayload | None = None
 ) -> VoiceSession:

@@ -1,0 +1,72 @@
+"""A real browser for the tests: Debian's Chromium driven by Playwright.
+
+Playwright's own browser download cannot work on an offline host, so the system's
+`chromium` is launched by path (`PARLEY_CHROMIUM` to use another). Every request the page
+makes to a host other than the server under test is refused and recorded: the pages must
+work offline, and a test fails when one reaches for the internet. Without a browser the
+tests skip, unless `PARLEY_REQUIRE_BROWSER` is set (as `.ci/run` does), when they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.async_api")
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("PARLEY_CHROMIUM") or shutil.which("chromium")
+
+
+@dataclass
+class OfflinePage:
+    """A page whose requests off the loopback host are aborted and listed in `outside`."""
+
+    page: playwright_api.Page
+    outside: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[playwright_api.Browser]:
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("PARLEY_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is required but not installed (apt-get install chromium)")
+        pytest.skip("Chromium is not installed")
+    async with playwright_api.async_playwright() as driver:
+        launched = await driver.chromium.launch(
+            executable_path=path, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def offline_page(browser: playwright_api.Browser) -> AsyncIterator[OfflinePage]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    seen = OfflinePage(page)
+
+    async def only_loopback(route: playwright_api.Route) -> None:
+        host = urlsplit(route.request.url).hostname or ""
+        if host in {"127.0.0.1", "localhost"} or route.request.url.startswith("data:"):
+            await route.continue_()
+        else:
+            seen.outside.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", only_loopback)
+    page.on("console", lambda m: seen.console_errors.append(m.text) if m.type == "error" else None)
+    try:
+        yield seen
+    finally:
+        await context.close()
