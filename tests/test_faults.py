@@ -44,7 +44,7 @@ def server(cli_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
 
 async def long_call(server: ServerProcess) -> tuple[str, str]:
     async with ParleyClient(server.base_url, KEY) as rest:
-        agent = await rest.create_agent(name="f", voice_id="v", system_prompt="p", **LONG_REPLY)
+        agent = await rest.create_agent(name="f", voice_id="default", system_prompt="p", **LONG_REPLY)
         session = await rest.create_session(agent["id"])
     return session["websocket_url"], session["session_id"]
 
@@ -148,7 +148,7 @@ async def test_credentials_in_urls_never_reach_the_log(server: ServerProcess) ->
         await call.stop()
         await collect(call, lambda m: m["type"] == "ended")
     async with ParleyClient(server.base_url, KEY) as rest:
-        agent = await rest.create_agent(name="f", voice_id="v", system_prompt="p")
+        agent = await rest.create_agent(name="f", voice_id="default", system_prompt="p")
         session = await rest.create_session(agent["id"])
     async with VoiceClient.connect(session["websocket_url"]) as call:
         await call.stop()

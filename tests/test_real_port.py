@@ -15,7 +15,7 @@ async def test_the_sdk_drives_a_real_server(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, api_keys=("pk_real_port_key",))
 
     async with serving(settings) as base_url, ParleyClient(base_url, "pk_real_port_key") as c:
-        agent = await c.create_agent(name="n", voice_id="v", system_prompt="p")
+        agent = await c.create_agent(name="n", voice_id="default", system_prompt="p")
         session = await c.create_session(agent["id"], metadata={"x": 1})
         prepared = await c.prepare_voice(agent_id=agent["id"])
         with pytest.raises(ParleyError) as refused:

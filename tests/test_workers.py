@@ -73,7 +73,7 @@ async def test_sessions_join_on_any_worker_and_agent_deletion_reaches_all(
     two_workers: str,
 ) -> None:
     async with ParleyClient(two_workers, KEY) as rest:
-        agent = await rest.create_agent(name="w", voice_id="v", system_prompt="p")
+        agent = await rest.create_agent(name="w", voice_id="default", system_prompt="p")
     urls = []
     for _ in range(SESSIONS):  # a fresh connection each: the kernel picks the worker
         async with ParleyClient(two_workers, KEY) as rest:
@@ -102,7 +102,7 @@ def silero_workers(pid: int) -> list[list[str]]:
 async def test_the_workers_of_a_host_share_one_silero_worker(cli_env: dict[str, str]) -> None:
     with serving(cli_env, "silero") as (base, pid):
         async with ParleyClient(base, KEY) as rest:
-            agent = await rest.create_agent(name="w", voice_id="v", system_prompt="p")
+            agent = await rest.create_agent(name="w", voice_id="default", system_prompt="p")
         urls = []
         for _ in range(SESSIONS):
             async with ParleyClient(base, KEY) as rest:

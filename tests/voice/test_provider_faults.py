@@ -47,7 +47,7 @@ async def test_a_model_failing_mid_answer_is_apologised_for_and_the_call_goes_on
     async with ParleyClient(base, KEY) as rest:
         agent = await rest.create_agent(
             name="f",
-            voice_id="v",
+            voice_id="default",
             system_prompt="p",
             stt="fake-stt",
             llm="openai:gpt-4o-mini",

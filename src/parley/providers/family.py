@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from parley.providers.base import ProviderUnavailable
 from parley.providers.fakes import parse_options
 from parley.providers.specs import LlmEndpoint, ProviderSpec
+from parley.providers.voices import Catalogue
 
 if TYPE_CHECKING:
     from parley.providers.hub import ProviderHub
@@ -50,6 +52,8 @@ class Family:
     options: tuple[str, ...] | None = None  # `key=number,…` arguments (the fakes)
     check: Callable[[str | None], None] | None = None  # any other rule for the argument
     warm: Warmer | None = None  # load the spec's shared models ahead of calls
+    # A TTS's voices (given the data directory); None: any `voice_id` is taken as given.
+    voices: Callable[[Path, ProviderSpec], Catalogue] | None = None
 
     def validate(self, argument: str | None) -> None:
         if self.options is not None:

@@ -10,8 +10,10 @@ imported inside the builders, so a missing extra only matters to agents that nam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from parley.providers import voices
 from parley.providers.base import RecognitionListener
 from parley.providers.fakes import FakeRecognizer, FakeSynthesizer, ToneShape, parse_options
 from parley.providers.family import Family, Role, Wants, on_disk
@@ -147,14 +149,15 @@ def _espeak(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
     return hub.espeak_engine().synthesizer(espeak_voice(wants.voice_id, wants.language))
 
 
-PIPER_VOICE_NAMES = ("joe", "en_US-joe-medium")
-
-
 def _piper(hub: ProviderHub, spec: ProviderSpec, wants: Wants) -> Any:
-    """The bundled Piper voice, or the `.onnx` in the argument or in `voice_id`; any other
-    `voice_id` names an espeak voice, so agents made for espeak keep their voices."""
+    """The bundled Piper voice, the `.onnx` in the argument, in `voice_id` or named by it in
+    `<data_dir>/voices/`; any other `voice_id` names an espeak voice, so agents made for
+    espeak keep their voices."""
     voice = wants.chosen_voice
-    if spec.argument is None and voice is not None and voice not in PIPER_VOICE_NAMES:
+    if spec.argument is None and voice is not None and voice not in voices.PIPER_BUNDLED:
+        on_disk = voices.piper_voice_path(hub.settings.data_dir, voice)
+        if on_disk is not None:
+            return hub.piper_engine(str(on_disk)).synthesizer()
         if not voice.endswith(".onnx"):
             return _espeak(hub, spec, wants)
         return hub.piper_engine(voice).synthesizer()
@@ -309,6 +312,7 @@ FAMILIES.add(
         _espeak,
         "none",
         warm=lambda hub, spec: hub.espeak_engine().warm(),
+        voices=lambda data_dir, spec: voices.espeak(),
     ),
     Family(
         "tts",
@@ -317,12 +321,14 @@ FAMILIES.add(
         _piper,
         check=on_disk(PiperEngine.locate),
         warm=_warm_piper,
+        voices=lambda data_dir, spec: voices.piper(data_dir, spec.argument),
     ),
     Family(
         "tts",
         "openai-tts",
         "any OpenAI-compatible /v1/audio/speech (argument: model/voice)",
         _openai_tts,
+        voices=lambda data_dir, spec: voices.openai(),
     ),
     Family(
         "tts",
@@ -360,6 +366,13 @@ def family(role: Role, spec: ProviderSpec) -> Family:
             f"unknown {role} provider {spec.family!r} (available: {', '.join(families(role))})"
         )
     return found
+
+
+def catalogue(text: str, data_dir: Path) -> voices.Catalogue:
+    """The voices of a TTS spec (any id is accepted by a TTS that cannot list its own)."""
+    spec = parse_spec(text)
+    found = family("tts", spec)
+    return voices.unlisted(found.name) if found.voices is None else found.voices(data_dir, spec)
 
 
 def check_spec(role: Role, text: str) -> ProviderSpec:

@@ -42,6 +42,7 @@ from parley.server.routes import (
     sessions,
     ultravox_ws,
     voice,
+    voices,
 )
 from parley.server.upkeep import Upkeep
 from parley.store import Store
@@ -187,7 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(InternalErrors)  # outermost of ours: catches what all the rest raise
     routers = (
-        *(health, metrics, agents, sessions, voice, files, knowledge, secrets, calls),
+        *(health, metrics, agents, sessions, voice, voices, files, knowledge, secrets, calls),
         *(native_ws, deepgram_ws, ultravox_ws),
     )
     for module in routers:
