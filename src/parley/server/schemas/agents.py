@@ -64,8 +64,30 @@ def _check_tools(tools: list[FunctionTool | BuiltinTool] | None) -> Any:
     return tools
 
 
+_EXAMPLE = {
+    "name": "Front desk",
+    "voice_id": "default",
+    "system_prompt": "You answer the phone for a dental practice. Be brief and friendly.",
+    "greeting": "Hello, Smile Dental, how can I help?",
+    "keyterms": ["appointment", "hygienist"],
+    "tools": [
+        {
+            "name": "book_appointment",
+            "description": "Book a visit",
+            "parameters": {
+                "type": "object",
+                "properties": {"day": {"type": "string"}},
+                "required": ["day"],
+            },
+        }
+    ],
+}
+
+
 class AgentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [_EXAMPLE]}
+    )
 
     name: Name
     voice_id: VoiceId
