@@ -5,12 +5,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from playwright.async_api import Page
+
 from parley.config import Settings
 from parley.server.runner import serving
 from tests.browser.conftest import OfflinePage
 
 KEY = "pk_docs_browser_key_0123456789"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+async def try_out(page: Page, operation_id: str) -> tuple[str, str]:
+    """Open an operation, press Try it out and Execute: the status and body it shows."""
+    operation = page.locator(f"#operations-{operation_id}")
+    await operation.locator(".opblock-summary").click()
+    try_it = operation.get_by_role("button", name="Try it out")
+    if await try_it.count():  # `tryItOutEnabled` opens it already
+        await try_it.click()
+    await operation.get_by_role("button", name="Execute").click()
+    status = operation.locator(".live-responses-table tbody .response-col_status").first
+    await status.wait_for(timeout=20_000)
+    body = await operation.locator(".live-responses-table .microlight").first.inner_text()
+    return (await status.inner_text()).strip(), body
 
 
 async def test_swagger_ui_renders_offline_and_tries_an_authenticated_call(
@@ -26,16 +42,7 @@ async def test_swagger_ui_renders_offline_and_tries_an_authenticated_call(
         await page.get_by_role("button", name="Apply credentials").first.click()
         await page.locator(".modal-ux .btn-done").first.click()
 
-        operation = page.locator("#operations-agents-list_agents_v1_agents_get")
-        await operation.locator(".opblock-summary").click()
-        try_it = operation.get_by_role("button", name="Try it out")
-        if await try_it.count():
-            await try_it.click()
-        await operation.get_by_role("button", name="Execute").click()
-        status = operation.locator(".live-responses-table tbody .response-col_status").first
-        await status.wait_for(timeout=20_000)
-        answered = (await status.inner_text()).strip()
-        body = await operation.locator(".live-responses-table .microlight").first.inner_text()
+        answered, body = await try_out(page, "agents-list_agents_v1_agents_get")
         SHOTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(SHOTS / "api-docs-try-it-out.png"))
 
@@ -50,16 +57,7 @@ async def test_swagger_ui_without_a_key_shows_the_documented_401(
     page = offline_page.page
     async with serving(Settings(data_dir=tmp_path, api_keys=(KEY,), admission=False)) as base:
         await page.goto(f"{base}/docs")
-        operation = page.locator("#operations-agents-list_agents_v1_agents_get")
-        await operation.locator(".opblock-summary").click()
-        try_it = operation.get_by_role("button", name="Try it out")
-        if await try_it.count():
-            await try_it.click()
-        await operation.get_by_role("button", name="Execute").click()
-        status = operation.locator(".live-responses-table tbody .response-col_status").first
-        await status.wait_for(timeout=20_000)
-        answered = (await status.inner_text()).strip()
-        body = await operation.locator(".live-responses-table .microlight").first.inner_text()
+        answered, body = await try_out(page, "agents-list_agents_v1_agents_get")
 
     assert answered.startswith("401"), body
     assert '"unauthorized"' in body
