@@ -13,11 +13,23 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 playwright_api = pytest.importorskip("playwright.async_api")
+
+
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def screenshots(tmp_path: Path) -> Path:
+    """Where a test's screenshots go: docs/screenshots with `PARLEY_SCREENSHOTS=1` (to
+    refresh the committed ones), else the test's own directory."""
+    folder = DOCS_SHOTS if os.environ.get("PARLEY_SCREENSHOTS") else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def chromium_path() -> str | None:

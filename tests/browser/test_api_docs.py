@@ -9,10 +9,9 @@ from playwright.async_api import Page
 
 from parley.config import Settings
 from parley.server.runner import serving
-from tests.browser.conftest import OfflinePage
+from tests.browser.conftest import OfflinePage, screenshots
 
 KEY = "pk_docs_browser_key_0123456789"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 async def try_out(page: Page, operation_id: str) -> tuple[str, str]:
@@ -43,8 +42,7 @@ async def test_swagger_ui_renders_offline_and_tries_an_authenticated_call(
         await page.locator(".modal-ux .btn-done").first.click()
 
         answered, body = await try_out(page, "agents-list_agents_v1_agents_get")
-        SHOTS.mkdir(exist_ok=True)
-        await page.screenshot(path=str(SHOTS / "api-docs-try-it-out.png"))
+        await page.screenshot(path=str(screenshots(tmp_path) / "api-docs-try-it-out.png"))
 
     assert answered == "200", body
     assert '"total"' in body
