@@ -1,4 +1,4 @@
-"""`POST /v1/voice`: preparing a native voice session (docs/protocols.md §2)."""
+"""`POST /v1/voice`: preparing a native voice session (docs/protocols/native.md)."""
 
 from __future__ import annotations
 

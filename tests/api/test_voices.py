@@ -6,7 +6,6 @@ from __future__ import annotations
 import httpx
 
 from parley.config import Settings
-
 from tests.api.helpers import agent_body, assert_error, make_agent
 
 

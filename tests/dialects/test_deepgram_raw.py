@@ -1,5 +1,5 @@
 """The Deepgram dialect over a raw WebSocket: both eras, every auth form, every client
-message and every error path of docs/protocols.md §3."""
+message and every error path of docs/protocols/deepgram.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Strategies for every client→server frame of the Deepgram dialect (docs/protocols.md §3).
+"""Strategies for every client→server frame of the Deepgram dialect (docs/protocols/deepgram.md).
 
 v1: `Settings`, `UpdatePrompt`, `UpdateSpeak`, `UpdateThink`, `InjectUserMessage`,
 `InjectAgentMessage`, `FunctionCallResponse`, `KeepAlive`; v0: `SettingsConfiguration`,

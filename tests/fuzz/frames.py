@@ -1,7 +1,7 @@
 """What every dialect's fuzz strategies share: labelled frames, nasty values, JSON splicing.
 
 A `Frame` carries what the server must do with it, decided by the strategy that made it from
-docs/protocols.md (not from the server's code): `must_error` frames are clearly invalid (not JSON,
+docs/protocols/ (not from the server's code): `must_error` frames are clearly invalid (not JSON,
 not an object, unknown type, a required field missing or mistyped, NUL, a lone surrogate,
 nesting too deep, NaN where a number is required, a command before the session has started)
 and must be answered with the dialect's error; any other frame is valid or ambiguous and may

@@ -1,4 +1,4 @@
-"""Strategies for every client→server frame of the native dialect (docs/protocols.md §2).
+"""Strategies for every client→server frame of the native dialect (docs/protocols/native.md).
 
 `start`, `audio`, `text`, `interrupt`, `tool_result`, `played`, `stop` and binary audio,
 each well-formed or broken in one or two named ways, plus the junk every dialect refuses.

@@ -1,4 +1,4 @@
-"""Strategies for the REST API of docs/protocols.md §1 (and `POST /v1/voice`, §2): requests with
+"""Strategies for the REST API (docs/protocols/rest.md, and `POST /v1/voice`): requests with
 the same nasty values as the WebSocket fuzzers, in bodies, paths and query strings.
 
 A scenario is a few calls on one fresh account; `{agent}` and `{session}` in a path stand

@@ -1,4 +1,4 @@
-"""The Deepgram dialect (docs/protocols.md §3), both eras, under fuzzed frames on a real server.
+"""The Deepgram dialect (docs/protocols/deepgram.md), both eras, fuzzed on a real server.
 
 Each example is one connection: a few frames before `Settings` (all but `KeepAlive`
 refused), usually well-formed `Settings` (v1) or `SettingsConfiguration` (v0), then a mix

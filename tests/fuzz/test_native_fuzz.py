@@ -1,4 +1,4 @@
-"""The native dialect (docs/protocols.md §2) under fuzzed frames, on a real server.
+"""The native dialect (docs/protocols/native.md) under fuzzed frames, on a real server.
 
 Each example is one connection: a few frames before `start` (all of which must be refused),
 usually a well-formed `start`, then a mix of well-formed and broken `audio`, `text`,

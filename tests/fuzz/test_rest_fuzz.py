@@ -1,4 +1,4 @@
-"""The REST API (docs/protocols.md §1, and `POST /v1/voice`) under fuzzed requests, on a real
+"""The REST API (docs/protocols/rest.md, and `POST /v1/voice`) under fuzzed requests, on a real
 server: bodies and query strings with lone surrogates (in metadata keys and values too),
 NUL, NaN, offsets of 2**63 and more, negative and huge limits, deep nesting, wrong types.
 See `tests/fuzz/http.py` for the oracles.

@@ -32,6 +32,7 @@ from parley.server.quotas import ConnectionQuota
 from parley.server.retrieval import Retriever
 from parley.server.routes import (
     agents,
+    asyncapi,
     calls,
     deepgram_ws,
     files,
@@ -189,7 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(InternalErrors)  # outermost of ours: catches what all the rest raise
     routers = (
         *(health, metrics, agents, sessions, voice, voices, files, knowledge, secrets, calls),
-        *(native_ws, deepgram_ws, ultravox_ws),
+        *(native_ws, deepgram_ws, ultravox_ws, asyncapi),
     )
     for module in routers:
         app.include_router(module.router)

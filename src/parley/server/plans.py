@@ -1,8 +1,8 @@
 """From a stored agent and a client's session options to the engine's `Plan` and `Voice`.
 
 This is where Parley's defaults meet an agent's choices: provider specs fall back to the
-server's `PARLEY_*` defaults, the opening follows docs/protocols.md (a caller's initial message
-wins over initial context, which wins over a greeting), and a continued conversation's
+server's `PARLEY_*` defaults, the opening follows docs/protocols/native.md (a caller's initial
+message wins over initial context, which wins over a greeting), and a continued conversation's
 stored messages become the engine's history.
 """
 

@@ -1,1 +1,1 @@
-"""Deepgram's Voice Agent API (docs/protocols.md §3): `/v1/agent/converse`, and `/agent`."""
+"""Deepgram's Voice Agent API (docs/protocols/deepgram.md): `/v1/agent/converse`, and `/agent`."""

@@ -1,4 +1,4 @@
-"""One Deepgram Voice Agent connection (docs/protocols.md §3), either era.
+"""One Deepgram Voice Agent connection (docs/protocols/deepgram.md), either era.
 
 `Welcome` → the client's `Settings` (v0: `SettingsConfiguration`) → `SettingsApplied` and
 any warnings → binary audio both ways and JSON control messages until the conversation

@@ -1,1 +1,1 @@
-"""The native dialect: Parley's own voice-session WebSocket protocol (docs/protocols.md §2)."""
+"""The native dialect: Parley's own voice-session WebSocket protocol (docs/protocols/native.md)."""

@@ -1,4 +1,4 @@
-"""Native dialect frames ↔ engine commands and events (docs/protocols.md §2). Pure functions.
+"""Native dialect frames ↔ engine commands and events (docs/protocols/native.md). Pure functions.
 
 Every text frame is `{"type": str, "payload": object}`. Parsing never raises: bad input
 (including JSON nested too deep, NaN, NUL and lone surrogates, see `validation.load_frame`) is

@@ -1,4 +1,4 @@
-"""One native-dialect connection, from handshake to `ended` (docs/protocols.md §2).
+"""One native-dialect connection, from handshake to `ended` (docs/protocols/native.md).
 
 The flow: admit the credential (a wrong one gets a fatal `error` and the socket closes);
 wait for `start` (anything else first is an `error`, and the connection stays open for a

@@ -1,4 +1,4 @@
-"""Ultravox data messages ↔ engine commands and events (docs/protocols.md §4).
+"""Ultravox data messages ↔ engine commands and events (docs/protocols/ultravox.md).
 
 Text frames are JSON objects with a `type`; binary frames are s16le PCM and never pass
 through here. Parsing never raises: bad input is a `ProtocolError` the session shows the

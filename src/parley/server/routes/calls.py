@@ -1,4 +1,4 @@
-"""`/api/calls`: Ultravox Realtime's calls API (docs/protocols.md §4), over Parley sessions.
+"""`/api/calls`: Ultravox Realtime's calls API (docs/protocols/ultravox.md), over Parley sessions.
 
 Auth is `X-API-Key: <Parley API key>`; the key's account scopes everything (another
 account's call is a 404). A call is created with its whole configuration and a `joinUrl`

@@ -1,4 +1,4 @@
-"""`/v1/files`: upload, list, read and delete documents (docs/protocols.md §1, "Knowledge").
+"""`/v1/files`: upload, list, read and delete documents (docs/protocols/rest.md, "Knowledge").
 
 The upload is `multipart/form-data` with the document in the field `file`. Its kind is
 sniffed from its bytes (a PDF is a PDF whatever it is called), and a file over

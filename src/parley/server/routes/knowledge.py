@@ -1,5 +1,5 @@
 """`/v1/knowledge`: collections (and pages) of documents an agent answers from, their
-documents, and a query endpoint to test retrieval (docs/protocols.md §1, "Knowledge").
+documents, and a query endpoint to test retrieval (docs/protocols/rest.md, "Knowledge").
 
 Adding documents answers at once: each is ingested in the background (`processing`, then
 `ready` with its passages, or `failed` with why), and the collection shows the progress.

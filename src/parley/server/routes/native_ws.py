@@ -1,4 +1,4 @@
-"""`/ws/voice`: the native dialect's WebSocket (docs/protocols.md §2)."""
+"""`/ws/voice`: the native dialect's WebSocket (docs/protocols/native.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`POST /v1/voice`: prepare a native voice session (docs/protocols.md §2, "Prepare").
+"""`POST /v1/voice`: prepare a native voice session (docs/protocols/rest.md, "Voice").
 
 The response carries a WebSocket URL with a session-scoped token and the `start` message to
 send on it, with `agent_id` resolved (the account's default agent when none was named). The

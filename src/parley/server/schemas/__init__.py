@@ -1,1 +1,1 @@
-"""Request and response bodies of the REST API (docs/protocols.md §1 and §2)."""
+"""Request and response bodies of the REST API (docs/protocols/rest.md)."""

@@ -1,4 +1,4 @@
-"""Agent bodies. Required fields per docs/protocols.md §1; the rest are Parley extras."""
+"""Agent bodies. Required fields per docs/protocols/rest.md; the rest are Parley extras."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def _check_tools(tools: list[FunctionTool | BuiltinTool] | None) -> Any:
     return tools
 
 
-_EXAMPLE = {
+_EXAMPLE: dict[str, Any] = {
     "name": "Front desk",
     "voice_id": "default",
     "system_prompt": "You answer the phone for a dental practice. Be brief and friendly.",

@@ -1,4 +1,4 @@
-"""File, knowledge collection and retrieval bodies (docs/protocols.md §1, "Knowledge")."""
+"""File, knowledge collection and retrieval bodies (docs/protocols/rest.md, "Knowledge")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Session and transcript bodies (docs/protocols.md §1)."""
+"""Session and transcript bodies (docs/protocols/rest.md)."""
 
 from __future__ import annotations
 
