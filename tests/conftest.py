@@ -8,6 +8,7 @@ was migrated once per test session, so tests are isolated and still fast.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import uuid
@@ -25,6 +26,7 @@ from parley.config import Settings, normalise_database_url
 from parley.server.app import create_app
 from parley.server.deps import Services
 from parley.store import Store
+from tests.support.key_guard import KeyGuard
 from tests.support.postgres import start_cluster
 from tests.support.redis import start_redis
 
@@ -35,6 +37,19 @@ hypothesis_core.RepresentationPrinter = pretty.RepresentationPrinter  # type: ig
 
 KEY_A = "pk_test_account_a_key_0123456789"
 KEY_B = "pk_test_account_b_key_0123456789"
+
+_KEY_GUARD = KeyGuard((KEY_A, KEY_B))
+logging.getLogger().addHandler(_KEY_GUARD)
+
+
+@pytest.fixture(autouse=True)
+def no_key_in_any_log_line() -> Iterator[None]:
+    """Fail the test during which anything logged a credential (tests/support/key_guard.py)."""
+    _KEY_GUARD.take()
+    yield
+    leaks = _KEY_GUARD.take()
+    if leaks:
+        pytest.fail("a credential reached the log:\n" + "\n".join(leaks), pytrace=False)
 
 
 async def _migrate(url: str) -> None:

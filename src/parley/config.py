@@ -12,7 +12,7 @@ import importlib.util
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one object a line (logformat.py)
     max_frame_bytes: int = Field(default=1 << 20, ge=1024)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     # What one client may send (every dialect; see docs/security.md). 0 means no limit.

@@ -23,6 +23,7 @@ import uvicorn
 
 from parley.config import Settings
 from parley.providers.vad.silero import HOST_SOCKET_ENV, SileroHost
+from parley.server import logformat
 from parley.server.app import create_app
 from parley.server.runner import uvicorn_options
 from parley.store import Store
@@ -50,13 +51,12 @@ def handle(args: argparse.Namespace) -> int:
     settings = Settings()
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     common: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": settings.log_level,
+        # every worker applies it in place of uvicorn's own: one redacted format for all
+        "log_config": logformat.configure(settings),
         **uvicorn_options(settings),
         "proxy_headers": True,
     }

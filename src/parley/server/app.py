@@ -27,7 +27,8 @@ from parley.server.deps import Services, no_nul_in_url
 from parley.server.errors import BodyGuard, InternalErrors, install_error_handlers
 from parley.server.headroom import Headroom
 from parley.server.live import LiveSessions
-from parley.server.logs import install_redaction
+from parley.server.logformat import configured_secrets, where_data_lives
+from parley.server.logs import install_redaction, remember_secrets
 from parley.server.quotas import ConnectionQuota
 from parley.server.retrieval import Retriever
 from parley.server.routes import (
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = ProviderHub(settings)
+        remember_secrets([*hub.server_secrets(), *configured_secrets(settings)])
         try:  # before anything starts that would need stopping: a typo must not start a server
             embedder = hub.embedder()
         except (ValueError, ProviderUnavailable) as exc:
@@ -74,10 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hub.warm, [("vad", settings.vad), ("tts", settings.tts), ("stt", settings.stt)]
         )
         log.info(
-            "voice stack: %s hears, %s speaks, %s detects speech%s",
+            "voice stack: %s hears, %s thinks, %s speaks, %s detects speech, embeddings %s%s",
             settings.stt,
+            settings.llm,
             settings.tts,
             settings.vad,
+            settings.embeddings or "none (full-text search)",
             " (the light stack is PARLEY_STT=pocketsphinx PARLEY_TTS=espeak)"
             if (settings.stt, settings.tts) == ("whisper", "piper")
             else "",
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         if embedder is not None:
             log.info("knowledge search: full text and meaning (%s)", embedder.name)
+        log.info("%s", where_data_lives(settings))
         tune_for_latency()
         live = LiveSessions()
         upkeep = Upkeep(

@@ -34,6 +34,7 @@ from parley.providers.specs import LlmChoice
 from parley.server import metrics
 from parley.server.deps import Services
 from parley.server.files import file_path
+from parley.server.logformat import enter_session
 from parley.server.plans import VoiceBuilder, build_plan, history
 from parley.server.recordings import recording_path
 from parley.server.session_tools import SessionTools
@@ -213,6 +214,7 @@ class ServerHost:
                 session_id = new_session_id
                 conversation_id = options.conversation_id or new_id("cnv")
             record = keep and (options.record or agent.record)
+        log_context = enter_session(session_id, agent.id)  # this task's lines, and its children's
 
         earlier = (
             history(await store.messages.for_conversation(admission.account_id, conversation_id))
@@ -266,6 +268,7 @@ class ServerHost:
             secrets,
         )
         conversation = Conversation(plan, voice, transcript, metrics.observe(emit), tools, recorder)
+        log_context.follow_turns(conversation.core)
         live = LiveSession(
             session_id, conversation_id, conversation, builder.warnings, admission.account_id
         )
@@ -276,6 +279,7 @@ class ServerHost:
         self._builders[session_id] = builder
         if dialect == "ultravox" and keep:
             self._summarise.add(session_id)
+        log.info("session %s started: agent %s, %s dialect", session_id, agent.id, dialect)
         return live
 
     async def rebuild(

@@ -16,6 +16,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from parley.config import Settings
+from parley.server import logformat
 from parley.server.app import create_app
 
 
@@ -62,5 +63,8 @@ async def serve_app(
 async def serving(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve Parley until the block exits; yields the base URL (`http://127.0.0.1:<port>`)."""
     app = create_app(settings)
-    async with serve_app(app, host, port, **uvicorn_options(settings)) as base_url:
+    options = uvicorn_options(settings)
+    if settings.log_format == "json":  # asked for: the whole program's log is JSON
+        options["log_config"] = logformat.join_root(settings)
+    async with serve_app(app, host, port, **options) as base_url:
         yield base_url

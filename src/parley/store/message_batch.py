@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from typing import Any
 
@@ -108,7 +109,11 @@ class MessageBatcher:
     def _start(self) -> None:
         self._wake.set()
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="parley-transcript-batches")
+            # Started from inside some session's task, it serves every session: it must not
+            # inherit that session's log context (its lines are the process's, not the call's).
+            self._task = asyncio.create_task(
+                self._run(), name="parley-transcript-batches", context=contextvars.Context()
+            )
 
     async def _run(self) -> None:
         while not self._closed or self._inserts or self._updates:
