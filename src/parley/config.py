@@ -164,6 +164,15 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=8.0, gt=0)
     tts_timeout: float = Field(default=5.0, gt=0)
     tool_timeout: float = Field(default=10.0, gt=0)
+    # Webhooks (server/webhooks.py): attempts per delivery, the first retry's delay (each
+    # next one 5x longer: 1, 5, 25, 125 s), one attempt's time limit, the events and
+    # deliveries waiting to be sent (beyond it a delivery fails at once), and how many are
+    # sent (or wait to be retried) at once.
+    webhook_attempts: int = Field(default=5, ge=1, le=20)
+    webhook_backoff_seconds: float = Field(default=1.0, ge=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_queue_size: int = Field(default=1000, ge=1)
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
 
     @field_validator(
         "api_keys", "http_tools_allow", "outbound_allow", "cors_origins", mode="before"

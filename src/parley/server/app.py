@@ -45,8 +45,10 @@ from parley.server.routes import (
     ultravox_ws,
     voice,
     voices,
+    webhooks,
 )
 from parley.server.upkeep import Upkeep
+from parley.server.webhooks import WebhookDispatcher
 from parley.store import Store
 
 log = logging.getLogger("parley.server")
@@ -126,6 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services: Services = app.state.services
         services.bus = bus_for(settings)
         await services.bus.start(live.end_named)
+        dispatcher = WebhookDispatcher(store, hub.guarded_http(), settings, services.worker_id)
+        services.webhooks = dispatcher
         upkeep.on_beat = lambda: services.bus.refresh(live.held())
         upkeep.after_sweep = lambda: ingestion.resume(services)
         await ingestion.resume(services)
@@ -149,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 name="parley-headroom",
             ),
         ]
+        dispatcher.start()  # stopped below, once the calls have ended
         try:
             yield
         finally:
@@ -160,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await dispatcher.stop()
             await upkeep.stop()
             await services.bus.close()
             await hub.aclose()
@@ -195,6 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(InternalErrors)  # outermost of ours: catches what all the rest raise
     routers = (
         *(health, metrics, agents, sessions, voice, voices, files, knowledge, secrets, calls),
+        webhooks,
         *(native_ws, deepgram_ws, ultravox_ws, asyncapi),
     )
     for module in routers:

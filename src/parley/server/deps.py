@@ -20,6 +20,7 @@ from parley.server.headroom import Headroom
 from parley.server.live import LiveSessions
 from parley.server.quotas import ConnectionQuota
 from parley.server.retrieval import Retriever
+from parley.server.webhooks import WebhookDispatcher
 from parley.store import Store
 from parley.store.tables import Account
 
@@ -38,6 +39,7 @@ class Services:
     pending: int = 0  # connections admitted whose sessions have not opened yet
     connections: ConnectionQuota = field(default_factory=lambda: ConnectionQuota(0))
     worker_id: str | None = None  # this process's row in the store's `workers`
+    webhooks: WebhookDispatcher | None = None  # the account's events, sent (server/webhooks.py)
     chores: set[asyncio.Task[None]] = field(default_factory=set)  # after-call work (summaries)
     # Documents read at once (extraction is CPU work on the shared threads; the rest wait).
     ingesting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))

@@ -31,7 +31,7 @@ from parley.engine.tools import ToolCatalogue
 from parley.engine.transcript import NoTranscript, TranscriptStore
 from parley.knowledge.extract import ExtractionFailed, extract
 from parley.providers.specs import LlmChoice
-from parley.server import metrics
+from parley.server import metrics, webhooks
 from parley.server.deps import Services
 from parley.server.files import file_path
 from parley.server.logformat import enter_session
@@ -276,6 +276,7 @@ class ServerHost:
         metrics.SESSIONS_LIVE.inc()
         services.live.add(live)
         services.headroom.admitted(asyncio.get_running_loop().time())
+        webhooks.notify(services.webhooks, "session.started", admission.account_id, session_id)
         self._builders[session_id] = builder
         if dialect == "ultravox" and keep:
             self._summarise.add(session_id)
@@ -311,6 +312,7 @@ class ServerHost:
                 log.warning("could not free session %s's place on the bus", session.session_id)
         metrics.SESSIONS_LIVE.dec()
         self._builders.pop(session.session_id, None)
+        webhooks.session_ended(self._services.webhooks, session)  # stored ended by now
         if session.session_id in self._summarise:
             self._summarise.discard(session.session_id)
             conversation = session.conversation
@@ -320,6 +322,7 @@ class ServerHost:
                     session.session_id,
                     conversation.voice.llm,
                     conversation.core.history.transcript(),
+                    then=webhooks.summary_ready(self._services.webhooks, session),
                 ),
                 f"summary-{session.session_id}",
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from parley.providers.base import ChatRequest, ChatTurn, LanguageModel, TextDelta
 from parley.store import Store
@@ -40,8 +41,13 @@ async def _ask(llm: LanguageModel, instruction: str, transcript: str) -> str:
 
 
 async def summarise(
-    store: Store, session_id: str, llm: LanguageModel, transcript: list[dict[str, str]]
+    store: Store,
+    session_id: str,
+    llm: LanguageModel,
+    transcript: list[dict[str, str]],
+    then: Callable[[], None] | None = None,
 ) -> None:
+    """Write the call's summaries; `then` is called once they are stored (webhooks)."""
     if getattr(llm, "name", "") == "echo":
         log.info("call %s has no summary: no language model is configured", session_id)
         return
@@ -59,3 +65,5 @@ async def summarise(
         log.warning("call %s has no summary: the language model failed: %s", session_id, exc)
         return
     await store.sessions.summarised(session_id, short or None, full or None)
+    if then is not None:
+        then()

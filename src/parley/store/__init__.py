@@ -18,6 +18,7 @@ from parley.store.messages import Messages
 from parley.store.sealing import KEYRING, load_keys
 from parley.store.secrets import Secrets
 from parley.store.sessions import Sessions
+from parley.store.webhooks import Webhooks
 from parley.store.workers import Workers
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "Store"]
@@ -34,6 +35,7 @@ class Store:
         self.workers = Workers(sessions)
         self.knowledge = Knowledge(sessions)
         self.secrets = Secrets(sessions)
+        self.webhooks = Webhooks(sessions)
 
     @classmethod
     async def open(
