@@ -69,3 +69,19 @@ async def test_a_piper_voice_on_disk_is_listed_and_accepted(
     listed = (await api.get("/v1/voices", params={"provider": "piper"})).json()
     assert "amy" in {v["id"] for v in listed["data"]}
     await make_agent(api, voice_id="amy", tts="piper")
+
+
+async def test_a_server_on_a_fake_tts_with_options_lists_the_embedded_voices(
+    settings: Settings,
+) -> None:
+    from parley.server.voices import listing
+
+    found = listing(settings.model_copy(update={"tts": "fake-tts:delay=100,seconds=0.6"}), {}, None)
+    providers = {p["name"]: p for p in found["providers"]}
+    assert providers["fake-tts"] == {
+        "name": "fake-tts",
+        "spec": "fake-tts:delay=100,seconds=0.6",
+        "default": True,
+        "listed": False,
+    }
+    assert "en-us" in {v["id"] for v in found["data"] if v["tts"] == "espeak"}

@@ -53,10 +53,9 @@ def check_voice(settings: Settings, tts: str | list[str] | None, voice_id: str) 
 
 
 def configured(settings: Settings, env: Mapping[str, str]) -> list[str]:
-    """The TTS specs this server can speak with: its default chain, the embedded engines,
+    """The TTS specs this server can speak with: its default, the embedded engines,
     and cloud providers whose credentials it holds."""
-    specs = [part.strip() for part in settings.tts.split(",") if part.strip()]
-    specs.append("espeak")
+    specs = [settings.tts, "espeak"]  # one spec (its argument may hold commas)
     if all(importlib.util.find_spec(module) for module in NEURAL_TTS):
         specs.append("piper")
     specs += [family for family, variable in _CLOUD_KEYS.items() if env.get(variable)]
@@ -65,7 +64,7 @@ def configured(settings: Settings, env: Mapping[str, str]) -> list[str]:
 
 def listing(settings: Settings, env: Mapping[str, str], provider: str | None) -> dict[str, Any]:
     """The body of `GET /v1/voices`: every voice, and what each TTS is."""
-    default = parse_spec(settings.tts.split(",")[0]).family
+    default = parse_spec(settings.tts).family
     providers, voices = [], []
     for spec in configured(settings, env):
         found: Catalogue = registry.catalogue(spec, settings.data_dir)
