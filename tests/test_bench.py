@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+from parley.bench.runner import run_level
 from tests.support.cli import parley
 
 FIXED_DELAYS_MS = 795
@@ -50,6 +52,23 @@ def test_a_short_run_reports_every_figure_and_draws_the_plot(
     assert [level["sessions"] for level in result["levels"]] == [2]
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "standard benchmark" in run.stdout
+
+
+def test_a_running_level_reports_its_progress_as_it_goes() -> None:
+    """The live line's figures: fed while the level runs, turns only ever growing, the
+    window's seconds counting down, and the last report agreeing with the results."""
+    updates: list[dict[str, Any]] = []
+    result = run_level(2, 4.0, 1.0, 1, on_progress=updates.append, progress_every=0.5)
+
+    measuring = [u for u in updates if u["phase"] == "measuring"]
+    assert len(measuring) >= 4, updates  # 4 s reported every 0.5 s
+    assert updates[0]["phase"] == "dialling" and measuring[-1] is updates[-1]
+    turns = [u["turns"] for u in updates]
+    assert turns == sorted(turns) and 0 < turns[-1] <= result["turns"]
+    left = [u["seconds_left"] for u in measuring]
+    assert left == sorted(left, reverse=True) and left[0] <= 4.0 and left[-1] < 0.5
+    assert all(u["callers"] == 2 and u["offered"] == 2 for u in measuring)
+    assert measuring[-1]["v2v_ms"]["p50"] > FIXED_DELAYS_MS - 100
 
 
 def test_bad_levels_are_refused_with_a_clear_message(cli_env: dict[str, str]) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import time
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import numpy as np
+import soundfile
 
 from tests.support.cli import PARLEY, free_port, parley
 from tests.support.speech import require_tools
@@ -129,5 +135,107 @@ def test_talk_says_what_is_wrong_with_a_file_that_is_not_a_wav(tmp_path: Path) -
 
     said = " ".join(result.stderr.split())  # the terminal's line wrapping aside
     assert result.returncode == 1
-    assert "not a PCM WAV file (file does not start with RIFF id)" in said
+    assert "not a readable audio file (format not recognised; use WAV, FLAC, OGG" in said
     assert "Traceback" not in said
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[str]:
+    """`parley serve` on a free port until the block ends; yields its URL once it answers."""
+    port = free_port()
+    server = subprocess.Popen(
+        [*PARLEY, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "no server"
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def talk(env: dict[str, str], url: str, key: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PARLEY, "--url", url, "--key", key, "talk", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+def test_talk_says_flac_and_ogg_files_and_names_the_agent_and_transcript(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    require_tools()
+    spoken = tmp_path / "question.wav"
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-w", str(spoken), "what time do you close"], check=True
+    )
+    samples, rate = soundfile.read(str(spoken))  # espeak's 22.05 kHz, resampled on the way
+    flac, ogg = tmp_path / "question.flac", tmp_path / "question.ogg"
+    soundfile.write(str(flac), np.stack([samples, samples], axis=1), rate)  # stereo, too
+    soundfile.write(str(ogg), samples, rate, format="OGG", subtype="VORBIS")
+    key = parley(cli_env, "keys", "create").stdout.strip()
+
+    with serving(cli_env) as url:
+        results = {
+            path.suffix: talk(cli_env, url, key, "--audio", str(path), "--out", f"{path}.out.wav")
+            for path in (flac, ogg)
+        }
+        link = re.search(r"transcript: (\S+)", results[".ogg"].stderr)
+        assert link is not None, results[".ogg"].stderr
+        transcript = httpx.get(link.group(1), headers={"Authorization": f"Bearer {key}"}).json()
+
+    for suffix, result in results.items():
+        assert result.returncode == 0, (suffix, result.stderr)
+        assert "user   What time do you close?" in result.stdout, (suffix, result.stdout)
+        assert "agent  You said: What time do you close?" in result.stdout
+        assert re.search(r"^agent: Default agent \(agt_\w+\)$", result.stderr, re.M)
+        session = re.search(r"^session (ses_\w+)$", result.stderr, re.M)
+        assert session is not None
+        assert f"{url}/v1/sessions/{session.group(1)}/messages" in result.stderr
+    assert [m["text"] for m in transcript["data"]] == [
+        "What time do you close?",
+        "You said: What time do you close?",
+    ]
+    reply = _channels(Path(f"{flac}.out.wav"))[:, 0].astype(np.float64)
+    assert np.sqrt(np.mean(reply**2)) > 100
+
+
+def test_talk_uses_the_agent_it_is_given_and_refuses_an_unknown_one(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    tone = tmp_path / "tone.flac"
+    t = np.arange(16000) / 16000
+    soundfile.write(str(tone), np.sin(2 * np.pi * 300 * t) * 0.3, 16000)
+    key = parley(cli_env, "keys", "create").stdout.strip()
+    agent = json.loads(
+        parley(
+            cli_env,
+            *("agents", "create", "--key", key, "--name", "Front desk"),
+            *("--system-prompt", "Greet visitors.", "--greeting", "Welcome to the desk."),
+        ).stdout
+    )
+
+    with serving(cli_env) as url:
+        chosen = talk(cli_env, url, key, "--agent", agent["id"], "--audio", str(tone))
+        unknown = talk(cli_env, url, key, "--agent", "agt_nobody", "--audio", str(tone))
+
+    assert chosen.returncode == 0, chosen.stderr
+    assert f"agent: Front desk ({agent['id']})" in chosen.stderr
+    assert "agent  Welcome to the desk." in chosen.stdout  # its greeting: that agent answered
+    assert unknown.returncode == 1
+    assert f"no agent 'agt_nobody' on {url}" in " ".join(unknown.stderr.split())
+    assert "session ses_" not in unknown.stderr and "Traceback" not in unknown.stderr

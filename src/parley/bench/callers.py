@@ -13,6 +13,12 @@ that stay. The endings take turns (`--endings`): `stop` (the native message, the
 server to close), `close` (a WebSocket close without `stop`) and `drop` (the TCP connection
 aborted, no close frame): the last two take the server's disconnect path. With
 `--status-every S` a `status {json}` line of running totals follows `measuring` every S seconds.
+
+With `--progress-every S` a `progress {json}` line comes every S seconds from the first dial
+to `done` (the last one just before it), for `parley bench`'s live view: the phase
+(`dialling`, `warming up`, `measuring`), callers connected, turns measured so far and their
+voice-to-voice p50/p99, seconds left. They go on the same stdout as `measuring` and `done`
+because the parent already reads it line by line; lines it does not know it skips.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from websockets.exceptions import ConnectionClosed
 from parley.audio.resample import Resampler
 from parley.bench import scenario as sc
 from parley.bench.crowd import ENDINGS, Caller, Churn, Crowd, dial, missing
+from parley.bench.report import percentiles
 from parley.client import ParleyClient
 from parley.providers.tts.espeak import EspeakEngine
 
@@ -65,11 +72,59 @@ def churn_endings(text: str) -> tuple[str, ...]:
     return endings
 
 
+class Progress:
+    """Where the run is, for the `progress` lines: its phase, and when measuring ends."""
+
+    def __init__(self, crowd: Crowd, sessions: int) -> None:
+        self.crowd = crowd
+        self.sessions = sessions
+        self.phase = "dialling"
+        self.window_start: float | None = None
+        self.ends_at: float | None = None  # loop time the measurement will end, once known
+
+    def line(self) -> dict[str, Any]:
+        """Callers connected, and the turns measured so far (those that ended inside the
+        window; none before it opens) with the voice-to-voice percentiles the level's
+        results will report."""
+        now = self.crowd.loop.time()
+        since = self.window_start
+        measured = [
+            turn
+            for caller in self.crowd.callers
+            for turn in caller.turns
+            if since is not None and turn.speech_end and turn.speech_end >= since
+        ]
+        v2v = [(t.first_audio - t.speech_end) * 1000 for t in measured if t.first_audio]
+        return {
+            "phase": self.phase,
+            "offered": self.sessions,
+            "callers": sum(1 for c in self.crowd.callers if not (c.dialing or c.done)),
+            "turns": len(measured),
+            "missing": sum(1 for turn in measured if missing(turn)),
+            "v2v_ms": percentiles(v2v, 50, 99),
+            "seconds_left": None if self.ends_at is None else max(0.0, self.ends_at - now),
+        }
+
+    def emit(self) -> None:
+        print("progress", json.dumps(self.line()), flush=True)
+
+    async def every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            self.emit()
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     utterance, barge = await synthesize(sc.UTTERANCE), await synthesize(sc.BARGE_IN)
     async with ParleyClient(args.url, args.key) as rest:
         churn = Churn(rest, args.agent, args.churn, args.endings) if args.churn else None
         crowd = Crowd(utterance, barge, churn)
+        progress = Progress(crowd, args.sessions)
+        reporter = (
+            asyncio.create_task(progress.every(args.progress_every))
+            if args.progress_every > 0
+            else None
+        )
         spread = sc.RAMP_S / max(1, args.sessions)
         if args.offered:
             ticker = asyncio.create_task(crowd.tick())
@@ -91,11 +146,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 crowd.callers.append(caller)
                 crowd.begin(caller)
                 await asyncio.sleep(spread)
+        progress.phase = "warming up"
+        progress.ends_at = crowd.loop.time() + args.warmup + args.seconds
         await asyncio.sleep(args.warmup)
         window_start = crowd.loop.time()
+        progress.phase, progress.window_start = "measuring", window_start
+        progress.ends_at = window_start + args.seconds
         print("measuring", flush=True)
         await crowd.report(args.seconds, args.status_every)
         window_end = crowd.loop.time()
+        if reporter is not None:
+            reporter.cancel()
+            progress.emit()  # the window's final figures, just before it closes
         print("done", flush=True)
         ticker.cancel()
         for caller in crowd.callers:
@@ -152,6 +214,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--status-every", type=float, default=0.0, help="print running totals every S seconds"
+    )
+    parser.add_argument(
+        "--progress-every",
+        type=float,
+        default=0.0,
+        help="print a `progress` line (callers, turns, v2v so far) every S seconds",
     )
     parser.add_argument(
         "--offered", action="store_true", help="callers may be refused (admission control)"

@@ -1,4 +1,10 @@
-"""One benchmark level: a fresh server, a crowd of callers, the numbers in between."""
+"""One benchmark level: a fresh server, a crowd of callers, the numbers in between.
+
+The callers' process reports on its stdout: `measuring`, then `done`, and, when a progress
+callback is given, `progress {json}` lines in between and before (bench/callers.py), which
+the callback receives as they come: a level runs for a minute or more, and its live
+figures are what tells whoever waits that it is getting somewhere.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +31,22 @@ async def _agent(server: BenchServer) -> str:
         return str((await rest.create_agent(**AGENT))["id"])
 
 
+OnProgress = Callable[[dict[str, Any]], None]
+
+
 def run_level(
-    sessions: int, seconds: float, warmup: float, workers: int, offered: bool = False
+    sessions: int,
+    seconds: float,
+    warmup: float,
+    workers: int,
+    offered: bool = False,
+    on_progress: OnProgress | None = None,
+    progress_every: float = 1.0,
 ) -> dict[str, Any]:
     """One level. `offered`: admission control on, callers may be refused; otherwise it is
-    off and every caller is admitted, to measure what the server does past its capacity."""
+    off and every caller is admitted, to measure what the server does past its capacity.
+    `on_progress` gets the callers' `progress` figures every `progress_every` seconds (see
+    bench/callers.py), called on this thread."""
     # The scenario's providers are the server's defaults too, so that start-up warms them
     # and not the embedded neural models the scenario never uses (300 MB of RSS).
     defaults = {
@@ -49,16 +67,17 @@ def run_level(
                 *("--sessions", str(sessions), "--seconds", str(seconds)),
                 *("--warmup", str(warmup), "--results", str(results)),
                 *(["--offered"] if offered else []),
+                *(["--progress-every", str(progress_every)] if on_progress else []),
             ],
             stdout=subprocess.PIPE,
             text=True,
         )
         assert callers.stdout is not None
         lines = iter(callers.stdout.readline, "")
-        if next(lines, "").strip() != "measuring":
+        if _next_word(lines, on_progress) != "measuring":
             raise RuntimeError("the callers did not start")
         start, callers_start = server.sample(), _cpu_seconds(callers.pid)
-        if next(lines, "").strip() != "done":
+        if _next_word(lines, on_progress) != "done":
             raise RuntimeError("the callers stopped early")
         end, callers_end = server.sample(), _cpu_seconds(callers.pid)
         if callers.wait(timeout=120) != 0 or not results.exists():
@@ -91,6 +110,22 @@ def run_level(
         "server_rss_mb": round(busy_rss / 2**20, 1),
         "rss_per_session_mb": round((busy_rss - idle.rss_bytes) / 2**20 / max(1, sessions), 3),
     }
+
+
+def _next_word(lines: Iterator[str], on_progress: OnProgress | None) -> str:
+    """The callers' next `measuring`/`done` line ("" once they exit), handing the
+    `progress` lines before it to `on_progress`."""
+    for line in lines:
+        word, _, rest = line.strip().partition(" ")
+        if word != "progress":
+            return word
+        try:
+            figures = json.loads(rest)
+        except ValueError:  # a torn line is a missed update, not a failed level
+            continue
+        if on_progress is not None:
+            on_progress(figures)
+    return ""
 
 
 def _cpu_seconds(pid: int) -> float:

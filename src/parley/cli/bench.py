@@ -1,14 +1,26 @@
-"""`parley bench`: the standard benchmark of docs/benchmarks.md, level by level."""
+"""`parley bench`: the standard benchmark of docs/benchmarks.md, level by level.
+
+A level runs for its warm-up and measured seconds, a minute or more, so while it runs a
+live line shows how far it is (callers connected, turns measured, v2v p50/p99 so far,
+seconds left), from the callers' `progress` reports (bench/runner.py). It is drawn only on
+a terminal and cleared when the level ends, so the tables, `--json` and logs carry the
+results alone; `--progress lines` prints the same figures as plain lines on stderr instead
+(for a CI log), `--progress off` nothing.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from rich.progress import Progress
+from rich.live import Live
+from rich.text import Text
 
-from parley.cli._common import CliError, err
+from parley.cli._common import CliError, err, out
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,6 +38,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="admission control on: callers past capacity are refused (admitted/refused per "
         "level, missing replies among the admitted); off, every caller is admitted",
+    )
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "lines", "off"),
+        default="auto",
+        help="auto: a live line while a level runs, on a terminal only; lines: plain lines "
+        "on stderr; off: none",
     )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
@@ -54,17 +73,25 @@ def handle(args: argparse.Namespace) -> int:
         err.print(f"[red]error:[/red] parley bench needs {exc.name}: pip install 'parley\\[bench]'")
         return 2
     levels = []
-    with Progress(transient=True) as progress:
-        task = progress.add_task("benchmark", total=len(levels_wanted))
-        for sessions in levels_wanted:
-            progress.update(task, description=f"{sessions} caller(s), {args.workers} worker(s)")
+    live = Live(Text(""), console=out, transient=True, refresh_per_second=4)
+    with live if args.progress == "auto" else contextlib.nullcontext():
+        for index, sessions in enumerate(levels_wanted):
+            title = f"level {index + 1}/{len(levels_wanted)}: {sessions} caller(s)"
+            report = _reporter(args.progress, title, live)
+            report({"phase": "starting the server"})
             try:
                 levels.append(
-                    run_level(sessions, args.seconds, args.warmup, args.workers, args.offered)
+                    run_level(
+                        sessions,
+                        args.seconds,
+                        args.warmup,
+                        args.workers,
+                        args.offered,
+                        on_progress=report,
+                    )
                 )
             except RuntimeError as exc:
                 raise CliError(str(exc)) from None
-            progress.advance(task)
     show(levels)
     result = {**levels[-1], "levels": levels}
     if args.json:
@@ -76,3 +103,30 @@ def handle(args: argparse.Namespace) -> int:
     plot(levels, plot_path)
     err.print(f"plot written to {plot_path}")
     return 0
+
+
+def progress_line(title: str, figures: dict[str, Any]) -> str:
+    """One level's live figures in a line: callers connected, turns, v2v so far, time left."""
+    parts = [title]
+    if "callers" in figures:
+        parts.append(f"{figures['callers']}/{figures.get('offered', '?')} connected")
+        turns = figures.get("turns", 0)
+        parts.append(f"{turns} turn{'' if turns == 1 else 's'}")
+        v2v = figures.get("v2v_ms") or {}
+        if v2v.get("p50") is not None:
+            parts.append(f"v2v p50 {v2v['p50']:.0f} ms, p99 {v2v['p99']:.0f} ms")
+    if figures.get("seconds_left") is not None:
+        parts.append(f"{figures['seconds_left']:.0f} s left")
+    parts.append(str(figures.get("phase", "")))
+    return " · ".join(part for part in parts if part)
+
+
+def _reporter(mode: str, title: str, live: Live) -> Callable[[dict[str, Any]], None]:
+    def report(figures: dict[str, Any]) -> None:
+        line = progress_line(title, figures)
+        if mode == "auto":
+            live.update(Text(line))
+        elif mode == "lines":
+            err.print(line, highlight=False, soft_wrap=True)
+
+    return report

@@ -1,39 +1,65 @@
-"""`parley talk`: say a WAV file to an agent on any Parley server and record its answer.
+"""`parley talk`: say an audio file to an agent on any Parley server and record its answer.
 
-    parley talk --url http://127.0.0.1:8000 --agent agt_… --wav question.wav --out reply.wav
+    parley --url http://127.0.0.1:8000 --key $KEY talk --agent agt_… --audio question.flac
 
-The file is streamed in real time as 16 kHz PCM, like a microphone, then quiet follows
-until the agent has answered and gone silent. The agent's audio is written as the caller
-would have heard it (dropped where the caller talked over it).
+The file (WAV, FLAC, OGG, … anything libsndfile reads) is streamed in real time as 16 kHz
+PCM, like a microphone, then quiet follows until the agent has answered and gone silent.
+The agent's audio is written as the caller would have heard it (dropped where the caller
+talked over it).
+
+With an API key the session is prepared over REST first (`POST /v1/voice`), which resolves
+the agent (the account's default one when `--agent` is not given) before anything is said,
+so the command can say which agent answered and an unknown `--agent` is a clear 404 rather
+than a refused start. A session's own `websocket_url` as `--url` is joined as it is.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import numpy as np
 
-from parley.audio.resample import Resampler
-from parley.audio.wav import read_wav, write_wav
+from parley.audio.sound import load_audio
+from parley.audio.wav import write_wav
 from parley.cli._common import CliError, err, guarded, out
-from parley.client import VoiceClient, VoiceError
+from parley.cli.remote import api_key, connect_failure, server_url
+from parley.client import ParleyClient, ParleyError, VoiceClient, VoiceError
 from parley.client.playback import CallRecording
 
 RATE = 16000
 FRAME = RATE // 50
+START: dict[str, Any] = {
+    "binary_audio": True,
+    "audio": {
+        "input": {"encoding": "linear16", "sample_rate": RATE},
+        "output": {"encoding": "linear16", "sample_rate": RATE},
+    },
+}
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("talk", help="say a WAV file to an agent, record the reply")
+    parser = commands.add_parser("talk", help="say an audio file to an agent, record the reply")
     parser.add_argument(
-        "--url", required=True, help="the server (http://host:port) or a session's websocket_url"
+        "--url",
+        help="the server (http://host:port; default the global --url or PARLEY_URL) or a "
+        "session's websocket_url",
     )
     parser.add_argument("--agent", help="agent id (default: the account's default agent)")
-    parser.add_argument("--key", help="API key (default PARLEY_API_KEY)")
-    parser.add_argument("--wav", type=Path, required=True, help="what the caller says")
+    parser.add_argument("--key", help="API key (default the global --key, PARLEY_KEY)")
+    parser.add_argument(
+        "--audio",
+        "--wav",
+        dest="audio",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="what the caller says: WAV, FLAC, OGG, …",
+    )
     parser.add_argument("--out", type=Path, default=Path("reply.wav"), help="the agent's audio")
     parser.add_argument(
         "--quiet-after",
@@ -46,42 +72,67 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.set_defaults(handler=lambda args: guarded(lambda: _talk(args)))
 
 
-def _socket_url(args: argparse.Namespace) -> str:
-    url: str = args.url
-    if url.startswith(("ws://", "wss://")) and "token=" in url:
-        return url
-    key = args.key or os.environ.get("PARLEY_API_KEY")
-    if not key:
-        raise CliError("give --key (or PARLEY_API_KEY), or a session's websocket_url as --url")
-    base = url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-    return f"{base}/ws/voice?token={key}"
-
-
 async def _talk(args: argparse.Namespace) -> int:
     try:
-        samples, rate = read_wav(args.wav)
+        speech = await asyncio.to_thread(load_audio, args.audio, RATE)
     except (OSError, ValueError) as exc:
-        raise CliError(f"cannot read {args.wav}: {exc}") from None
-    resampler = Resampler(rate, RATE, "HQ")
-    speech = np.concatenate([resampler.process(samples), resampler.flush()])
-    start = {
-        "binary_audio": True,
-        "audio": {"output": {"encoding": "linear16", "sample_rate": RATE}},
-    }
-    if args.agent:
-        start["agent_id"] = args.agent
+        raise CliError(f"cannot read {args.audio}: {exc}") from None
+    url: str | None = args.url or server_url(args)
+    if not url:
+        raise CliError("give --url: the server (or PARLEY_URL), or a session's websocket_url")
+    if url.startswith(("ws://", "wss://")) and "token=" in url:
+        socket_url, start = url, dict(START)
+        if args.agent:
+            start["agent_id"] = args.agent
+    else:
+        socket_url, start = await _prepare(url, args)
     try:
-        async with VoiceClient.connect(_socket_url(args), start=start) as call:
-            err.print(f"session {call.session_id}")
+        async with VoiceClient.connect(socket_url, start=start) as call:
+            err.print(f"session {call.session_id}", highlight=False)
             recording = await _converse(call, speech, args)
     except VoiceError as exc:
         raise CliError(f"the server refused the session: {exc}") from None
     except OSError as exc:
-        raise CliError(f"cannot reach {args.url}: {exc}") from None
+        raise CliError(f"cannot reach {url}: {exc}") from None
     _, agent = recording.tracks()
     write_wav(args.out, [agent], RATE)
     err.print(f"agent audio: {agent.size / RATE:.1f} s written to {args.out}")
+    err.print(
+        f"transcript: {_http_base(url)}/v1/sessions/{call.session_id}/messages"
+        f" (or: parley sessions transcript {call.session_id})",
+        highlight=False,
+        soft_wrap=True,
+    )
     return 0
+
+
+async def _prepare(url: str, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """A session prepared over REST for the chosen (or default) agent, which is named."""
+    key = api_key(args)
+    if not key:
+        raise CliError("give --key (or PARLEY_KEY), or a session's websocket_url as --url")
+    body = {**START, **({"agent_id": args.agent} if args.agent else {})}
+    try:
+        async with ParleyClient(url, key) as client:
+            prepared = await client.prepare_voice(**body)
+            agent = await client.get_agent(prepared["agent_id"])
+    except ParleyError as exc:
+        if exc.status == 404 and args.agent:
+            raise CliError(f"no agent {args.agent!r} on {url}") from None
+        raise CliError(f"{exc.message} ({exc.status} {exc.code})") from None
+    except httpx.ConnectError as exc:
+        raise CliError(f"cannot reach {url}: {connect_failure(exc)}") from None
+    except (httpx.TransportError, httpx.InvalidURL) as exc:
+        raise CliError(f"cannot reach {url}: {exc}") from None
+    err.print(f"agent: {agent['name']} ({agent['id']})", highlight=False)
+    return prepared["url"], prepared["start_message"]["payload"]
+
+
+def _http_base(url: str) -> str:
+    """The REST base of a server or session URL (ws → http, the path dropped)."""
+    parts = urlsplit(url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    return f"{scheme}://{parts.netloc}"
 
 
 async def _converse(
@@ -100,10 +151,9 @@ async def _converse(
         while True:
             frame = frames[sent] if sent < len(frames) else quiet
             spoken[0] = sent >= len(frames)
+            await call.send_audio(frame.astype(np.int16).tobytes(), realtime=True)
             recording.caller(frame, loop.time() - t0)
-            await call.send_audio(frame.astype(np.int16).tobytes())
             sent += 1
-            await asyncio.sleep(max(0.0, t0 + sent * 0.02 - loop.time()))
 
     async def listen() -> None:
         async for message in call.messages():

@@ -1,4 +1,4 @@
-"""An async client for the REST API of docs/protocols.md §1 and §2.
+"""An async client for the REST API of docs/protocols/rest.md.
 
 Responses are plain JSON dicts.
 """
@@ -131,13 +131,28 @@ class ParleyClient:
     async def get_session(self, session_id: str) -> JSON:
         return await self._call("GET", f"/v1/sessions/{session_id}")
 
-    async def list_sessions(self, *, limit: int = 20, offset: int = 0, **filters: str) -> JSON:
-        params: dict[str, Any] = {"limit": limit, "offset": offset, **filters}
+    async def list_sessions(
+        self, *, limit: int = 20, offset: int = 0, **filters: str | None
+    ) -> JSON:
+        """Newest first; `agent_id=` and `status=` (`active`, `ended`, `expired`) filter,
+        and a filter given as None is left out."""
+        chosen = {name: value for name, value in filters.items() if value is not None}
+        params: dict[str, Any] = {"limit": limit, "offset": offset, **chosen}
         return await self._call("GET", "/v1/sessions", params=params)
 
     async def messages(self, session_id: str, *, limit: int = 1000, offset: int = 0) -> JSON:
         params = {"limit": limit, "offset": offset}
         return await self._call("GET", f"/v1/sessions/{session_id}/messages", params=params)
+
+    async def transcript(self, session_id: str) -> list[JSON]:
+        """Every message of the session in speaking order, however many pages it takes
+        (a page holds at most 1000)."""
+        found: list[JSON] = []
+        while True:
+            page = await self.messages(session_id, offset=len(found))
+            found.extend(page["data"])
+            if not page["data"] or len(found) >= page["total"]:
+                return found
 
     async def recording(self, session_id: str) -> bytes:
         """The session's recording: a stereo WAV, the caller left and the agent right."""
@@ -149,6 +164,13 @@ class ParleyClient:
     async def prepare_voice(self, **start: Any) -> JSON:
         """`POST /v1/voice`: a WebSocket URL and the `start` message to send on it."""
         return await self._call("POST", "/v1/voice", json=start)
+
+    # Voices
+    async def list_voices(self, *, provider: str | None = None) -> JSON:
+        """`GET /v1/voices`: the voices an agent's `voice_id` may name (`data`), for each TTS
+        the server can speak with (`providers`); `provider` keeps one TTS family."""
+        params = {"provider": provider} if provider else {}
+        return await self._call("GET", "/v1/voices", params=params)
 
     async def health(self) -> JSON:
         return await self._call("GET", "/healthz")
