@@ -242,6 +242,7 @@ class ServerHost:
                 session_id=session_id,
                 search=search,
                 context=context,
+                server_tool_timeout_s=self._services.settings.tool_timeout,
             )
         except SessionRefused:
             await transcript.finish("error")

@@ -87,9 +87,12 @@ def build_plan(
     session_id: str = "",
     search: BuiltinTool | None = None,
     context: str = "",
+    server_tool_timeout_s: float = 10.0,
 ) -> Plan:
     """`search`: the knowledge tool the session gets, unless its tools already search;
-    `context`: documents the system prompt carries whole."""
+    `context`: documents the system prompt carries whole; `server_tool_timeout_s`: how long
+    a server-side tool without its own `timeout_s` may take (`PARLEY_TOOL_TIMEOUT`, which
+    also bounds its HTTP request: the engine's timer and the request's agree)."""
     overrides = options.overrides or AgentOverrides()
     tools = overrides.tools if overrides.tools is not None else agent_tools(agent)
     if search is not None and not any(
@@ -117,6 +120,7 @@ def build_plan(
         text_output=options.text_output,
         call_id=session_id,
         initial_state=options.initial_state,
+        server_tool_timeout_s=server_tool_timeout_s,
         **extras,
     )
 
