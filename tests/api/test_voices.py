@@ -74,9 +74,14 @@ async def test_a_piper_voice_on_disk_is_listed_and_accepted(
 async def test_a_server_on_a_fake_tts_with_options_lists_the_embedded_voices(
     settings: Settings,
 ) -> None:
-    from parley.server.voices import listing
+    from parley.providers.hub import ProviderHub
+    from parley.server.voices import CloudVoices, listing
 
-    found = listing(settings.model_copy(update={"tts": "fake-tts:delay=100,seconds=0.6"}), {}, None)
+    hub = ProviderHub(settings.model_copy(update={"tts": "fake-tts:delay=100,seconds=0.6"}), {})
+    try:
+        found = await listing(hub, CloudVoices(), None)
+    finally:
+        await hub.aclose()
     providers = {p["name"]: p for p in found["providers"]}
     assert providers["fake-tts"] == {
         "name": "fake-tts",

@@ -2,7 +2,8 @@
 
 An agent's `voice_id` is checked against its TTS's catalogue when the agent is saved, so a
 typo (`"klingon"`) is a 422 naming the choices instead of a call spoken in the default
-voice. A catalogue that cannot be listed (a cloud provider's, a fake's) accepts any id.
+voice. A catalogue that cannot be listed (a fake's, or a cloud provider's that did not
+answer) accepts any id.
 
 - espeak: `default` (the language's own), a language voice (`en-us`, `de`), or one with a
   variant (`en-us+m3`, `en+Annie`). Both lists are read from espeak-ng's own data files.
@@ -10,6 +11,8 @@ voice. A catalogue that cannot be listed (a cloud provider's, a fake's) accepts 
   `<data_dir>/voices/` by its file name without `.onnx`, a path to a `.onnx` that exists;
   and every espeak voice, which Piper hands to espeak (so agents made for espeak keep theirs).
 - OpenAI-compatible speech: OpenAI's published voice names.
+- ElevenLabs and Deepgram: asked of the provider (`voices_cloud.py`); an ElevenLabs id may
+  carry a model (`<voice id>/eleven_flash_v2_5`).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Catalogue:
     variants: tuple[str, ...] = ()  # espeak's `+variant` suffixes
     listed: bool = True
     aliases: frozenset[str] = frozenset()  # ids accepted but not listed (espeak's `en`)
+    models: bool = False  # an id may carry `/<model>` (ElevenLabs' `<voice id>/<model>`)
 
     def accepts(self, voice_id: str) -> bool:
         if not self.listed or voice_id == "default":
@@ -60,6 +64,9 @@ class Catalogue:
             return True
         base, plus, variant = voice_id.partition("+")
         if plus and base in ids and variant in self.variants:
+            return True
+        voice, slash, model = voice_id.partition("/")
+        if self.models and slash and model and voice in ids:
             return True
         return voice_id.endswith(".onnx") and Path(voice_id).expanduser().is_file()
 

@@ -20,6 +20,7 @@ from parley.server.headroom import Headroom
 from parley.server.live import LiveSessions
 from parley.server.quotas import ConnectionQuota
 from parley.server.retrieval import Retriever
+from parley.server.voices import CloudVoices
 from parley.server.webhooks import WebhookDispatcher
 from parley.store import Store
 from parley.store.tables import Account
@@ -43,6 +44,7 @@ class Services:
     chores: set[asyncio.Task[None]] = field(default_factory=set)  # after-call work (summaries)
     # Documents read at once (extraction is CPU work on the shared threads; the rest wait).
     ingesting: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    voices: CloudVoices = field(default_factory=CloudVoices)  # cloud TTS voice lists, kept
 
     def room_refusal(self) -> str | None:
         """Why this process takes no new call now (None: it does)."""

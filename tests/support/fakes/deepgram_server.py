@@ -1,4 +1,5 @@
-"""A local Deepgram: streaming `/v1/listen` over WebSocket, and `/v1/speak` (Aura).
+"""A local Deepgram: streaming `/v1/listen` over WebSocket, `/v1/speak` (Aura), and `GET
+/v1/models` listing its models (`models_script` faults it, one item a request).
 
 Listen follows the real message flow: binary audio in; `Results` with `is_final` false
 (interim) as audio accumulates; on `Finalize`, a final `Results` with `from_finalize` true
@@ -21,6 +22,27 @@ from tests.support.fakes.faults import Fault, http_fault
 from tests.support.fakes.openai_server import pcm_tone
 
 INTERIM_EVERY_S = 0.4
+TTS_MODELS = [  # the shape of the real answer's `tts` (fields Parley does not read cut)
+    {
+        "name": "thalia",
+        "canonical_name": "aura-2-thalia-en",
+        "architecture": "aura-2",
+        "languages": ["en", "en-US"],
+        "version": "2025-04-07.0",
+        "uuid": "ecb76e9d-f2db-4127-8060-79b05590d22f",
+        "metadata": {"accent": "American", "tags": ["feminine"]},
+    },
+    {
+        "name": "asteria",
+        "canonical_name": "aura-asteria-en",
+        "architecture": "aura",
+        "languages": ["en", "en-US"],
+        "version": "2023-10-31.0",
+        "uuid": "0d1f6bdf-7d3f-4e9b-9f2c-1fb0c5a5b8f3",
+        "metadata": {"accent": "American", "tags": ["feminine"]},
+    },
+]
+STT_MODELS = [{"name": "nova-3", "canonical_name": "nova-3", "architecture": "nova-3"}]
 
 
 def _results(
@@ -50,12 +72,24 @@ class FakeDeepgram:
         self.speak_script: list[float | Fault] = []
         self.speak_requests: list[dict[str, Any]] = []
         self.keepalives = 0
+        self.tts_models = list(TTS_MODELS)
+        self.models_script: list[Fault] = []
+        self.models_requests = 0
         self.app = Starlette(
             routes=[
                 WebSocketRoute("/v1/listen", self._listen),
                 Route("/v1/speak", self._speak, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
             ]
         )
+
+    async def _models(self, request: Request) -> Response:
+        self.models_requests += 1
+        if request.headers.get("authorization") != f"Token {self.key}":
+            return JSONResponse({"err_msg": "Invalid credentials."}, status_code=401)
+        if self.models_script:
+            return http_fault(self.models_script.pop(0))
+        return JSONResponse({"stt": STT_MODELS, "tts": self.tts_models})
 
     async def _listen(self, ws: WebSocket) -> None:
         if ws.headers.get("authorization") != f"Token {self.key}":

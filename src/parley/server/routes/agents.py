@@ -31,7 +31,7 @@ async def check_knowledge(found: Services, account_id: str, ids: list[str]) -> N
 @router.post("/create", status_code=201, response_model=AgentOut, include_in_schema=False)
 async def create_agent(body: AgentCreate, account: AccountDep, found: ServicesDep) -> AgentOut:
     await check_knowledge(found, account.id, body.knowledge_ids)
-    check_voice(found.settings, body.tts, body.voice_id)
+    await check_voice(found.hub, found.voices, body.tts, body.voice_id)
     agent = await found.store.agents.create(account.id, body.columns())
     return AgentOut.of(agent)
 
@@ -63,7 +63,7 @@ async def update_agent(
     sent = body.model_fields_set
     if {"voice_id", "tts"} & sent:
         tts = body.tts if "tts" in sent else agent.tts
-        check_voice(found.settings, tts, body.voice_id or agent.voice_id)
+        await check_voice(found.hub, found.voices, tts, body.voice_id or agent.voice_id)
     updated = await found.store.agents.update(account.id, agent_id, body.changes(agent))
     if updated is None:
         raise not_found("agent", agent_id)

@@ -27,7 +27,10 @@ class TtsOut(BaseModel):
     name: str
     spec: str
     default: bool = Field(description="The server's own TTS (`PARLEY_TTS`).")
-    listed: bool = Field(description="False: its voices cannot be listed; any id is taken.")
+    listed: bool = Field(
+        description="False: its voices cannot be listed (a fake, or a cloud provider that "
+        "did not answer); any id is taken."
+    )
 
 
 class VoicesOut(BaseModel):
@@ -41,4 +44,4 @@ async def list_voices(
     found: ServicesDep,
     provider: Annotated[str | None, Query(max_length=40, description="One TTS family.")] = None,
 ) -> dict[str, Any]:
-    return listing(found.settings, found.hub.env, provider)
+    return await listing(found.hub, found.voices, provider)
