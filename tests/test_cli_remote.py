@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.cli import PARLEY, free_port, parley
+from tests.support.cli import free_port, parley, serving
 
 KEY = "pk_cli_remote_tests_key_0123456789"
 
@@ -35,32 +34,14 @@ class Remote:
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
     base = tmp_path_factory.mktemp("remote")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    port = free_port()
-    server = subprocess.Popen(
-        [*PARLEY, "serve", "--port", str(port)],
-        env={
-            **clean,
-            "PARLEY_DATA_DIR": str(base / "server"),
-            "PARLEY_API_KEYS": KEY,
-            "PARLEY_ADMISSION": "false",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, "no server"
-                time.sleep(0.2)
+    env = {
+        **clean,
+        "PARLEY_DATA_DIR": str(base / "server"),
+        "PARLEY_API_KEYS": KEY,
+        "PARLEY_ADMISSION": "false",
+    }
+    with serving(env) as url:
         yield Remote(url, {**clean, "PARLEY_DATA_DIR": str(base / "cli")})
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
 
 
 def test_agents_are_created_read_changed_and_deleted_over_rest(remote: Remote) -> None:

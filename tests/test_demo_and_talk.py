@@ -6,17 +6,14 @@ import json
 import os
 import re
 import subprocess
-import time
 import wave
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import numpy as np
 import soundfile
 
-from tests.support.cli import PARLEY, free_port, parley
+from tests.support.cli import PARLEY, free_port, parley, serving
 from tests.support.speech import require_tools
 
 
@@ -137,32 +134,6 @@ def test_talk_says_what_is_wrong_with_a_file_that_is_not_a_wav(tmp_path: Path) -
     assert result.returncode == 1
     assert "not a readable audio file (format not recognised; use WAV, FLAC, OGG" in said
     assert "Traceback" not in said
-
-
-@contextmanager
-def serving(env: dict[str, str]) -> Iterator[str]:
-    """`parley serve` on a free port until the block ends; yields its URL once it answers."""
-    port = free_port()
-    server = subprocess.Popen(
-        [*PARLEY, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, "no server"
-                time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
 
 
 def talk(env: dict[str, str], url: str, key: str, *args: str) -> subprocess.CompletedProcess[str]:
