@@ -39,6 +39,8 @@ PUBLIC = {
     "/redoc",
     "/docs/redoc.js",  # the docs pages' assets (the rest are a static mount, not routes)
     "/asyncapi.json",
+    "/playground",  # the browser client: it holds no data, its API calls carry the key
+    "/playground/{name}",
 }
 
 

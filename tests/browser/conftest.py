@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -45,27 +45,64 @@ class OfflinePage:
     console_errors: list[str] = field(default_factory=list)
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[playwright_api.Browser]:
+def require_chromium() -> str:
     path = chromium_path()
     if path is None:
         if os.environ.get("PARLEY_REQUIRE_BROWSER"):
             pytest.fail("Chromium is required but not installed (apt-get install chromium)")
         pytest.skip("Chromium is not installed")
+    return path
+
+
+BASE_ARGS = ["--no-sandbox", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[playwright_api.Browser]:
+    path = require_chromium()
     async with playwright_api.async_playwright() as driver:
-        launched = await driver.chromium.launch(
-            executable_path=path, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+        launched = await driver.chromium.launch(executable_path=path, args=BASE_ARGS)
         try:
             yield launched
         finally:
             await launched.close()
 
 
+MicBrowser = Callable[[Path], Awaitable[playwright_api.Browser]]
+
+
 @pytest.fixture
-async def offline_page(browser: playwright_api.Browser) -> AsyncIterator[OfflinePage]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
+async def browser_with_mic() -> AsyncIterator[MicBrowser]:
+    """`await browser_with_mic(wav)`: a Chromium whose microphone plays `wav` (in a loop, from
+    when the page opens it), granted without asking, and which may play sound unprompted."""
+    path = require_chromium()
+    async with playwright_api.async_playwright() as driver:
+        launched: list[playwright_api.Browser] = []
+
+        async def launch(wav: Path) -> playwright_api.Browser:
+            browser = await driver.chromium.launch(
+                executable_path=path,
+                args=[
+                    *BASE_ARGS,
+                    "--use-fake-ui-for-media-stream",
+                    "--use-fake-device-for-media-stream",
+                    f"--use-file-for-fake-audio-capture={wav}",
+                    "--autoplay-policy=no-user-gesture-required",
+                ],
+            )
+            launched.append(browser)
+            return browser
+
+        try:
+            yield launch
+        finally:
+            for browser in launched:
+                await browser.close()
+
+
+async def watched(page: playwright_api.Page) -> OfflinePage:
+    """Refuse and record the page's requests off the loopback host, and collect its console
+    errors."""
     seen = OfflinePage(page)
 
     async def only_loopback(route: playwright_api.Route) -> None:
@@ -78,7 +115,15 @@ async def offline_page(browser: playwright_api.Browser) -> AsyncIterator[Offline
 
     await page.route("**/*", only_loopback)
     page.on("console", lambda m: seen.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: seen.console_errors.append(f"uncaught: {exc}"))
+    return seen
+
+
+@pytest.fixture
+async def offline_page(browser: playwright_api.Browser) -> AsyncIterator[OfflinePage]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
     try:
-        yield seen
+        yield await watched(page)
     finally:
         await context.close()

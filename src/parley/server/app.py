@@ -40,6 +40,7 @@ from parley.server.routes import (
     health,
     knowledge,
     native_ws,
+    playground,
     secrets,
     sessions,
     ultravox_ws,
@@ -203,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         *(health, metrics, agents, sessions, voice, voices, files, knowledge, secrets, calls),
         webhooks,
         *(native_ws, deepgram_ws, ultravox_ws, asyncapi),
+        playground,
     )
     for module in routers:
         app.include_router(module.router)
