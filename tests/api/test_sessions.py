@@ -133,6 +133,7 @@ async def test_a_session_nobody_joins_expires(short_ttl_api: httpx.AsyncClient) 
 
     assert fetched["status"] == "expired"
     assert fetched["end_reason"] == "timeout"
+    assert fetched["recorded"] is False  # not asked for: GET …/recording would be a 404
     assert fetched["ended_at"] == fetched["expires_at"]
     listed = (await short_ttl_api.get("/v1/sessions", params={"status": "expired"})).json()
     assert [s["session_id"] for s in listed["data"]] == [session["session_id"]]

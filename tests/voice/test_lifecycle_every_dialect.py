@@ -41,6 +41,7 @@ async def test_a_native_session_can_be_recorded(server: Server) -> None:
         await call.stop()
         await collect(call, lambda m: m["type"] == "ended", within=10)
     await asyncio.sleep(0.3)
+    assert (await server.rest.get_session(call.session_id))["recorded"] is True
     with wave.open(io.BytesIO(await server.rest.recording(call.session_id))) as reader:
         assert reader.getnchannels() == 2
         audio = np.frombuffer(reader.readframes(reader.getnframes()), np.int16).reshape(-1, 2)

@@ -48,7 +48,7 @@ export class HistoryPanel {
     detail.focus();
     const [messages] = await Promise.all([
       api(`/v1/sessions/${encodeURIComponent(session.session_id)}/messages`).catch((exc) => exc),
-      this.recording(session.session_id),
+      this.recording(session),
     ]);
     if (messages instanceof Error) {
       list.replaceChildren(h("li", {class: "error"}, `Could not read the transcript: ${explain(messages)}`));
@@ -58,10 +58,16 @@ export class HistoryPanel {
     if (!messages.data.length) list.append(h("li", {class: "muted"}, "Nothing was said."));
   }
 
-  async recording(sessionId) {
+  async recording(session) {
     const box = $("recording");
+    const sessionId = session.session_id;
     if (this.blobUrl) URL.revokeObjectURL(this.blobUrl);
     this.blobUrl = null;
+    if (!session.recorded) {
+      // not asked for: a request would only fetch the API's 404 (a console error)
+      box.replaceChildren(h("span", {class: "muted"}, "No recording: recording was not enabled for this call."));
+      return;
+    }
     box.replaceChildren(h("span", {class: "muted"}, "Recording: loading…"));
     try {
       const response = await request(`/v1/sessions/${encodeURIComponent(sessionId)}/recording`);

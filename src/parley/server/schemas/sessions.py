@@ -49,6 +49,9 @@ class SessionOut(BaseModel):
     joined_at: datetime | None
     ended_at: datetime | None
     end_reason: str | None
+    recorded: bool = Field(
+        description="It was recorded: `GET …/recording` has the WAV once the call has ended."
+    )
 
     @classmethod
     def of(cls, session: Session, websocket_url: str | None = None) -> SessionOut:
@@ -65,6 +68,7 @@ class SessionOut(BaseModel):
             joined_at=session.joined_at,
             ended_at=session.ended_at,
             end_reason=session.end_reason,
+            recorded=bool(session.recording),
         )
 
 
