@@ -48,6 +48,17 @@ def microphone_wav(folder: Path) -> Path:
     return path
 
 
+def quiet_wav(folder: Path) -> Path:
+    """A microphone that hears only room noise (for calls driven by typed turns)."""
+    path = folder / "quiet.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes(noise(5.0))
+    return path
+
+
 async def played_ms(page: Page) -> int:
     return int(await page.get_by_test_id("played-ms").inner_text())
 
@@ -199,13 +210,7 @@ async def test_a_client_side_tool_is_answered_by_hand(
 ) -> None:
     """A typed turn names the agent's client-side tool (the `echo` model then calls it): the
     call shows the request with its arguments, the form sends the result, the call completes."""
-    quiet = tmp_path / "quiet.wav"
-    with wave.open(str(quiet), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(noise(5.0))
-    browser = await browser_with_mic(quiet)
+    browser = await browser_with_mic(quiet_wav(tmp_path))
     context = await browser.new_context(viewport={"width": 1280, "height": 1000})
     seen = await watched(await context.new_page())
     page = seen.page
@@ -270,3 +275,61 @@ async def test_the_embedded_stack_answers_through_the_page(
     await context.close()
     assert seen.console_errors == []
     assert seen.outside == []
+
+
+async def test_an_agent_given_knowledge_in_the_form_cites_it_in_the_call(
+    browser_with_mic: MicBrowser, tmp_path: Path
+) -> None:
+    """A collection chosen in the agent form is searched in the call: the citation shows
+    with the document's title and passage, and the agent answers from it."""
+    browser = await browser_with_mic(quiet_wav(tmp_path))
+    context = await browser.new_context(viewport={"width": 1280, "height": 1000})
+    seen = await watched(await context.new_page())
+    page = seen.page
+    settings = Settings(
+        data_dir=tmp_path / "data", api_keys=(KEY,), admission=False, stt="fake-stt"
+    )
+    async with serving(settings) as base:
+        collection = await _collection(base)
+        await sign_in(page, base)
+        await page.get_by_label("Name").fill("Clinic desk")
+        await page.get_by_label("Speech synthesis").fill("fake-tts:word_ms=50")
+        await page.locator("#agent-knowledge").select_option(collection)
+        await page.get_by_role("button", name="Create agent").click()
+        await expect(page.locator("#agent-saved")).to_contain_text("Saved Clinic desk")
+
+        await page.get_by_role("button", name="Start call").click()
+        await expect(page.get_by_test_id("agent-state")).to_have_text("listening", timeout=TIMEOUT)
+        await page.get_by_label("Type to the agent").fill("When do you open on Saturdays?")
+        await page.get_by_role("button", name="Send").click()
+        cited = page.locator("#citations li").first
+        await expect(cited).to_contain_text("hours.txt", timeout=TIMEOUT)
+        await expect(cited).to_contain_text("On Saturdays the clinic opens at nine")
+        answer = page.locator("#transcript li[data-role=agent][data-final=true]").last
+        await expect(answer).to_contain_text("opens at nine", timeout=TIMEOUT)
+        await page.screenshot(path=str(screenshots(tmp_path) / "playground-citations.png"))
+        await page.get_by_role("button", name="End call").click()
+        await expect(page.locator("#call-note")).to_have_text("Call ended: stop.", timeout=TIMEOUT)
+    await context.close()
+    assert seen.console_errors == []
+    assert seen.outside == []
+
+
+async def _collection(base: str) -> str:
+    """A ready knowledge collection of the clinic's opening hours (made over REST)."""
+    import httpx
+
+    from tests.support.knowledge_corpus import document
+
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=20
+    ) as http:
+        name, data = document("txt")
+        file = (await http.post("/v1/files", files={"file": (name, data)})).json()
+        body = {"name": "Clinic", "file_ids": [file["id"]]}
+        created = (await http.post("/v1/knowledge", json=body)).json()
+        for _ in range(400):  # read in the background: wait until it is ready
+            if (await http.get(f"/v1/knowledge/{created['id']}")).json()["status"] == "ready":
+                break
+            await asyncio.sleep(0.05)
+        return str(created["id"])
