@@ -45,14 +45,18 @@ from parley.engine.effects import (
 )
 from parley.engine.events import (
     AgentAudio,
+    DropTurn,
     Ended,
+    EndTurn,
     Interrupt,
     PlaybackProgress,
     Ready,
+    Respond,
     SayAsAgent,
     Stop,
     ToolCallUpdate,
     ToolResult,
+    TurnTaking,
     UserText,
 )
 from parley.engine.hearing import CallerPhase, HeardFrames, RecognitionFailed
@@ -187,8 +191,11 @@ def check(shell: Shell) -> None:
     current = core.responding.current
     assert (current.id if current else None) == next(iter(shell.open), None)
     hearing = core.hearing
-    assert hearing.detector.speaking == hearing.mid_speech, "the detector is stuck"
-    assert hearing.detector.in_silence == (hearing.phase is CallerPhase.PAUSED)
+    if hearing.turn_taking.auto_end:  # (a client-ended turn is open whatever the VAD says)
+        assert hearing.detector.speaking == hearing.mid_speech, "the detector is stuck"
+        assert hearing.detector.in_silence == (hearing.phase is CallerPhase.PAUSED)
+    else:
+        assert hearing.utterance is not None, "a client-ended turn must always be open"
     assert (hearing.utterance is None) == (hearing.phase is CallerPhase.QUIET)
 
 
@@ -203,6 +210,7 @@ def no_trace(shell: Shell, event: object) -> None:
 def step(shell: Shell, data: st.DataObject) -> None:
     core = shell.core
     actions = ["audio", "audio", "audio", "wait", "typed", "interrupt", "played", "say"]
+    actions += ["respond", "end_turn", "drop_turn", "turn_taking"]  # a client driving turns
     due = [k for k, (_, at) in shell.timers.items()]
     if due:
         actions += ["timer", "timer", "timer"]
@@ -241,6 +249,15 @@ def step(shell: Shell, data: st.DataObject) -> None:
         shell.feed(UserText("typed turn"))
     elif action == "interrupt":
         shell.feed(Interrupt())
+    elif action == "respond":
+        shell.feed(Respond(data.draw(st.sampled_from([None, "Be terse."]))))
+    elif action == "end_turn":
+        shell.feed(EndTurn())
+    elif action == "drop_turn":
+        shell.feed(DropTurn())
+    elif action == "turn_taking":
+        flags = data.draw(st.tuples(st.booleans(), st.booleans(), st.booleans()), label="rules")
+        shell.feed(TurnTaking(auto_end=flags[0], answer=flags[1], barge_in=flags[2]))
     elif action == "played":
         shell.feed(PlaybackProgress(data.draw(st.floats(0, 60_000))))
     elif action == "say":

@@ -49,8 +49,10 @@ from parley.engine.effects import (
 from parley.engine.events import (
     AgentAudio,
     Command,
+    DropTurn,
     Ended,
     EndReason,
+    EndTurn,
     Event,
     Failure,
     Interrupted,
@@ -147,6 +149,8 @@ class Conversation:
             self._inbox.put(command)
             if len(self._inbox) > BACKLOG_HIGH:
                 self._drained.clear()
+        elif isinstance(command, EndTurn | DropTurn):  # after the audio sent before it
+            self._inbox.put(command)
         else:
             self._control.append(command)
             self._inbox.put(_WAKE)

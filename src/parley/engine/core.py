@@ -31,8 +31,10 @@ from parley.engine.effects import Effect, EndSession, Outbox
 from parley.engine.events import (
     Citation,
     Disconnected,
+    DropTurn,
     Ended,
     EndReason,
+    EndTurn,
     InjectionRefused,
     Interrupt,
     Interrupted,
@@ -42,12 +44,14 @@ from parley.engine.events import (
     Reaction,
     Ready,
     Reconfigure,
+    Respond,
     SayAsAgent,
     SetOutputMedium,
     State,
     Stop,
     ToolResult,
     Transcript,
+    TurnTaking,
     UserText,
 )
 from parley.engine.hearing import AgentSide, HeardFrames, Hearing, RecognitionFailed
@@ -182,15 +186,23 @@ class SessionCore(AgentSide):
         return self.turn + 1
 
     def user_turn(
-        self, text: str, timing: TurnTiming, now: float, medium: Medium = "voice"
+        self,
+        text: str,
+        timing: TurnTiming,
+        now: float,
+        medium: Medium = "voice",
+        *,
+        answer: bool = True,
     ) -> None:
         self.caller_active()
-        if self.interruptible() and self.responding.cancel(now):
+        if answer and self.interruptible() and self.responding.cancel(now):
             self.out.emit(Interrupted())
         if self.turn >= self.plan.max_turns:
             self._end("max_turns")  # the cap is the engine's: a turn past it is not answered
             return
         self._record_user(text, medium)
+        if not answer:
+            return  # it joins the conversation; a `Respond` answers it
         if self.responding.current is None:
             self._answer_owed = False  # this answer covers everything said so far
             self.responding.answer(self.turn, timing, now)
@@ -234,6 +246,22 @@ class SessionCore(AgentSide):
         self._record_user(event.text, "text")
         if event.respond == "after":
             self._answer_owed = True  # answered by `_settle` once all is quiet
+
+    def _respond(self, event: Respond, now: float) -> None:
+        if self.responding.current is not None:
+            self.out.emit(Notice("response_active", "a response is already in progress"))
+            return
+        self._answer_owed = False  # this answer covers everything said so far
+        self.responding.answer(self.turn, TurnTiming(now), now, instructions=event.instructions)
+
+    def _end_turn(self, event: EndTurn, now: float) -> None:
+        self.hearing.commit(now)
+
+    def _drop_turn(self, event: DropTurn, now: float) -> None:
+        self.hearing.discard(now)
+
+    def _turn_taking(self, event: TurnTaking, now: float) -> None:
+        self.hearing.configure(event, now)
 
     def _interrupt(self, event: Interrupt, now: float) -> None:
         if not self.interruptible():
@@ -371,7 +399,7 @@ class SessionCore(AgentSide):
         elif kind == "barge_in":
             self.hearing.barge_in_due(int(key), now)
         elif kind == "recognition":
-            self.hearing.recognition_overdue(int(key))
+            self.hearing.recognition_overdue(int(key), now)
         elif kind == "opening":
             if self.responding.current is None and not self.lifecycle.closing:
                 self._opening(now)  # else the agent is already speaking: no greeting over it
@@ -430,10 +458,14 @@ _HANDLERS: dict[type, Callable[[SessionCore, Any, float], None]] = {
     ToolResult: SessionCore._client_tool_result,
     Stop: SessionCore._stop,
     Disconnected: SessionCore._disconnected,
-    RecognitionFailed: lambda core, event, now: core.hearing.recognition_failed(event),
+    RecognitionFailed: lambda core, event, now: core.hearing.recognition_failed(event, now),
     SayAsAgent: SessionCore._say_as_agent,
     SetOutputMedium: SessionCore._output_medium,
     Reconfigure: SessionCore._reconfigure,
+    Respond: SessionCore._respond,
+    EndTurn: SessionCore._end_turn,
+    DropTurn: SessionCore._drop_turn,
+    TurnTaking: SessionCore._turn_taking,
     Open: SessionCore._open,
     Close: SessionCore._close,
     **{

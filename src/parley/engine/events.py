@@ -108,6 +108,40 @@ class SetOutputMedium:
 
 
 @dataclass(frozen=True, slots=True)
+class Respond:
+    """Answer now from the conversation so far, with no new user turn (a client's
+    `response.create`). `instructions` stand in for the system prompt in this response only.
+    Refused with a `Notice` while a response is in progress."""
+
+    instructions: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndTurn:
+    """The caller's turn is over now (a client committing its audio), whatever the silence:
+    what the caller said becomes a user turn. `UserStoppedSpeaking` tells whether there was
+    any speech to commit."""
+
+
+@dataclass(frozen=True, slots=True)
+class DropTurn:
+    """Forget what the caller has said since the last turn (a client clearing its buffer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTaking:
+    """How the caller's turns go from now on. `auto_end`: silence ends a turn (else only
+    `EndTurn` does); `answer`: a finished turn is answered (else it only joins the
+    conversation, for a later `Respond`); `barge_in`: speech over the agent interrupts it;
+    `vad`: new `VadSettings` (None keeps them)."""
+
+    auto_end: bool = True
+    answer: bool = True
+    barge_in: bool = True
+    vad: Any = None  # VadSettings
+
+
+@dataclass(frozen=True, slots=True)
 class Reconfigure:
     """Change the agent mid-conversation; takes effect from the next response.
 
@@ -132,6 +166,10 @@ Command = (
     | SayAsAgent
     | SetOutputMedium
     | Reconfigure
+    | Respond
+    | EndTurn
+    | DropTurn
+    | TurnTaking
 )
 
 
@@ -151,6 +189,14 @@ class StateChanged:
 @dataclass(frozen=True, slots=True)
 class UserStartedSpeaking:
     """The caller is talking (and, if the agent was speaking, has interrupted it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserStoppedSpeaking:
+    """The caller's turn is over (its endpoint, or an `EndTurn`); its transcript follows.
+    `speech` is False for an `EndTurn` with nothing said since the last turn."""
+
+    speech: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +334,7 @@ Event = (
     | InjectionRefused
     | StateChanged
     | UserStartedSpeaking
+    | UserStoppedSpeaking
     | Transcript
     | ToolCallUpdate
     | AgentStartedSpeaking

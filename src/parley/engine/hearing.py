@@ -42,7 +42,9 @@ from parley.engine.events import (
     Medium,
     State,
     Transcript,
+    TurnTaking,
     UserStartedSpeaking,
+    UserStoppedSpeaking,
 )
 from parley.engine.response import TurnTiming
 from parley.engine.status import Status
@@ -111,7 +113,13 @@ class AgentSide:
         raise NotImplementedError
 
     def user_turn(
-        self, text: str, timing: TurnTiming, now: float, medium: Medium = "voice"
+        self,
+        text: str,
+        timing: TurnTiming,
+        now: float,
+        medium: Medium = "voice",
+        *,
+        answer: bool = True,
     ) -> None:
         raise NotImplementedError
 
@@ -141,6 +149,35 @@ class Hearing:
         self.phase = CallerPhase.QUIET
         self.utterance: Utterance | None = None
         self._next_id = 1
+        self.turn_taking = TurnTaking()  # silence ends a turn, which is answered
+
+    def configure(self, turn_taking: TurnTaking, now: float) -> None:
+        """New rules from the next signal on. Turning to client-ended turns opens the
+        caller's buffer at once: from then on everything the caller sends is the turn until
+        the client commits it, whatever the VAD thinks (as a client that ends turns itself
+        expects); turning back drops that buffer."""
+        manual = not turn_taking.auto_end
+        was_manual = not self.turn_taking.auto_end
+        self.turn_taking = turn_taking
+        if turn_taking.vad is not None:
+            self.settings = turn_taking.vad
+            self.detector.retune(turn_taking.vad.threshold, turn_taking.vad.start_ms)
+        if manual and not was_manual:
+            if self.phase is not CallerPhase.RECOGNISING:
+                self._forget()
+                self._open_buffer(now)
+        elif was_manual and not manual and self.phase is not CallerPhase.RECOGNISING:
+            self._drop()
+
+    def _open_buffer(self, now: float) -> None:
+        """Client-ended turns: the next turn starts now, heard in full."""
+        if self.turn_taking.auto_end or self.utterance is not None:
+            return
+        utterance = Utterance(self._next_id, now, interrupting=False, confirmed=True)
+        self._next_id += 1
+        self.utterance = utterance
+        self.phase = CallerPhase.SPEAKING
+        self._out.add(BeginRecognition(utterance.id))
 
     @property
     def mid_speech(self) -> bool:
@@ -154,6 +191,10 @@ class Hearing:
 
     def _signal(self, signal: Signal, now: float) -> None:
         utterance = self.utterance
+        if not self.turn_taking.auto_end:  # the client ends turns: the VAD only says
+            if isinstance(signal, SpeechStarted):  # the caller is there
+                self._agent.caller_active()
+            return
         if isinstance(signal, SpeechStarted):
             self._onset(signal, now)
         elif utterance is None:
@@ -161,7 +202,9 @@ class Hearing:
         elif isinstance(signal, SilenceStarted) and self.phase is CallerPhase.SPEAKING:
             self.phase = CallerPhase.PAUSED
             utterance.ended_at = signal.at
-            self._out.arm("endpoint", utterance.id, signal.at + self.settings.endpoint_ms / 1000)
+            if self.turn_taking.auto_end:  # else the client ends the turn (`commit`)
+                endpoint_at = signal.at + self.settings.endpoint_ms / 1000
+                self._out.arm("endpoint", utterance.id, endpoint_at)
             self._out.add(PauseRecognition(utterance.id))
         elif isinstance(signal, SpeechResumed) and self.phase is CallerPhase.PAUSED:
             self.phase = CallerPhase.SPEAKING
@@ -178,7 +221,7 @@ class Hearing:
         self.utterance = utterance
         self.phase = CallerPhase.SPEAKING
         self._out.add(BeginRecognition(utterance.id))
-        if busy and not self._agent.interruptible():
+        if busy and not (self._agent.interruptible() and self.turn_taking.barge_in):
             return  # talking over an uninterruptible agent: dropped at its endpoint
         if not busy:
             self._out.emit(UserStartedSpeaking())
@@ -208,18 +251,42 @@ class Hearing:
             self._out.emit(Interrupted())
         self._set_state("listening")
 
-    def endpoint(self, utterance_id: int, now: float) -> None:
-        """The caller's silence lasted `endpoint_ms`: the turn is over."""
+    def commit(self, now: float) -> None:
+        """The client ends the caller's turn now: what was said counts, however short the
+        silence after it, even over the agent."""
+        utterance = self.utterance
+        if utterance is None or not self.mid_speech:
+            self._out.emit(UserStoppedSpeaking(speech=False))
+            return
+        self._out.disarm("endpoint", utterance.id)
+        self._out.disarm("barge_in", utterance.id)
+        utterance.confirmed = True
+        if utterance.ended_at is None:
+            utterance.ended_at = now
+        self.endpoint(utterance.id, now, committed=True)
+
+    def discard(self, now: float) -> None:
+        """The client drops what the caller has said since the last turn."""
+        if self.utterance is not None and self.phase is not CallerPhase.RECOGNISING:
+            self._drop()
+            self._idle("listening")
+        self._open_buffer(now)
+
+    def endpoint(self, utterance_id: int, now: float, *, committed: bool = False) -> None:
+        """The caller's silence lasted `endpoint_ms` (or the client `committed`, and then
+        however short it was): the turn is over."""
         utterance = self.utterance
         if utterance is None or utterance.id != utterance_id or not self.mid_speech:
             return
         self.detector.end_turn()
         utterance.endpoint_at = now
-        if not utterance.confirmed or utterance.duration_ms() < self.settings.min_turn_ms:
+        short = not committed and utterance.duration_ms() < self.settings.min_turn_ms
+        if not utterance.confirmed or short:
             self._drop()
             self._idle("listening")
             return
         self.phase = CallerPhase.RECOGNISING
+        self._out.emit(UserStoppedSpeaking())
         self._out.add(FinishRecognition(utterance.id))
         self._out.arm("recognition", utterance.id, now + self._recognition_timeout)
         self._idle("thinking")
@@ -240,7 +307,10 @@ class Hearing:
         self.utterance = None
         self.phase = CallerPhase.QUIET
         text = result.text.strip()
+        self._open_buffer(now)  # client-ended turns: the next one is heard from now on
         if not text:
+            if not self.turn_taking.auto_end:  # the client committed it: say it was empty
+                self._out.emit(Transcript("user", "", final=True, turn=self._agent.next_turn()))
             self._set_state("listening")
             return
         ended = utterance.ended_at if utterance.ended_at is not None else utterance.endpoint_at
@@ -250,16 +320,17 @@ class Hearing:
             stt_ms=round((now - utterance.endpoint_at) * 1000, 1),
             stt_fallback=result.fallback,
         )
-        self._agent.user_turn(text, timing, now)
+        self._agent.user_turn(text, timing, now, answer=self.turn_taking.answer)
 
-    def recognition_failed(self, event: RecognitionFailed) -> None:
+    def recognition_failed(self, event: RecognitionFailed, now: float) -> None:
         utterance = self.utterance
         if utterance is not None and utterance.id == event.utterance:
             self._drop()
         self._out.emit(Failure("stt_error", f"speech recognition failed: {event.error}", False))
         self._idle("listening")
+        self._open_buffer(now)
 
-    def recognition_overdue(self, utterance_id: int) -> None:
+    def recognition_overdue(self, utterance_id: int, now: float) -> None:
         utterance = self.utterance
         if utterance is None or utterance.id != utterance_id:
             return
@@ -267,6 +338,7 @@ class Hearing:
         self._drop()
         self._out.emit(Failure("stt_timeout", "speech recognition did not answer in time", False))
         self._idle("listening")
+        self._open_buffer(now)
 
     def close(self) -> None:
         self._forget()

@@ -103,9 +103,12 @@ class Responding:
         extra_user: str | None = None,
         *,
         uninterruptible: bool = False,
+        instructions: str | None = None,
     ) -> Response:
-        """Ask the model to answer the conversation so far."""
+        """Ask the model to answer the conversation so far (`instructions`, if any, in
+        place of the system prompt)."""
         response = self._begin(turn, timing, uninterruptible, None)
+        response.instructions = instructions
         self._ask(response, now, extra_user)
         return response
 
@@ -152,7 +155,7 @@ class Responding:
         if response.timing.model_asked is None:
             response.timing.model_asked = now
         request = ChatRequest(
-            system_prompt=self._status.system_prompt,
+            system_prompt=response.instructions or self._status.system_prompt,
             turns=self._history.turns(extra_user),
             tools=self.desk.catalogue.specs(),
             allow_tools=response.rounds < self.plan.max_tool_rounds

@@ -152,6 +152,7 @@ class Response:
     reaction: Reaction = "speaks"  # after this round's tool results: speak again or listen
     citations: list[dict[str, Any]] = field(default_factory=list)  # the sources it drew on
     checkpoint_due_ms: float = 0.0  # playback position of the next transcript checkpoint
+    instructions: str | None = None  # this response's system prompt, if not the session's
 
     @property
     def group(self) -> int:

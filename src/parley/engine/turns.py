@@ -68,6 +68,12 @@ class TurnDetector:
     def in_silence(self) -> bool:
         return self._speaking and self._silent_since is not None
 
+    def retune(self, threshold: float, start_ms: float) -> None:
+        """New onset rules (a client's turn-detection settings), from the next frame on."""
+        self.threshold = threshold
+        self.low = max(0.01, threshold - HYSTERESIS)
+        self.start_s = start_ms / 1000
+
     def reset(self) -> None:
         self._candidate = None
         self._speaking = False

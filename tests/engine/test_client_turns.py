@@ -1,0 +1,126 @@
+"""Turns a client drives (OpenAI Realtime's `turn_detection: null`, `create_response: false`,
+`response.create`), on a scripted timeline: the engine still decides, the client only says
+when a turn ends and when to answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from parley.engine.agent import VadSettings
+from parley.engine.events import (
+    AgentStartedSpeaking,
+    DropTurn,
+    EndTurn,
+    Interrupted,
+    Notice,
+    Respond,
+    Stop,
+    Transcript,
+    TurnTaking,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+    UserText,
+)
+from tests.engine.timeline import Timeline, words
+
+pytestmark = pytest.mark.looptime
+
+
+def user_finals(line: Timeline) -> list[str]:
+    return [t.text for t in line.of(Transcript) if t.role == "user" and t.final]
+
+
+async def test_with_client_ended_turns_silence_ends_nothing_until_the_commit() -> None:
+    line = Timeline()
+    await line.start()
+    line.send(TurnTaking(auto_end=False))
+
+    await line.audio(until_s=3.0, speech=[(0.5, 1.5)])  # 1.5 s of silence after speech
+    assert user_finals(line) == []  # no endpoint: the client has not committed
+    assert line.of(UserStartedSpeaking) == []  # nor does the VAD open turns
+    line.send(EndTurn())
+    await line.audio(until_s=5.0)
+    line.send(Stop())
+    await line.finish()
+
+    assert line.of(UserStoppedSpeaking) == [UserStoppedSpeaking(speech=True)]
+    [stopped_at] = line.at(UserStoppedSpeaking)
+    assert stopped_at == pytest.approx(3.0, abs=0.03)
+    assert user_finals(line) == ["what time is it"]
+    assert line.of(AgentStartedSpeaking), "a committed turn is answered"
+
+
+async def test_a_commit_of_an_unrecognised_buffer_says_so() -> None:
+    line = Timeline(stt_texts=[""])
+    await line.start()
+    line.send(TurnTaking(auto_end=False))
+    await line.audio(until_s=1.0)
+    line.send(EndTurn())
+    await line.audio(until_s=2.0)
+    line.send(Stop())
+    await line.finish()
+
+    finals = [t for t in line.of(Transcript) if t.role == "user" and t.final]
+    assert [t.text for t in finals] == [""]  # told, so the client's item is not left open
+    assert line.of(AgentStartedSpeaking) == []
+
+
+async def test_a_cleared_buffer_is_forgotten() -> None:
+    line = Timeline(stt_texts=["first", "second"])
+    await line.start()
+    line.send(TurnTaking(auto_end=False))
+    await line.audio(until_s=1.0, speech=[(0.2, 0.8)])
+    line.send(DropTurn())
+    await line.audio(until_s=2.0, speech=[(1.2, 1.8)])
+    line.send(EndTurn())
+    await line.audio(until_s=4.0)
+    line.send(Stop())
+    await line.finish()
+
+    assert len(user_finals(line)) == 1  # only the turn after the clear
+
+
+async def test_a_turn_that_is_not_answered_waits_for_respond() -> None:
+    line = Timeline()
+    await line.start()
+    line.send(TurnTaking(auto_end=True, answer=False))
+    await line.audio(until_s=3.0, speech=[(0.5, 1.5)])
+    assert user_finals(line) == ["what time is it"]
+    assert line.of(AgentStartedSpeaking) == []  # it joined the conversation unanswered
+
+    line.send(Respond())
+    await line.audio(until_s=5.0)
+    line.send(Stop())
+    await line.finish()
+    assert len(line.of(AgentStartedSpeaking)) == 1
+
+
+async def test_respond_uses_its_own_instructions_once_and_is_refused_mid_response() -> None:
+    line = Timeline(replies=[words("Hello there, how can I help you today?")])
+    await line.start()
+    line.send(Respond(instructions="Greet the caller warmly."))
+    await line.until(0.1)
+    line.send(Respond())  # one is in progress: refused, not queued
+    await line.until(3.0)
+    line.send(UserText("hi", respond="no"))
+    line.send(Respond())
+    await line.until(6.0)
+    line.send(Stop())
+    await line.finish()
+
+    prompts = [request.system_prompt for request in line.llm.requests]
+    assert prompts == ["Greet the caller warmly.", "You are a test agent."]
+    assert [n.code for n in line.of(Notice)] == ["response_active"]
+
+
+async def test_speech_over_the_agent_does_not_interrupt_when_barge_in_is_off() -> None:
+    long_reply = words("one two three four five six seven eight nine ten eleven twelve.")
+    line = Timeline(replies=[long_reply], vad=VadSettings(min_interruption_ms=100))
+    await line.start()
+    line.send(TurnTaking(barge_in=False))
+    line.send(Respond())
+    await line.audio(until_s=3.0, speech=[(1.0, 2.0)])
+    line.send(Stop())
+    await line.finish()
+
+    assert line.of(Interrupted) == []
