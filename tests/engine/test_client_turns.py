@@ -14,6 +14,8 @@ from parley.engine.events import (
     Interrupted,
     Notice,
     Respond,
+    ResponseEnded,
+    ResponseStarted,
     Stop,
     Transcript,
     TurnTaking,
@@ -124,3 +126,27 @@ async def test_speech_over_the_agent_does_not_interrupt_when_barge_in_is_off() -
     await line.finish()
 
     assert line.of(Interrupted) == []
+
+
+async def test_a_response_is_bracketed_by_started_and_ended_and_a_barge_in_cancels_it() -> None:
+    long_reply = words("one two three four five six seven eight nine ten eleven twelve.")
+    line = Timeline(replies=[words("Short answer."), long_reply])
+    await line.start()
+    line.send(Respond())
+    await line.until(3.0)
+    line.send(Respond())
+    await line.audio(until_s=6.0, speech=[(3.8, 5.0)])  # over the second reply
+    line.send(Stop())
+    await line.finish()
+
+    bracket = [e for e in line.kinds() if e in ("ResponseStarted", "ResponseEnded", "Interrupted")]
+    assert bracket[:5] == [
+        "ResponseStarted",
+        "ResponseEnded",
+        "ResponseStarted",
+        "ResponseEnded",  # cancelled, with its heard transcript before it ...
+        "Interrupted",  # ... then the client is told to drop unplayed audio
+    ]
+    ended = line.of(ResponseEnded)
+    assert [e.status for e in ended[:2]] == ["completed", "cancelled"]
+    assert [e.response for e in ended[:2]] == [s.response for s in line.of(ResponseStarted)[:2]]

@@ -20,6 +20,8 @@ from parley.engine.history import Entry
 from parley.engine.plan import Opening
 from parley.providers.specs import LlmChoice
 
+Dialect = Literal["native", "deepgram", "ultravox", "realtime"]
+
 
 class SessionRefused(Exception):
     """The host will not open the session; `code` and `message` go to the client."""
@@ -47,6 +49,8 @@ class AgentOverrides:
     cannot use become warnings and the agent's own providers, not a refusal."""
 
     tools: list[FunctionTool | BuiltinTool] | None = None
+    more_tools: list[FunctionTool | BuiltinTool] = field(default_factory=list)  # beside them
+    max_tokens: int | None = None
     llm: list[LlmChoice] | None = None
     stt: list[str] | None = None
     tts: list[str] | None = None
@@ -65,6 +69,7 @@ class SessionOptions:
     output_format: AudioFormat
     agent_id: str | None = None
     conversation_id: str | None = None
+    session_id: str | None = None  # the id a new session gets, if the dialect chose it
     system_prompt: str | None = None
     initial_message: str | None = None  # the caller's first message
     initial_context: str | None = None  # the agent explains it, then listens
@@ -104,7 +109,7 @@ class SessionHost(Protocol):
         admission: Admission,
         options: SessionOptions,
         emit: Callable[[Event], None],
-        dialect: Literal["native", "deepgram", "ultravox"],
+        dialect: Dialect,
     ) -> LiveSession:
         """Resolve everything and build the conversation (not yet running)."""
 
@@ -115,8 +120,10 @@ class SessionHost(Protocol):
         llm: list[LlmChoice] | None = None,
         tts: list[str] | None = None,
         tools: list[FunctionTool | BuiltinTool] | None = None,
+        more_tools: list[FunctionTool | BuiltinTool] | None = None,
     ) -> tuple[Reconfigure, list[str]]:
-        """New providers for a live session (the engine gets them as a command)."""
+        """New providers for a live session (the engine gets them as a command); `tools`
+        replace the agent's, `more_tools` go beside them."""
 
     async def closed(self, session: LiveSession) -> None:
         """The conversation has finished; forget the live session."""

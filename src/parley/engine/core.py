@@ -134,6 +134,7 @@ class SessionCore(AgentSide):
         self.lifecycle = Lifecycle(plan.lifecycle, self.out)
         self._queued: deque[SayAsAgent] = deque()  # said once the agent and caller are done
         self._answer_owed = False  # a typed turn came mid-reply: answer it once that is done
+        self._owed_instructions: str | None = None  # … and a `Respond`'s, if it was one
 
     @property
     def state(self) -> State:
@@ -160,7 +161,8 @@ class SessionCore(AgentSide):
         quiet = self.responding.current is None and self.hearing.utterance is None
         if quiet and self._answer_owed:
             self._answer_owed = False
-            self.responding.answer(self.turn, TurnTiming(now), now)
+            instructions, self._owed_instructions = self._owed_instructions, None
+            self.responding.answer(self.turn, TurnTiming(now), now, instructions=instructions)
             quiet = False
         if quiet and self._queued and not self.lifecycle.closing:
             self._say(self._queued.popleft(), now)
@@ -201,8 +203,10 @@ class SessionCore(AgentSide):
             self._end("max_turns")  # the cap is the engine's: a turn past it is not answered
             return
         self._record_user(text, medium)
-        if not answer:
-            return  # it joins the conversation; a `Respond` answers it
+        if not answer:  # it joins the conversation; a `Respond` answers it
+            if self.responding.current is None:
+                self.status.set_state("listening")
+            return
         if self.responding.current is None:
             self._answer_owed = False  # this answer covers everything said so far
             self.responding.answer(self.turn, timing, now)
@@ -248,8 +252,12 @@ class SessionCore(AgentSide):
             self._answer_owed = True  # answered by `_settle` once all is quiet
 
     def _respond(self, event: Respond, now: float) -> None:
-        if self.responding.current is not None:
+        current = self.responding.current
+        if current is not None and not current.settled:
             self.out.emit(Notice("response_active", "a response is already in progress"))
+            return
+        if current is not None:  # it only plays out what it has said: answer after it
+            self._answer_owed, self._owed_instructions = True, event.instructions
             return
         self._answer_owed = False  # this answer covers everything said so far
         self.responding.answer(self.turn, TurnTiming(now), now, instructions=event.instructions)

@@ -219,6 +219,23 @@ class ToolCallUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseStarted:
+    """The agent begins a response (an answer, a greeting, a scripted line); the agent's
+    words, audio and tool calls until its `ResponseEnded` are this response's."""
+
+    response: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEnded:
+    """The response is over: played out (`completed`) or stopped (`cancelled`: a barge-in,
+    an interruption, the session's end). Its final transcript came before this."""
+
+    response: int
+    status: Literal["completed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
 class AgentStartedSpeaking:
     turn: int
     metrics: TurnMetrics
@@ -337,6 +354,8 @@ Event = (
     | UserStoppedSpeaking
     | Transcript
     | ToolCallUpdate
+    | ResponseStarted
+    | ResponseEnded
     | AgentStartedSpeaking
     | AgentAudio
     | AgentAudioDone

@@ -33,6 +33,8 @@ from parley.engine.events import (
     EndReason,
     Failure,
     Medium,
+    ResponseEnded,
+    ResponseStarted,
     Transcript,
     TurnMetrics,
 )
@@ -143,6 +145,7 @@ class Responding:
         self._new_segment(response)
         self.speaker.begin()
         self._out.add(StartSpeech(response.id))
+        self._out.emit(ResponseStarted(response.id))
         self.current = response
         self._status.set_state("thinking")
         return response
@@ -371,6 +374,7 @@ class Responding:
         # Everything sent has been played; what had no audio (a synthesiser that failed
         # partway) was never heard, so it is not committed.
         self._commit(response, self._heard(response, now))
+        self._out.emit(ResponseEnded(response.id, "completed"))
         self._status.set_state("listening")
         return response
 
@@ -395,6 +399,7 @@ class Responding:
         heard = self._heard(response, now) if sent_audio or self.text_only else 0
         self.speaker.stop()
         self._commit(response, heard)
+        self._out.emit(ResponseEnded(response.id, "cancelled"))
         return sent_audio
 
     def _commit(self, response: Response, heard: int) -> None:

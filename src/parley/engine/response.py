@@ -158,6 +158,12 @@ class Response:
     def group(self) -> int:
         return self.segments[-1].group
 
+    @property
+    def settled(self) -> bool:
+        """Nothing more will be said: the model is done and no tool is awaited (the
+        response may still be playing out)."""
+        return self.model is RoundPhase.CLOSED
+
     def add_text(self, text: str) -> list[Sentence]:
         """Append model text; the sentences it completes are ready to speak."""
         self.text += text

@@ -17,13 +17,20 @@ providers happens here, so every dialect gets the same rules:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
-from typing import Literal
 
 from parley.audio.recording import CallRecorder
 from parley.credentials import SESSION_TOKEN_PREFIX, new_id
-from parley.dialects.host import Admission, LiveSession, SessionOptions, SessionRefused
+from parley.dialects.host import (
+    Admission,
+    AgentOverrides,
+    Dialect,
+    LiveSession,
+    SessionOptions,
+    SessionRefused,
+)
 from parley.engine.agent import BuiltinTool, FunctionTool
 from parley.engine.conversation import Conversation
 from parley.engine.events import Event, Reconfigure
@@ -33,13 +40,15 @@ from parley.knowledge.extract import ExtractionFailed, extract
 from parley.providers.specs import LlmChoice
 from parley.server import metrics, webhooks
 from parley.server.deps import Services
+from parley.server.errors import ApiError
 from parley.server.files import file_path
 from parley.server.logformat import enter_session
-from parley.server.plans import VoiceBuilder, build_plan, history
+from parley.server.plans import VoiceBuilder, agent_tools, build_plan, history
 from parley.server.recordings import recording_path
 from parley.server.session_tools import SessionTools
 from parley.server.summaries import summarise
 from parley.server.transcripts import StoredTranscript
+from parley.server.voices import check_voice
 from parley.store.sessions import AccountFull
 from parley.store.tables import Agent
 
@@ -108,13 +117,13 @@ class ServerHost:
         admission: Admission,
         options: SessionOptions,
         emit: Callable[[Event], None],
-        dialect: Literal["native", "deepgram", "ultravox"],
+        dialect: Dialect,
     ) -> LiveSession:
         services = self._services
         if services.live.draining:
             raise SessionRefused("shutting_down", SHUTTING_DOWN)
         limit, bus = services.settings.max_sessions_per_account, services.bus
-        session_id = admission.session_id or new_id("ses")
+        session_id = admission.session_id or options.session_id or new_id("ses")
         try:
             held = False
             if bus.keeps_limits and limit:  # Redis counts the account's sessions
@@ -152,7 +161,7 @@ class ServerHost:
         admission: Admission,
         options: SessionOptions,
         emit: Callable[[Event], None],
-        dialect: Literal["native", "deepgram", "ultravox"],
+        dialect: Dialect,
         limit: int,
         new_session_id: str,
     ) -> LiveSession:
@@ -226,7 +235,9 @@ class ServerHost:
             if keep or admission.session_id is not None
             else NoTranscript()
         )
-        builder = VoiceBuilder(services.hub, services.settings, agent, options.overrides)
+        overrides, voice_note = await self._voice(agent, options.overrides)
+        builder = VoiceBuilder(services.hub, services.settings, agent, overrides)
+        builder.warnings.extend(voice_note)
         try:
             collections, search = await self._knowledge(admission.account_id, agent, options)
             context = await self._context(admission.account_id, options.file_ids)
@@ -291,9 +302,12 @@ class ServerHost:
         llm: list[LlmChoice] | None = None,
         tts: list[str] | None = None,
         tools: list[FunctionTool | BuiltinTool] | None = None,
+        more_tools: list[FunctionTool | BuiltinTool] | None = None,
     ) -> tuple[Reconfigure, list[str]]:
         builder = self._builders[session.session_id]
         builder.warnings = []
+        if more_tools is not None:
+            tools = [*(tools if tools is not None else agent_tools(builder.agent)), *more_tools]
         change = Reconfigure(
             llm=builder.llm(llm) if llm is not None else None,
             tts=builder.tts(tts) if tts is not None else None,
@@ -386,6 +400,22 @@ class ServerHost:
         return "\n\nReference documents (answer from them when they apply):\n\n" + "\n\n".join(
             parts
         )
+
+    async def _voice(
+        self, agent: Agent, overrides: AgentOverrides | None
+    ) -> tuple[AgentOverrides | None, list[str]]:
+        """A voice the client named that the agent's TTS does not offer (a Realtime client
+        always names one of OpenAI's) is a warning, and the agent's own voice speaks."""
+        if overrides is None or not overrides.voice_id or overrides.voice_id == agent.voice_id:
+            return overrides, []
+        try:
+            await check_voice(
+                self._services.hub, self._services.voices, agent.tts, overrides.voice_id
+            )
+        except ApiError as exc:
+            note = f"voice {overrides.voice_id!r}: {exc.message}; the agent's own voice speaks"
+            return dataclasses.replace(overrides, voice_id=None), [note]
+        return overrides, []
 
     async def _agent(self, account_id: str, agent_id: str | None) -> Agent:
         store = self._services.store

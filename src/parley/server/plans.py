@@ -95,6 +95,7 @@ def build_plan(
     also bounds its HTTP request: the engine's timer and the request's agree)."""
     overrides = options.overrides or AgentOverrides()
     tools = overrides.tools if overrides.tools is not None else agent_tools(agent)
+    tools = [*tools, *overrides.more_tools]  # a client's own, beside the agent's
     if search is not None and not any(
         isinstance(tool, BuiltinTool) and tool.builtin in SEARCHES for tool in tools
     ):
@@ -116,7 +117,7 @@ def build_plan(
         history=[*earlier, *overrides.history],
         max_turns=agent.max_turns,
         temperature=temperature,
-        max_tokens=agent.max_tokens,
+        max_tokens=overrides.max_tokens or agent.max_tokens,
         text_output=options.text_output,
         call_id=session_id,
         initial_state=options.initial_state,

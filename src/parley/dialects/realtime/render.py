@@ -1,0 +1,409 @@
+"""Engine events as Realtime server events, for one connection (GA names, or beta's).
+
+Parley's engine speaks in turns and utterances; a Realtime client expects responses made of
+output items (an assistant message with one content part, function calls), each announced,
+streamed and closed in a fixed order. The translation keeps that state:
+
+- a response opens when the client asks for one (`open`) or when the engine starts one on
+  its own (server VAD): `response.created`. It is bound to the engine's response
+  (`ResponseStarted`), and only that response's words, audio and calls go into it;
+- its message item opens at the first words or audio: `response.output_item.added`,
+  `conversation.item.added` (beta `created`), `response.content_part.added`;
+- it closes, in OpenAI's order (audio done, transcript done, part done, item done, then
+  `response.done`), when the engine's response ends (`ResponseEnded`: completed, or
+  cancelled by a barge-in or `response.cancel`, with the transcript of what was heard), or
+  when a client tool call ends the round (completed: the client answers the call with a
+  `function_call_output` and a new `response.create`; what the engine's response still
+  does, playing out its words, is no longer shown).
+
+A caller's turn is `speech_started` (server VAD), then at its end `speech_stopped`,
+`committed` and the user item, whose transcript follows as
+`conversation.item.input_audio_transcription.completed` (or `.failed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from parley.audio.formats import AudioFormat
+from parley.dialects.realtime import items
+from parley.dialects.realtime.items import Ids, Items
+from parley.engine.events import (
+    AgentAudio,
+    Ended,
+    Event,
+    Failure,
+    Notice,
+    ResponseEnded,
+    ResponseStarted,
+    StateChanged,
+    ToolCallUpdate,
+    Transcript,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+)
+
+Send = Callable[[str], None]
+
+
+@dataclass
+class Answer:
+    """The response open on the wire."""
+
+    id: str
+    text_only: bool
+    output: list[dict[str, Any]] = field(default_factory=list)  # its items, in order
+    message: dict[str, Any] | None = None  # the assistant message being written
+    said: str = ""  # its transcript (or text) sent so far
+    heard: str | None = None  # the engine's final word on what was heard
+    audio_sent: bool = False
+    cancel_reason: str = "turn_detected"
+    engine_id: int | None = None  # the engine's response, once it has started
+
+
+class Renderer:
+    def __init__(self, send: Send, *, beta: bool, output_format: AudioFormat) -> None:
+        self._send = send
+        self.beta = beta
+        self.output_format = output_format
+        self.ids = Ids()
+        self.items = Items()
+        self.answer: Answer | None = None
+        self.text_only = False  # the session's modality; a response may differ
+        self.auto_turns = True  # server VAD: speech_started / speech_stopped are sent
+        self.input_ms = 0.0  # caller audio received, for audio_start_ms / audio_end_ms
+        self.output_ms = 0.0  # agent audio sent (truncate points are counted from it)
+        self.vad_lag_ms = 150.0  # how long after its start speech is confirmed
+        self.silence_ms = 350.0  # how long after its end a turn is declared over
+        self._speech_item: str | None = None  # the user item speech_started named
+        self._pending: str | None = None  # the user item awaiting its transcript
+        self._partial = ""
+        self._tool_round = False  # a client tool call ends the open response (soon)
+        self._engine: int | None = None  # the engine's response under way
+        self.audio_starts: dict[str, float] = {}  # assistant item → output_ms at its start
+
+    # Out --------------------------------------------------------------------------------------
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        self._send(json.dumps({"type": kind, "event_id": self.ids.new("event"), **fields}))
+
+    def error(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        event_id: str | None = None,
+        kind: str = "invalid_request_error",
+    ) -> None:
+        error = {"type": kind, "code": code, "message": message, "param": param}
+        self.emit("error", error={**error, "event_id": event_id})
+
+    def _name(self, ga: str, beta: str) -> str:
+        return beta if self.beta else ga
+
+    # Responses ---------------------------------------------------------------------------------
+
+    def open(self, text_only: bool | None = None) -> Answer:
+        """A response starts (the client asked, or the engine began answering)."""
+        only = self.text_only if text_only is None else text_only
+        answer = Answer(self.ids.new("resp"), only)
+        self.answer = answer
+        self.emit("response.created", response=self._response(answer, "in_progress"))
+        return answer
+
+    def _response(self, answer: Answer, status: str, reason: str | None = None) -> dict[str, Any]:
+        modalities = ["text"] if answer.text_only else ["audio"]
+        if self.beta and not answer.text_only:
+            modalities = ["audio", "text"]
+        details = None if status in ("in_progress", "completed") else {"type": status}
+        if details is not None and reason is not None:
+            details["reason"] = reason
+        return {
+            "id": answer.id,
+            "object": "realtime.response",
+            "status": status,
+            "status_details": details,
+            "output": list(answer.output),
+            "conversation_id": "conv_" + answer.id.split("_", 1)[1],
+            self._name("output_modalities", "modalities"): modalities,
+            "usage": None,
+            "metadata": None,
+        }
+
+    def _message(self, answer: Answer) -> dict[str, Any]:
+        if answer.message is None:
+            item_id = self.ids.new("item")
+            item = items.assistant(item_id, beta=self.beta, text_only=answer.text_only)
+            answer.message = item
+            answer.output.append(item)
+            previous = self.items.add(item)
+            where = {"response_id": answer.id, "output_index": len(answer.output) - 1}
+            self.emit("response.output_item.added", **where, item=item)
+            self._item_added(item, previous)
+            part = {"type": "text", "text": ""} if answer.text_only else {"type": "audio"}
+            if not answer.text_only:
+                part["transcript"] = ""
+            self.emit(
+                "response.content_part.added", **where, item_id=item_id, content_index=0, part=part
+            )
+        return answer.message
+
+    def _item_added(self, item: dict[str, Any], previous: str | None) -> None:
+        kind = self._name("conversation.item.added", "conversation.item.created")
+        self.emit(kind, previous_item_id=previous, item=item)
+
+    def _item_done(self, item: dict[str, Any]) -> None:
+        if not self.beta:
+            self.emit("conversation.item.done", item=item)
+
+    def _where(self, answer: Answer, item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "response_id": answer.id,
+            "item_id": item["id"],
+            "output_index": answer.output.index(item),
+        }
+
+    def _words(self, answer: Answer, text: str) -> None:
+        """The agent's words so far (cumulative): the new part goes out as a delta."""
+        if not text.startswith(answer.said) or len(text) == len(answer.said):
+            return
+        delta, answer.said = text[len(answer.said) :], text
+        item = self._message(answer)
+        kind = (
+            self._name("response.output_text.delta", "response.text.delta")
+            if answer.text_only
+            else self._name(
+                "response.output_audio_transcript.delta", "response.audio_transcript.delta"
+            )
+        )
+        self.emit(kind, **self._where(answer, item), content_index=0, delta=delta)
+
+    def _close_message(self, answer: Answer, status: str) -> None:
+        item = answer.message
+        if item is None:
+            return
+        answer.message = None
+        text = answer.heard if answer.heard is not None else answer.said
+        where = {**self._where(answer, item), "content_index": 0}
+        if answer.text_only:
+            self.emit(self._name("response.output_text.done", "response.text.done"), **where,
+                      text=text)  # fmt: skip
+            part = {"type": "text", "text": text}
+        else:
+            if answer.audio_sent:
+                self.emit(self._name("response.output_audio.done", "response.audio.done"), **where)
+            self.emit(
+                self._name(
+                    "response.output_audio_transcript.done", "response.audio_transcript.done"
+                ),
+                **where,
+                transcript=text,
+            )
+            part = {"type": "audio", "transcript": text}
+        self.emit("response.content_part.done", **where, part=part)
+        item["content"][0]["text" if answer.text_only else "transcript"] = text
+        item["status"] = "completed" if status == "completed" else "incomplete"
+        self.emit("response.output_item.done", **self._where(answer, item), item=item)
+        self._item_done(item)
+
+    def finish(self, status: str = "completed", reason: str | None = None) -> None:
+        """Close the open response, if any, in OpenAI's order."""
+        answer, self.answer = self.answer, None
+        self._tool_round = False
+        if answer is None:
+            return
+        self._close_message(answer, status)
+        self.emit("response.done", response=self._response(answer, status, reason))
+
+    def cancelling(self, reason: str) -> None:
+        """The client cancels the open response: its end will say why."""
+        if self.answer is not None:
+            self.answer.cancel_reason = reason
+
+    # Engine events ---------------------------------------------------------------------------
+
+    def render(self, event: Event) -> None:
+        if isinstance(event, AgentAudio):
+            if (answer := self._bound()) is not None:
+                self._audio(answer, event.data)
+        elif isinstance(event, Transcript):
+            self._transcript(event)
+        elif isinstance(event, ResponseStarted):
+            self._started(event.response)
+        elif isinstance(event, ResponseEnded):
+            self._engine = None
+            answer = self.answer
+            if answer is not None and answer.engine_id == event.response:
+                self.finish(
+                    event.status, None if event.status == "completed" else answer.cancel_reason
+                )
+        elif isinstance(event, UserStartedSpeaking):
+            self._speech_started()
+        elif isinstance(event, UserStoppedSpeaking):
+            self._committed(event.speech)
+        elif isinstance(event, StateChanged):
+            if event.state in ("listening", "idle"):
+                self._transcribed("")  # a turn that came to no words
+        elif isinstance(event, ToolCallUpdate):
+            if (answer := self._bound()) is not None:
+                self._tool_call(answer, event)
+        elif isinstance(event, Failure | Notice):
+            self._problem(event)
+        elif isinstance(event, Ended):
+            self._transcribed("")
+            self.finish("cancelled", "client_cancelled" if event.reason == "stop" else None)
+
+    def _started(self, engine_id: int) -> None:
+        self._engine = engine_id
+        answer = self.answer
+        if answer is not None and answer.engine_id is None:
+            answer.engine_id = engine_id  # the response the client asked for
+            return
+        if answer is not None:  # (cannot happen: one engine response at a time)
+            self.finish("cancelled")
+        self.open().engine_id = engine_id
+
+    def _bound(self) -> Answer | None:
+        """The open response, if the engine's current one is it."""
+        answer = self.answer
+        if answer is None or self._engine is None or answer.engine_id != self._engine:
+            return None
+        return answer
+
+    def _audio(self, answer: Answer, data: bytes) -> None:
+        item = self._message(answer)
+        if not answer.audio_sent:
+            answer.audio_sent = True
+            self.audio_starts[item["id"]] = self.output_ms
+        self.output_ms += self.output_format.ms_for_bytes(len(data))
+        self.emit(
+            self._name("response.output_audio.delta", "response.audio.delta"),
+            **self._where(answer, item),
+            content_index=0,
+            delta=base64.b64encode(data).decode(),
+        )
+
+    def _transcript(self, event: Transcript) -> None:
+        if event.role == "agent":
+            answer = self._bound()
+            if answer is not None:
+                if event.final:
+                    answer.heard = event.text
+                self._words(answer, event.text)
+        elif event.medium == "voice" or not event.text:  # typed items were shown as created
+            if not event.final:
+                self._partial_transcript(event.text)
+            else:
+                self._transcribed(event.text, always=True)
+
+    def _speech_started(self) -> None:
+        self._transcribed("")
+        self._speech_item = self.ids.new("item")
+        start = max(0.0, self.input_ms - self.vad_lag_ms)
+        self.emit(
+            "input_audio_buffer.speech_started",
+            audio_start_ms=round(start),
+            item_id=self._speech_item,
+        )
+
+    def _committed(self, speech: bool) -> None:
+        item_id, self._speech_item = self._speech_item or self.ids.new("item"), None
+        if self.auto_turns:
+            end = max(0.0, self.input_ms - self.silence_ms)
+            self.emit("input_audio_buffer.speech_stopped", audio_end_ms=round(end), item_id=item_id)
+        item = items.user_audio(item_id)
+        previous = self.items.add(item)
+        self.emit("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id)
+        self._item_added(item, previous)
+        self._pending, self._partial = item_id, ""
+        if not speech:
+            self._transcribed("")
+
+    def _partial_transcript(self, text: str) -> None:
+        if self._pending is None or not text.startswith(self._partial):
+            return
+        delta, self._partial = text[len(self._partial) :], text
+        if delta:
+            self.emit(
+                "conversation.item.input_audio_transcription.delta",
+                item_id=self._pending,
+                content_index=0,
+                delta=delta,
+            )
+
+    def _transcribed(self, text: str, *, always: bool = False) -> None:
+        """The pending user item's transcript (`always`: a final the engine gave)."""
+        item_id, self._pending = self._pending, None
+        if item_id is None:
+            if not always or not text:
+                return
+            item_id = self.ids.new("item")  # a turn the client never saw committed
+            fresh = items.user_audio(item_id)
+            self._item_added(fresh, self.items.add(fresh))
+        item = self.items.get(item_id)
+        if item is not None:
+            item["content"][0]["transcript"] = text
+        self.emit(
+            "conversation.item.input_audio_transcription.completed",
+            item_id=item_id,
+            content_index=0,
+            transcript=text,
+            usage={"type": "duration", "seconds": 0},
+        )
+        if item is not None:
+            self._item_done(item)
+
+    def _tool_call(self, answer: Answer, event: ToolCallUpdate) -> None:
+        if not event.client_side or event.status not in ("requested", "running"):
+            return  # server-side tools run on the server; the client never answers them
+        self._close_message(answer, "completed")  # its words came before the call
+        item_id = self.ids.new("item")
+        arguments = json.dumps(event.arguments)
+        item = items.function_call(item_id, event.call_id, event.name, arguments)
+        answer.output.append(item)
+        previous = self.items.add(item)
+        where = {"response_id": answer.id, "output_index": len(answer.output) - 1}
+        self.emit(
+            "response.output_item.added", **where, item={**item, "status": "in_progress",
+                                                          "arguments": ""}
+        )  # fmt: skip
+        self._item_added(item, previous)
+        calls = {**where, "item_id": item_id, "call_id": event.call_id}
+        self.emit("response.function_call_arguments.delta", **calls, delta=arguments)
+        self.emit("response.function_call_arguments.done", **calls, name=event.name,
+                  arguments=arguments)  # fmt: skip
+        self.emit("response.output_item.done", **where, item=item)
+        self._item_done(item)
+        if not self._tool_round:  # the calls of one round come together: close after them
+            self._tool_round = True
+            asyncio.get_running_loop().call_soon(self._tool_round_over, answer.id)
+
+    def _tool_round_over(self, response_id: str) -> None:
+        if self.answer is not None and self.answer.id == response_id and self._tool_round:
+            self.finish("completed")
+
+    def _problem(self, event: Failure | Notice) -> None:
+        answer = self.answer
+        if event.code == "response_active" and answer is not None and answer.engine_id is None:
+            self.finish("failed")  # the engine refused the response the client asked for
+        if event.code in ("stt_error", "stt_timeout") and self._pending is not None:
+            item_id, self._pending = self._pending, None
+            self.emit(
+                "conversation.item.input_audio_transcription.failed",
+                item_id=item_id,
+                content_index=0,
+                error={"type": "transcription_error", "code": event.code, "message": event.message},
+            )
+            return
+        fatal = isinstance(event, Failure)
+        self.error(
+            event.message,
+            code=event.code,
+            kind="server_error" if fatal else "invalid_request_error",
+        )
