@@ -255,6 +255,15 @@ class AgentAudioDone:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolsAwaited:
+    """The agent has said (sent) everything it had to say before this round's tool calls
+    and waits for their results: a dialect that shows a response as its words, then its
+    calls, may show the calls now."""
+
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
 class AgentThinking:
     """What the agent is doing without saying it (calling tools)."""
 
@@ -359,6 +368,7 @@ Event = (
     | AgentStartedSpeaking
     | AgentAudio
     | AgentAudioDone
+    | ToolsAwaited
     | Interrupted
     | TurnMetrics
     | Citation

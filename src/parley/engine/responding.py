@@ -35,6 +35,7 @@ from parley.engine.events import (
     Medium,
     ResponseEnded,
     ResponseStarted,
+    ToolsAwaited,
     Transcript,
     TurnMetrics,
 )
@@ -175,6 +176,7 @@ class Responding:
         if self.text_only:
             return  # written, not spoken: the transcript carries it (`_wrote`)
         for sentence in sentences:
+            response.sentences_queued += 1
             self._out.add(Speak(response.id, sentence))
 
     def _wrote(self, response: Response) -> None:
@@ -226,6 +228,7 @@ class Responding:
             text = response.text[: event.sentence.end].strip()
             self._out.emit(Transcript("agent", text, final=False, turn=response.turn))
         elif isinstance(event, SentenceSpoken):
+            response.sentences_spoken += 1
             self.speaker.end_segment(now)
             self.pace(now)
         elif isinstance(event, SpeechDone):
@@ -274,8 +277,10 @@ class Responding:
         names = ", ".join(call.name for call in calls)
         self._out.emit(AgentThinking(f"calling {names}"))
         response.model = RoundPhase.TOOLS
+        response.tools_announced = False
         if self.desk.dispatch(calls, **where, now=now):
             response.ends_with = response.ends_with or "agent_hangup"
+        self._announce_tools(response)  # at once if nothing was to be said first
         if not self.desk.outstanding(response.id, segment.group):
             self.tools_settled(response.id, segment.group, now)
 
@@ -327,7 +332,17 @@ class Responding:
         ):
             response.play = PlayPhase.DRAINED
             self._out.emit(AgentAudioDone(response.turn))
+        self._announce_tools(response)
         self._maybe_finished(response)
+
+    def _announce_tools(self, response: Response) -> None:
+        """Once per tool round, when the words before its calls have all been sent."""
+        if response.model is not RoundPhase.TOOLS or response.tools_announced:
+            return
+        said = response.sentences_spoken >= response.sentences_queued
+        if (said or response.speech is SpeechPhase.DONE) and self.speaker.pacer.pending == 0:
+            response.tools_announced = True
+            self._out.emit(ToolsAwaited(response.turn))
 
     def _maybe_checkpoint(self, response: Response, now: float) -> None:
         if response.play is PlayPhase.SILENT:

@@ -41,6 +41,7 @@ from parley.server.routes import (
     knowledge,
     native_ws,
     playground,
+    realtime_ws,
     secrets,
     sessions,
     ultravox_ws,
@@ -203,7 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         *(health, metrics, agents, sessions, voice, voices, files, knowledge, secrets, calls),
         webhooks,
-        *(native_ws, deepgram_ws, ultravox_ws, asyncapi),
+        *(native_ws, deepgram_ws, ultravox_ws, realtime_ws, asyncapi),
         playground,
     )
     for module in routers:

@@ -23,7 +23,6 @@ A caller's turn is `speech_started` (server VAD), then at its end `speech_stoppe
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from parley.engine.events import (
     ResponseStarted,
     StateChanged,
     ToolCallUpdate,
+    ToolsAwaited,
     Transcript,
     UserStartedSpeaking,
     UserStoppedSpeaking,
@@ -64,6 +64,7 @@ class Answer:
     audio_sent: bool = False
     cancel_reason: str = "turn_detected"
     engine_id: int | None = None  # the engine's response, once it has started
+    calls: list[ToolCallUpdate] = field(default_factory=list)  # shown after its words
 
 
 class Renderer:
@@ -83,9 +84,9 @@ class Renderer:
         self._speech_item: str | None = None  # the user item speech_started named
         self._pending: str | None = None  # the user item awaiting its transcript
         self._partial = ""
-        self._tool_round = False  # a client tool call ends the open response (soon)
         self._engine: int | None = None  # the engine's response under way
         self.audio_starts: dict[str, float] = {}  # assistant item → output_ms at its start
+        self.after_response: Any = None  # a command for the engine once the response is done
 
     # Out --------------------------------------------------------------------------------------
 
@@ -154,6 +155,11 @@ class Renderer:
             )
         return answer.message
 
+    def item_created(self, item: dict[str, Any]) -> None:
+        """An item the client created (a message, a tool's output)."""
+        self._item_added(item, self.items.add(item))
+        self._item_done(item)
+
     def _item_added(self, item: dict[str, Any], previous: str | None) -> None:
         kind = self._name("conversation.item.added", "conversation.item.created")
         self.emit(kind, previous_item_id=previous, item=item)
@@ -215,7 +221,6 @@ class Renderer:
     def finish(self, status: str = "completed", reason: str | None = None) -> None:
         """Close the open response, if any, in OpenAI's order."""
         answer, self.answer = self.answer, None
-        self._tool_round = False
         if answer is None:
             return
         self._close_message(answer, status)
@@ -251,8 +256,12 @@ class Renderer:
             if event.state in ("listening", "idle"):
                 self._transcribed("")  # a turn that came to no words
         elif isinstance(event, ToolCallUpdate):
-            if (answer := self._bound()) is not None:
-                self._tool_call(answer, event)
+            answer = self._bound()
+            if answer is not None and event.client_side and event.status == "requested":
+                answer.calls.append(event)  # shown once the words before them are sent
+        elif isinstance(event, ToolsAwaited):
+            if (answer := self._bound()) is not None and answer.calls:
+                self._tool_round(answer)
         elif isinstance(event, Failure | Notice):
             self._problem(event)
         elif isinstance(event, Ended):
@@ -359,34 +368,32 @@ class Renderer:
         if item is not None:
             self._item_done(item)
 
-    def _tool_call(self, answer: Answer, event: ToolCallUpdate) -> None:
-        if not event.client_side or event.status not in ("requested", "running"):
-            return  # server-side tools run on the server; the client never answers them
-        self._close_message(answer, "completed")  # its words came before the call
-        item_id = self.ids.new("item")
-        arguments = json.dumps(event.arguments)
-        item = items.function_call(item_id, event.call_id, event.name, arguments)
-        answer.output.append(item)
-        previous = self.items.add(item)
-        where = {"response_id": answer.id, "output_index": len(answer.output) - 1}
-        self.emit(
-            "response.output_item.added", **where, item={**item, "status": "in_progress",
-                                                          "arguments": ""}
-        )  # fmt: skip
-        self._item_added(item, previous)
-        calls = {**where, "item_id": item_id, "call_id": event.call_id}
-        self.emit("response.function_call_arguments.delta", **calls, delta=arguments)
-        self.emit("response.function_call_arguments.done", **calls, name=event.name,
-                  arguments=arguments)  # fmt: skip
-        self.emit("response.output_item.done", **where, item=item)
-        self._item_done(item)
-        if not self._tool_round:  # the calls of one round come together: close after them
-            self._tool_round = True
-            asyncio.get_running_loop().call_soon(self._tool_round_over, answer.id)
-
-    def _tool_round_over(self, response_id: str) -> None:
-        if self.answer is not None and self.answer.id == response_id and self._tool_round:
-            self.finish("completed")
+    def _tool_round(self, answer: Answer) -> None:
+        """The round's client calls, after its words; then the response is done, and the
+        client answers the calls (server-side tools never show: the server runs them)."""
+        self._close_message(answer, "completed")
+        for event in answer.calls:
+            item_id = self.ids.new("item")
+            arguments = json.dumps(event.arguments)
+            item = items.function_call(item_id, event.call_id, event.name, arguments)
+            answer.output.append(item)
+            previous = self.items.add(item)
+            where = {"response_id": answer.id, "output_index": len(answer.output) - 1}
+            opening = {**item, "status": "in_progress", "arguments": ""}
+            self.emit("response.output_item.added", **where, item=opening)
+            self._item_added(item, previous)
+            call = {**where, "item_id": item_id, "call_id": event.call_id}
+            self.emit("response.function_call_arguments.delta", **call, delta=arguments)
+            self.emit(
+                "response.function_call_arguments.done",
+                **call,
+                name=event.name,
+                arguments=arguments,
+            )
+            self.emit("response.output_item.done", **where, item=item)
+            self._item_done(item)
+        answer.calls = []
+        self.finish("completed")
 
     def _problem(self, event: Failure | Notice) -> None:
         answer = self.answer

@@ -1,0 +1,276 @@
+"""The Realtime client events after `session.update`, as engine commands.
+
+Each handler checks its event (raising `InvalidEvent` with OpenAI's code and `param`),
+then opens the engine's session if it must, and hands the engine what the event means:
+
+- `input_audio_buffer.append` → caller audio; `.commit` → `EndTurn` (the turn is over
+  whatever the silence); `.clear` → `DropTurn`;
+- `conversation.item.create`: a user text message joins the conversation unanswered
+  (`UserText(respond="no")`), a `function_call_output` answers the client tool call and
+  leaves the answer to the client's `response.create` (`ToolResult(reaction="listens")`);
+- `response.create` → `Respond` (its `instructions` for that response only);
+  `response.cancel` and `output_audio_buffer.clear` → `Interrupt`;
+- `conversation.item.truncate` on the response being played: the engine learns how much
+  was played and stops, so the history keeps only what was heard.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING, Any
+
+from parley.dialects.realtime import items
+from parley.dialects.realtime.errors import InvalidEvent
+from parley.engine.events import (
+    DropTurn,
+    EndTurn,
+    Interrupt,
+    PlaybackProgress,
+    Respond,
+    SetOutputMedium,
+    ToolResult,
+    UserAudio,
+    UserText,
+)
+
+if TYPE_CHECKING:
+    from parley.dialects.realtime.session import RealtimeSession
+
+MIN_COMMIT_MS = 100.0  # OpenAI refuses to commit less
+MAX_ID = 64
+
+# Client events by type: the `ClientEvents` method that handles each (names, not bound
+# methods: a table of bound methods per connection would be a reference cycle).
+HANDLERS = {
+    "input_audio_buffer.commit": "commit",
+    "input_audio_buffer.clear": "clear",
+    "conversation.item.create": "item_create",
+    "conversation.item.retrieve": "item_retrieve",
+    "conversation.item.delete": "item_delete",
+    "conversation.item.truncate": "item_truncate",
+    "response.create": "response_create",
+    "response.cancel": "response_cancel",
+    "output_audio_buffer.clear": "output_clear",
+}
+
+
+def _text(value: Any, param: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidEvent("must be a string", param)
+    if len(value) > limit:
+        raise InvalidEvent(f"is longer than {limit} characters", param)
+    return value
+
+
+def _item_id(value: Any, param: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID:
+        raise InvalidEvent(f"must be an item id of at most {MAX_ID} characters", param)
+    return value
+
+
+class ClientEvents:
+    def __init__(self, session: RealtimeSession) -> None:
+        self._s = session
+
+    # The input audio buffer ---------------------------------------------------------------
+
+    async def append(self, event: dict[str, Any]) -> None:
+        audio = event.get("audio")
+        if not isinstance(audio, str):
+            raise InvalidEvent("audio must be base64-encoded audio", "audio")
+        try:
+            data = base64.b64decode(audio, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidEvent("audio is not valid base64", "audio") from None
+        fmt = self._s.config.input_format
+        if len(data) % fmt.bytes_per_sample:
+            raise InvalidEvent("audio/pcm holds whole 16-bit samples: an even byte count", "audio")
+        if not data:
+            return
+        live = await self._s.live()
+        if self._s.conn.admit_audio(data):
+            ms = fmt.ms_for_bytes(len(data))
+            self._s.render.input_ms += ms
+            self._s.buffer_ms += ms
+            await live.conversation.deliver(UserAudio(data))
+
+    async def commit(self, event: dict[str, Any]) -> None:
+        held = self._s.buffer_ms
+        if held < MIN_COMMIT_MS:
+            raise InvalidEvent(
+                "Error committing input audio buffer: buffer too small. Expected at least "
+                f"{MIN_COMMIT_MS:.0f}ms of audio, but buffer only has {held:.2f}ms of audio.",
+                code="input_audio_buffer_commit_empty",
+            )
+        live = await self._s.live()
+        self._s.buffer_ms = 0.0
+        live.conversation.submit(EndTurn())
+
+    async def clear(self, event: dict[str, Any]) -> None:
+        self._s.buffer_ms = 0.0
+        if self._s.conn.live is not None:
+            self._s.conn.live.conversation.submit(DropTurn())
+        self._s.render.emit("input_audio_buffer.cleared")
+
+    # Conversation items ---------------------------------------------------------------------
+
+    async def item_create(self, event: dict[str, Any]) -> None:
+        item = event.get("item")
+        if not isinstance(item, dict):
+            raise InvalidEvent("item must be an object", "item")
+        render = self._s.render
+        item_id = _item_id(item["id"], "item.id") if "id" in item else render.ids.new("item")
+        if item_id in render.items:
+            raise InvalidEvent(f"an item {item_id!r} already exists", "item.id")
+        kind = item.get("type")
+        limit = self._s.limits.max_text_chars
+        if kind == "message":
+            text = self._message_text(item, limit)
+            created = items.user_text(item_id, text)
+            command: Any = UserText(text, respond="no")
+        elif kind == "function_call_output":
+            call_id = _item_id(item.get("call_id"), "item.call_id")
+            output = _text(item.get("output"), "item.output", self._s.limits.max_prompt_chars)
+            created = items.function_output(item_id, call_id, output)
+            command = ToolResult(call_id, output, reaction="listens")
+        else:
+            raise InvalidEvent(
+                "item.type must be message or function_call_output", "item.type", "invalid_value"
+            )
+        live = await self._s.live()
+        render.item_created(created)
+        await live.conversation.deliver(command)
+
+    @staticmethod
+    def _message_text(item: dict[str, Any], limit: int) -> str:
+        role = item.get("role")
+        if role != "user":
+            raise InvalidEvent(
+                "Parley takes user messages; assistant and system messages are not supported "
+                "(use session.update's instructions for what a system message would say)",
+                "item.role",
+            )
+        content = item.get("content")
+        if not isinstance(content, list) or not content:
+            raise InvalidEvent("content must be a non-empty list", "item.content")
+        parts: list[str] = []
+        for index, part in enumerate(content):
+            param = f"item.content[{index}]"
+            if not isinstance(part, dict) or part.get("type") != "input_text":
+                raise InvalidEvent("user content parts must be input_text", f"{param}.type")
+            parts.append(_text(part.get("text"), f"{param}.text", limit))
+        text = "\n".join(parts).strip()
+        if not text:
+            raise InvalidEvent("the message has no text", "item.content")
+        return text
+
+    async def item_retrieve(self, event: dict[str, Any]) -> None:
+        item_id = _item_id(event.get("item_id"), "item_id")
+        item = self._s.render.items.get(item_id)
+        if item is None:
+            raise InvalidEvent(f"Item with item_id '{item_id}' not found", "item_id")
+        self._s.render.emit("conversation.item.retrieved", item=item)
+
+    async def item_delete(self, event: dict[str, Any]) -> None:
+        item_id = _item_id(event.get("item_id"), "item_id")
+        if item_id not in self._s.render.items:
+            raise InvalidEvent(f"Item with item_id '{item_id}' not found", "item_id")
+        raise InvalidEvent(
+            "Parley keeps every item the conversation has heard; deleting one is not supported",
+            "item_id",
+            "unsupported",
+        )
+
+    async def item_truncate(self, event: dict[str, Any]) -> None:
+        render = self._s.render
+        item_id = _item_id(event.get("item_id"), "item_id")
+        end = event.get("audio_end_ms")
+        if isinstance(end, bool) or not isinstance(end, int) or end < 0:
+            raise InvalidEvent("audio_end_ms must be a non-negative integer", "audio_end_ms")
+        item = render.items.get(item_id)
+        if item is None or item.get("role") != "assistant":
+            raise InvalidEvent(f"no assistant item {item_id!r} to truncate", "item_id")
+        start = render.audio_starts.get(item_id)
+        if start is None:
+            raise InvalidEvent(f"item {item_id!r} has no audio", "item_id")
+        answer, live = render.answer, self._s.conn.live
+        playing = answer is not None and answer.message is item
+        if playing and live is not None:  # what was heard is what stays in the history
+            live.conversation.submit(PlaybackProgress(start + end))
+            live.conversation.submit(Interrupt())
+            render.cancelling("client_cancelled")
+        render.emit(
+            "conversation.item.truncated",
+            item_id=item_id,
+            content_index=event.get("content_index", 0),
+            audio_end_ms=end,
+        )
+
+    # Responses ------------------------------------------------------------------------------
+
+    async def response_create(self, event: dict[str, Any]) -> None:
+        render = self._s.render
+        if render.answer is not None:
+            raise InvalidEvent(
+                f"Conversation already has an active response in progress: {render.answer.id}. "
+                "Wait until the response is finished before creating a new one.",
+                code="conversation_already_has_active_response",
+            )
+        options = event.get("response") or {}
+        if not isinstance(options, dict):
+            raise InvalidEvent("response must be an object", "response")
+        for name in ("input", "tools", "tool_choice", "prompt"):
+            if name in options:
+                raise InvalidEvent(
+                    f"response.{name} is not supported: set it on the session",
+                    f"response.{name}",
+                    "unsupported",
+                )
+        if options.get("conversation", "auto") != "auto":
+            raise InvalidEvent(
+                "out-of-band responses (conversation: none) are not supported yet",
+                "response.conversation",
+                "unsupported",
+            )
+        instructions = None
+        if "instructions" in options:
+            limit = self._s.limits.max_prompt_chars
+            instructions = _text(options["instructions"], "response.instructions", limit) or None
+        text_only = self._modality(options)
+        live = await self._s.live()
+        if text_only != self._s.config.text_only:  # this response only: back after it
+            live.conversation.submit(SetOutputMedium(text=text_only))
+            render.after_response = SetOutputMedium(text=self._s.config.text_only)
+        render.open(text_only)
+        live.conversation.submit(Respond(instructions))
+
+    def _modality(self, options: dict[str, Any]) -> bool:
+        name = "modalities" if self._s.beta else "output_modalities"
+        if name not in options:
+            return self._s.config.text_only
+        value = options[name]
+        if (
+            not isinstance(value, list)
+            or not value
+            or any(v not in ("audio", "text") for v in value)
+        ):
+            raise InvalidEvent(
+                "modalities are a non-empty list of audio and text", f"response.{name}"
+            )
+        return "audio" not in value
+
+    async def response_cancel(self, event: dict[str, Any]) -> None:
+        render = self._s.render
+        if render.answer is None or self._s.conn.live is None:
+            raise InvalidEvent(
+                "Cancellation failed: no active response found",
+                code="response_cancel_not_active",
+            )
+        render.cancelling("client_cancelled")
+        self._s.conn.live.conversation.submit(Interrupt())
+
+    async def output_clear(self, event: dict[str, Any]) -> None:
+        if self._s.conn.live is not None:
+            self._s.conn.live.conversation.submit(Interrupt())
+        self._s.render.emit("output_audio_buffer.cleared", response_id=None)
