@@ -166,8 +166,11 @@ class Hearing:
             if self.phase is not CallerPhase.RECOGNISING:
                 self._forget()
                 self._open_buffer(now)
-        elif was_manual and not manual and self.phase is not CallerPhase.RECOGNISING:
-            self._drop()
+        elif was_manual and not manual:  # the VAD decides again, from a fresh start
+            if self.phase is CallerPhase.RECOGNISING:
+                self.detector.reset()
+            else:
+                self._drop()
 
     def _open_buffer(self, now: float) -> None:
         """Client-ended turns: the next turn starts now, heard in full."""
