@@ -22,7 +22,7 @@ from parley.client import ParleyClient
 from parley.server.runner import serving
 from tests.support.asgi import run_asgi
 from tests.support.fakes.openai_server import FakeOpenAI, Reply
-from tests.support.realtime import Call, connect, quiet, tone
+from tests.support.realtime import Call, connect, mulaw, quiet, tone
 from tests.voice.conftest import KEY, server_settings
 
 WEATHER = {
@@ -67,7 +67,7 @@ async def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
             vad="fake-vad",
             stt="fake-stt:delay=30",
             llm="openai:gpt-4o-mini",
-            tts="fake-tts:delay=10,seconds=0.6",
+            tts="fake-tts:delay=10,word_ms=120",
         )
         async with serving(settings) as base, ParleyClient(base, KEY) as rest:
             yield Stack(base, rest, llm)
@@ -136,3 +136,242 @@ async def test_a_spoken_turn_with_a_function_call_round_trip_ga(stack: Stack) ->
         "conversation.item.done",
         "response.output_item.added",
     ]
+
+
+LONG = (
+    "Once upon a time there was a lighthouse keeper. She kept the light burning every night. "
+    "Ships passed safely for many years. Then one winter a great storm came over the sea."
+)
+
+
+async def test_barge_in_cancels_the_response_and_keeps_only_what_was_heard(stack: Stack) -> None:
+    stack.llm.chat_script = [Reply(LONG), Reply("Sure, stopping.")]
+    async with connect(stack.base_url, KEY) as call:
+        await call.connection.session.update(session=GA_SESSION)
+        await call.next("session.updated")
+        await spoken_turn(call)
+        await call.next("response.output_audio.delta", within=10)
+        await call.send_audio(quiet(1.0))  # a second of the story plays
+        mark = len(call.events)
+        await call.send_audio(tone(0.6) + quiet(0.6))  # the caller talks over it
+        started = await call.next("input_audio_buffer.speech_started", after=mark)
+        done = await call.next("response.done", after=mark)
+        assert done.response.status == "cancelled"
+        assert done.response.status_details.reason == "turn_detected"
+        [message] = done.response.output
+        assert message.status == "incomplete"
+        heard = message.content[0].transcript
+        assert heard and len(heard) < len(LONG) and LONG.startswith(heard.rstrip("."))
+        assert call.events.index(started) < call.events.index(done)
+        await call.next("response.done", after=call.events.index(done) + 1, within=10)
+
+    history = stack.llm.requests[1]["messages"]
+    said = [m["content"] for m in history if m["role"] == "assistant"]
+    assert said == [heard], "the model is told only what the caller heard"
+
+
+async def test_truncate_cuts_the_playing_response_at_the_point_given(stack: Stack) -> None:
+    stack.llm.chat_script = [Reply(LONG), Reply("Okay.")]
+    async with connect(stack.base_url, KEY) as call:
+        await call.connection.session.update(session=GA_SESSION)
+        await spoken_turn(call)
+        delta = await call.next("response.output_audio.delta", within=10)
+        await call.send_audio(quiet(0.5))
+        await call.connection.conversation.item.truncate(
+            item_id=delta.item_id, content_index=0, audio_end_ms=400
+        )
+        truncated = await call.next("conversation.item.truncated")
+        assert (truncated.item_id, truncated.audio_end_ms) == (delta.item_id, 400)
+        done = await call.next("response.done")
+        assert done.response.status == "cancelled"
+        assert done.response.status_details.reason == "client_cancelled"
+        heard = done.response.output[0].content[0].transcript
+        assert heard and len(heard.split()) <= 4  # 400 ms of 120 ms words
+
+        await call.connection.conversation.item.truncate(
+            item_id="item_nope", content_index=0, audio_end_ms=10
+        )
+        error = await call.next("error")
+        assert error.error.param == "item_id"
+
+
+async def test_text_responses_and_typed_items_ga(stack: Stack) -> None:
+    stack.llm.chat_script = [Reply("Paris is the capital of France.")]
+    async with connect(stack.base_url, KEY) as call:
+        await call.connection.session.update(
+            session={"type": "realtime", "output_modalities": ["text"]}
+        )
+        updated = await call.next("session.updated")
+        assert updated.session.output_modalities == ["text"]
+        await call.connection.conversation.item.create(
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "What is the capital of France?"}],
+            }
+        )
+        added = await call.next("conversation.item.added")
+        assert added.item.content[0].text == "What is the capital of France?"
+        assert not call.of("response.created"), "an item alone is not answered"
+        await call.connection.response.create()
+        done = await call.next("response.done", within=10)
+        text = await call.next("response.output_text.done")
+        assert text.text == "Paris is the capital of France."
+        deltas = "".join(e.delta for e in call.of("response.output_text.delta"))
+        assert deltas == text.text
+        assert done.response.output_modalities == ["text"]
+        assert not call.of("response.output_audio.delta")
+
+        retrieved_id = added.item.id
+        await call.connection.conversation.item.retrieve(item_id=retrieved_id)
+        retrieved = await call.next("conversation.item.retrieved")
+        assert retrieved.item.id == retrieved_id
+    user = stack.llm.requests[0]["messages"][-1]
+    assert user == {"role": "user", "content": "What is the capital of France?"}
+
+
+async def test_client_driven_turns_commit_then_respond(stack: Stack) -> None:
+    stack.llm.chat_script = [Reply("You committed a turn.")]
+    async with connect(stack.base_url, KEY) as call:
+        await call.connection.session.update(
+            session={"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+        )
+        updated = await call.next("session.updated")
+        assert updated.session.audio.input.turn_detection is None
+        await call.send_audio(tone(0.6) + quiet(1.0))
+        assert not call.of("input_audio_buffer.speech_started")
+        assert not call.of("input_audio_buffer.committed"), "silence ends no turn"
+        await call.connection.input_audio_buffer.commit()
+        committed = await call.next("input_audio_buffer.committed")
+        heard = await call.next("conversation.item.input_audio_transcription.completed")
+        assert heard.item_id == committed.item_id and heard.transcript == "hello there"
+        assert not call.of("response.created"), "committing does not answer"
+        await call.connection.response.create(response={"instructions": "Answer in five words."})
+        await call.next("response.done", within=10)
+        transcript = await call.next("response.output_audio_transcript.done")
+        assert transcript.transcript == "You committed a turn."
+
+        await call.connection.input_audio_buffer.commit()  # nothing appended since
+        error = await call.next("error")
+        assert error.error.code == "input_audio_buffer_commit_empty"
+    assert stack.llm.requests[0]["messages"][0]["content"] == "Answer in five words."
+
+
+async def test_bad_events_get_errors_naming_the_fault_and_the_session_goes_on(
+    stack: Stack,
+) -> None:
+    stack.llm.chat_script = [Reply("Still here.")]
+    async with connect(stack.base_url, KEY) as call:
+        await call.next("session.created")
+        sent = [
+            {"type": "no.such.event", "event_id": "evt_a"},
+            {"type": "input_audio_buffer.append", "audio": "not base64!", "event_id": "evt_b"},
+            {"type": "session.update", "session": {"temperature": "hot"}, "event_id": "evt_c"},
+            {"type": "session.update", "session": {"voices": "x"}, "event_id": "evt_d"},
+            {"type": "session.update", "event_id": "evt_e",
+             "session": {"audio": {"input": {"format": {"type": "audio/flac"}}}}},
+            {"type": "response.cancel", "event_id": "evt_f"},
+            {"type": "conversation.item.create", "event_id": "evt_g",
+             "item": {"type": "message", "role": "system", "content": []}},
+        ]  # fmt: skip
+        for event in sent:
+            await call.connection.send(event)
+        errors = await call.wait(lambda: len(call.of("error")) >= len(sent) and call.of("error"))
+        got = {e.error.event_id: (e.error.code, e.error.param) for e in errors}
+        assert got == {
+            "evt_a": ("invalid_event", "type"),
+            "evt_b": ("invalid_value", "audio"),
+            "evt_c": ("invalid_value", "session.temperature"),
+            "evt_d": ("unknown_parameter", "session.voices"),
+            "evt_e": ("invalid_value", "session.audio.input.format.type"),
+            "evt_f": ("response_cancel_not_active", None),
+            "evt_g": ("invalid_value", "item.role"),
+        }
+        assert all(e.error.type == "invalid_request_error" for e in errors)
+        await call.connection.send({"type": "session.update"})  # not even a session
+        await call.wait(lambda: len(call.of("error")) == len(sent) + 1)
+        await call.connection.send("{not json")  # type: ignore[arg-type]
+        await call.wait(lambda: len(call.of("error")) == len(sent) + 2)
+
+        await spoken_turn(call)  # and the conversation still works
+        done = await call.next("response.done", within=10)
+        assert done.response.status == "completed"
+        mark = len(call.events)
+        await call.connection.response.create()
+        await call.connection.response.create(event_id="evt_twice")  # one at a time
+        refused = await call.next("error", after=mark)
+        assert refused.error.code == "conversation_already_has_active_response"
+        assert refused.error.event_id == "evt_twice"
+        await call.next("response.done", after=mark, within=10)
+
+
+async def test_the_beta_client_speaks_the_beta_shapes(stack: Stack) -> None:
+    stack.llm.chat_script = [
+        Reply("One moment.", tool_calls=[("call_b1", "get_weather", {"city": "Rome"})]),
+        Reply("Rome is warm."),
+    ]
+    async with connect(stack.base_url, KEY, beta=True) as call:
+        created = await call.next("session.created")
+        assert created.session.input_audio_format == "pcm16"
+        await call.connection.session.update(
+            session={
+                "modalities": ["audio", "text"],
+                "voice": "alloy",
+                "instructions": "Be brief.",
+                "input_audio_format": "pcm16",
+                "output_audio_format": "pcm16",
+                "input_audio_transcription": {"model": "whisper-1"},
+                "turn_detection": {"type": "server_vad", "silence_duration_ms": 300},
+                "tools": [WEATHER],
+                "temperature": 0.6,
+            }
+        )
+        updated = await call.next("session.updated")
+        assert (updated.session.temperature, updated.session.voice) == (0.6, "alloy")
+        await spoken_turn(call)
+        args = await call.next("response.function_call_arguments.done", within=10)
+        await call.next("response.done")
+        await call.connection.conversation.item.create(
+            item={"type": "function_call_output", "call_id": args.call_id, "output": "warm"}
+        )
+        mark = len(call.events)
+        await call.connection.response.create()
+        await call.next("response.done", after=mark, within=10)
+        transcript = await call.next("response.audio_transcript.done", after=mark)
+        assert transcript.transcript == "Rome is warm."
+        kinds = set(call.kinds())
+        assert {"response.audio.delta", "conversation.item.created"} <= kinds
+        assert not kinds & {"response.output_audio.delta", "conversation.item.added"}
+    assert stack.llm.requests[0]["temperature"] == 0.6
+
+
+async def test_g711_in_and_out(stack: Stack) -> None:
+    stack.llm.chat_script = [Reply("Hello on the phone.")]
+    ulaw = {"type": "audio/pcmu"}
+    async with connect(stack.base_url, KEY) as call:
+        await call.connection.session.update(
+            session={
+                "type": "realtime",
+                "audio": {"input": {"format": ulaw}, "output": {"format": ulaw}},
+            }
+        )
+        await call.next("session.updated")
+        await call.send_audio(mulaw(tone(0.8) + quiet(0.8)), realtime=True, rate=8000, width=1)
+        done = await call.next("response.done", within=10)
+        assert done.response.status == "completed"
+    # "Hello on the phone." is four 120 ms words: 480 ms of μ-law at 8 kHz, a byte a sample
+    assert len(call.audio) == pytest.approx(8000 * 0.48, rel=0.1)
+
+
+async def test_realtime_sessions_are_stored_with_their_transcript(stack: Stack) -> None:
+    stack.llm.chat_script = [Reply("Noted.")]
+    async with connect(stack.base_url, KEY) as call:
+        created = await call.next("session.created")
+        await call.connection.session.update(session=GA_SESSION)
+        await spoken_turn(call)
+        await call.next("response.done", within=10)
+    session_id = created.session.id
+    stored = await stack.rest.get_session(session_id)
+    assert stored["session_id"] == session_id
+    said = [(m["role"], m["text"]) for m in await stack.rest.transcript(session_id)]
+    assert said == [("user", "hello there"), ("agent", "Noted.")]

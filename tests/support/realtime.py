@@ -19,6 +19,7 @@ import numpy as np
 from openai import AsyncOpenAI
 from pydantic import TypeAdapter
 
+from parley.audio.g711 import pcm_to_ulaw
 from parley.audio.resample import Resampler
 
 FRAME_MS = 40
@@ -82,9 +83,12 @@ class Call:
             lambda: next((e for e in self.events[after:] if e.type == kind), None), within
         )
 
-    async def send_audio(self, pcm: bytes, *, realtime: bool = True) -> None:
-        """24 kHz pcm16 in 40 ms appends, paced like a microphone unless `realtime` is off."""
-        step = RATE * 2 * FRAME_MS // 1000
+    async def send_audio(
+        self, pcm: bytes, *, realtime: bool = True, rate: int = RATE, width: int = 2
+    ) -> None:
+        """Audio (24 kHz pcm16 unless told) in 40 ms appends, paced like a microphone
+        unless `realtime` is off."""
+        step = rate * width * FRAME_MS // 1000
         for start in range(0, len(pcm), step):
             chunk = pcm[start : start + step]
             await self.connection.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
@@ -124,6 +128,14 @@ def at_24k(samples: np.ndarray, rate: int = 16000) -> bytes:
 def tone(seconds: float) -> bytes:
     t = np.arange(int(RATE * seconds))
     return (np.sin(t / 4.5) * 6000).astype(np.int16).tobytes()
+
+
+def mulaw(pcm24k: bytes) -> bytes:
+    """24 kHz pcm16 as 8 kHz μ-law, as a phone line carries it."""
+    samples = np.frombuffer(pcm24k, dtype=np.int16)
+    resampler = Resampler(RATE, 8000, "HQ")
+    narrow = np.concatenate([resampler.process(samples), resampler.flush()])
+    return pcm_to_ulaw(narrow.astype(np.int16))
 
 
 def quiet(seconds: float) -> bytes:
