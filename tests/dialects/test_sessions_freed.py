@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -114,3 +115,30 @@ def test_the_oracle_sees_a_cycle() -> None:
         del session
         gc.collect()
         assert [o for o in garbage if type(o).__qualname__.endswith("Session")]
+
+
+async def test_realtime_calls_leave_nothing_in_cycles(stack: Stack) -> None:
+    agent = await stack.rest.create_agent(
+        name="t", voice_id="default", system_prompt="Be brief.", **QUICK
+    )
+
+    async def call_once() -> None:
+        async with connect(
+            stack.ws_url + f"/v1/realtime?model={agent['id']}",
+            additional_headers={"Authorization": f"Bearer {KEY}"},
+        ) as ws:
+            await ws.send(json.dumps({"type": "response.create"}))
+            async for frame in ws:
+                if json.loads(frame)["type"] == "response.done":
+                    break
+            await ws.send(json.dumps({"type": "no.such.event"}))  # an error, too
+            await ws.recv()
+        await asyncio.sleep(0.2)
+
+    await call_once()
+
+    async def calls() -> None:
+        for _ in range(3):
+            await call_once()
+
+    assert await left_in_cycles(calls) == Counter()

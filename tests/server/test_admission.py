@@ -66,6 +66,21 @@ async def test_a_deepgram_caller_gets_an_error_and_a_try_again_later_close(full:
     assert ws.close_code == 1013
 
 
+async def test_a_realtime_client_gets_a_server_busy_error_and_a_try_again_later_close(
+    full: Full,
+) -> None:
+    async with connect(
+        f"{full.ws}/v1/realtime?model=gpt-realtime",
+        additional_headers={"Authorization": f"Bearer {KEY}"},
+    ) as ws:
+        first = json.loads(await ws.recv())
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+    assert first["type"] == "error" and first["error"]["code"] == "server_busy"
+    assert first["error"]["type"] == "server_error"
+    assert ws.close_code == 1013
+
+
 async def test_an_ultravox_join_is_closed_with_the_reason(tmp_path: Path) -> None:
     settings = server_settings(tmp_path, vad="fake-vad", max_sessions=1, admission=True)
     async with (

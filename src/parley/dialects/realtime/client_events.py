@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from parley.dialects.realtime import items
@@ -71,7 +72,9 @@ def _item_id(value: Any, param: str) -> str:
 
 class ClientEvents:
     def __init__(self, session: RealtimeSession) -> None:
-        self._s = session
+        """`session` behind a weak proxy: its handlers must not hold the session in a
+        reference cycle, or an ended call waits in memory for a full collection."""
+        self._s = weakref.proxy(session)
 
     # The input audio buffer ---------------------------------------------------------------
 
