@@ -49,8 +49,8 @@ ROOT = Path(__file__).parent.parent.parent
 SRC = ROOT / "src" / "parley"
 SCHEMA = json.loads((ROOT / "tests" / "data" / "asyncapi-3.0.0.schema.json").read_text())
 # Codes the engine has that no native message can cause: they answer `SayAsAgent`, which
-# only the Deepgram and Ultravox dialects send.
-NOT_NATIVE = {"queue_full", "ending"}
+# only the Deepgram and Ultravox dialects send, and `Respond`, which only Realtime's does.
+NOT_NATIVE = {"queue_full", "ending", "response_active"}
 
 
 async def _fetch(tmp_path: Path) -> tuple[dict[str, Any], str]:

@@ -36,7 +36,9 @@ async def test_the_beta_subprotocol_chooses_the_beta_shapes(stack: Stack) -> Non
     async with connect(
         stack.ws_url + "/v1/realtime?model=gpt-4o-realtime-preview",
         subprotocols=[  # type: ignore[list-item]
-            "realtime", f"openai-insecure-api-key.{KEY}", "openai-beta.realtime-v1"
+            "realtime",
+            f"openai-insecure-api-key.{KEY}",
+            "openai-beta.realtime-v1",
         ],
     ) as ws:
         created = await first_event(ws)
@@ -44,9 +46,7 @@ async def test_the_beta_subprotocol_chooses_the_beta_shapes(stack: Stack) -> Non
         assert created["session"]["model"] == "gpt-4o-realtime-preview"
 
 
-@pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer pk_wrong_key_0000000000000000"}]
-)
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer pk_wrong_key_0000000000000000"}])
 async def test_a_missing_or_wrong_key_is_refused_with_401(
     stack: Stack, headers: dict[str, str]
 ) -> None:

@@ -41,6 +41,7 @@ from parley.server.routes import (
     knowledge,
     native_ws,
     playground,
+    realtime_secrets,
     realtime_ws,
     secrets,
     sessions,
@@ -204,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (
         *(health, metrics, agents, sessions, voice, voices, files, knowledge, secrets, calls),
         webhooks,
+        realtime_secrets,
         *(native_ws, deepgram_ws, ultravox_ws, realtime_ws, asyncapi),
         playground,
     )

@@ -126,6 +126,18 @@ class Sessions:
         async with self._sessions() as db:
             return (await db.execute(query.limit(1))).scalar_one_or_none()
 
+    async def spend_token(self, session_id: str) -> bool:
+        """Make a session's token admit no further connection (a single-use credential,
+        spent when its connection is accepted, whether or not a call follows); False if it
+        was already spent."""
+        async with self._sessions.begin() as db:
+            result = await db.execute(
+                update(Session)
+                .where(Session.id == session_id, Session.token_hash.is_not(None))
+                .values(token_hash=None)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def join(
         self,
         session_id: str,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from parley.dialects.realtime import items
 from parley.dialects.realtime.errors import InvalidEvent
@@ -74,7 +74,7 @@ class ClientEvents:
     def __init__(self, session: RealtimeSession) -> None:
         """`session` behind a weak proxy: its handlers must not hold the session in a
         reference cycle, or an ended call waits in memory for a full collection."""
-        self._s = weakref.proxy(session)
+        self._s = cast("RealtimeSession", weakref.proxy(session))
 
     # The input audio buffer ---------------------------------------------------------------
 

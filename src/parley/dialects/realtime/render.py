@@ -198,8 +198,9 @@ class Renderer:
         text = answer.heard if answer.heard is not None else answer.said
         where = {**self._where(answer, item), "content_index": 0}
         if answer.text_only:
-            self.emit(self._name("response.output_text.done", "response.text.done"), **where,
-                      text=text)  # fmt: skip
+            self.emit(
+                self._name("response.output_text.done", "response.text.done"), **where, text=text
+            )
             part = {"type": "text", "text": text}
         else:
             if answer.audio_sent:

@@ -149,8 +149,9 @@ class RealtimeSession:
             return
         name = HANDLERS.get(kind)
         if name is None:
-            raise InvalidEvent(f"Invalid value: '{kind[:80]}'. Not a client event.", "type",
-                               "invalid_event")  # fmt: skip
+            raise InvalidEvent(
+                f"Invalid value: '{kind[:80]}'. Not a client event.", "type", "invalid_event"
+            )
         await getattr(self._events, name)(parsed)
 
     # The session's configuration ------------------------------------------------------------

@@ -65,14 +65,20 @@ async def realtime(websocket: WebSocket, found: ServicesDep) -> None:
         if credential is None:
             raise SessionRefused("unauthorized", "missing credentials: Authorization: Bearer …")
         admission = await host.admit(credential)
-        if admission.session_id is not None and admission.dialect != "realtime":
-            raise SessionRefused("unauthorized", "this token is for another kind of session")
+        if admission.session_id is not None:  # a client secret: one connection, this one
+            if admission.dialect != "realtime":
+                raise SessionRefused("unauthorized", "this token is for another kind of session")
+            if not await found.store.sessions.spend_token(admission.session_id):
+                raise SessionRefused("unauthorized", "this client secret has been used")
     except SessionRefused as refusal:
         host.release()
         if refusal.code == "server_busy":  # the client is right, the server is full: say so
             await websocket.accept(subprotocol=subprotocol)
-            event = {"type": "error", "event_id": new_id("event"),
-                     **_error("server_busy", refusal.message, "server_error")}  # fmt: skip
+            event = {
+                "type": "error",
+                "event_id": new_id("event"),
+                **_error("server_busy", refusal.message, "server_error"),
+            }
             await websocket.send_text(json.dumps(event))
             await websocket.close(TRY_AGAIN_LATER, "server busy")
             return
