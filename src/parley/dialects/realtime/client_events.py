@@ -94,7 +94,7 @@ class ClientEvents:
         live = await self._s.live()
         if self._s.conn.admit_audio(data):
             ms = fmt.ms_for_bytes(len(data))
-            self._s.render.input_ms += ms
+            self._s.render.caller.input_ms += ms
             self._s.buffer_ms += ms
             await live.conversation.deliver(UserAudio(data))
 

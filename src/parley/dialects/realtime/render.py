@@ -16,22 +16,20 @@ streamed and closed in a fixed order. The translation keeps that state:
   `function_call_output` and a new `response.create`; what the engine's response still
   does, playing out its words, is no longer shown).
 
-A caller's turn is `speech_started` (server VAD), then at its end `speech_stopped`,
-`committed` and the user item, whose transcript follows as
-`conversation.item.input_audio_transcription.completed` (or `.failed`).
+The caller's side (speech, commits, transcripts) is `caller.py`'s.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from parley.audio.formats import AudioFormat
 from parley.dialects.realtime import items
-from parley.dialects.realtime.items import Ids, Items
+from parley.dialects.realtime.caller import Caller
+from parley.dialects.realtime.wire import Send, Wire
 from parley.engine.events import (
     AgentAudio,
     Ended,
@@ -47,8 +45,6 @@ from parley.engine.events import (
     UserStartedSpeaking,
     UserStoppedSpeaking,
 )
-
-Send = Callable[[str], None]
 
 
 @dataclass
@@ -69,44 +65,19 @@ class Answer:
 
 class Renderer:
     def __init__(self, send: Send, *, beta: bool, output_format: AudioFormat) -> None:
-        self._send = send
+        wire = Wire(send, beta=beta)
         self.beta = beta
+        self.emit, self.error, self.name = wire.emit, wire.error, wire.name
+        self.ids, self.items, self.item_created = wire.ids, wire.items, wire.item_created
+        self._item_added, self._item_done = wire.item_added, wire.item_done
+        self.caller = Caller(wire)
         self.output_format = output_format
-        self.ids = Ids()
-        self.items = Items()
         self.answer: Answer | None = None
         self.text_only = False  # the session's modality; a response may differ
-        self.auto_turns = True  # server VAD: speech_started / speech_stopped are sent
-        self.input_ms = 0.0  # caller audio received, for audio_start_ms / audio_end_ms
         self.output_ms = 0.0  # agent audio sent (truncate points are counted from it)
-        self.vad_lag_ms = 150.0  # how long after its start speech is confirmed
-        self.silence_ms = 350.0  # how long after its end a turn is declared over
-        self._speech_item: str | None = None  # the user item speech_started named
-        self._pending: str | None = None  # the user item awaiting its transcript
-        self._partial = ""
         self._engine: int | None = None  # the engine's response under way
         self.audio_starts: dict[str, float] = {}  # assistant item → output_ms at its start
         self.after_response: Any = None  # a command for the engine once the response is done
-
-    # Out --------------------------------------------------------------------------------------
-
-    def emit(self, kind: str, **fields: Any) -> None:
-        self._send(json.dumps({"type": kind, "event_id": self.ids.new("event"), **fields}))
-
-    def error(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        param: str | None = None,
-        event_id: str | None = None,
-        kind: str = "invalid_request_error",
-    ) -> None:
-        error = {"type": kind, "code": code, "message": message, "param": param}
-        self.emit("error", error={**error, "event_id": event_id})
-
-    def _name(self, ga: str, beta: str) -> str:
-        return beta if self.beta else ga
 
     # Responses ---------------------------------------------------------------------------------
 
@@ -132,7 +103,7 @@ class Renderer:
             "status_details": details,
             "output": list(answer.output),
             "conversation_id": "conv_" + answer.id.split("_", 1)[1],
-            self._name("output_modalities", "modalities"): modalities,
+            self.name("output_modalities", "modalities"): modalities,
             "usage": None,
             "metadata": None,
         }
@@ -143,10 +114,9 @@ class Renderer:
             item = items.assistant(item_id, beta=self.beta, text_only=answer.text_only)
             answer.message = item
             answer.output.append(item)
-            previous = self.items.add(item)
             where = {"response_id": answer.id, "output_index": len(answer.output) - 1}
             self.emit("response.output_item.added", **where, item=item)
-            self._item_added(item, previous)
+            self._item_added(item)
             part = {"type": "text", "text": ""} if answer.text_only else {"type": "audio"}
             if not answer.text_only:
                 part["transcript"] = ""
@@ -154,19 +124,6 @@ class Renderer:
                 "response.content_part.added", **where, item_id=item_id, content_index=0, part=part
             )
         return answer.message
-
-    def item_created(self, item: dict[str, Any]) -> None:
-        """An item the client created (a message, a tool's output)."""
-        self._item_added(item, self.items.add(item))
-        self._item_done(item)
-
-    def _item_added(self, item: dict[str, Any], previous: str | None) -> None:
-        kind = self._name("conversation.item.added", "conversation.item.created")
-        self.emit(kind, previous_item_id=previous, item=item)
-
-    def _item_done(self, item: dict[str, Any]) -> None:
-        if not self.beta:
-            self.emit("conversation.item.done", item=item)
 
     def _where(self, answer: Answer, item: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -182,9 +139,9 @@ class Renderer:
         delta, answer.said = text[len(answer.said) :], text
         item = self._message(answer)
         kind = (
-            self._name("response.output_text.delta", "response.text.delta")
+            self.name("response.output_text.delta", "response.text.delta")
             if answer.text_only
-            else self._name(
+            else self.name(
                 "response.output_audio_transcript.delta", "response.audio_transcript.delta"
             )
         )
@@ -199,14 +156,14 @@ class Renderer:
         where = {**self._where(answer, item), "content_index": 0}
         if answer.text_only:
             self.emit(
-                self._name("response.output_text.done", "response.text.done"), **where, text=text
+                self.name("response.output_text.done", "response.text.done"), **where, text=text
             )
             part = {"type": "text", "text": text}
         else:
             if answer.audio_sent:
-                self.emit(self._name("response.output_audio.done", "response.audio.done"), **where)
+                self.emit(self.name("response.output_audio.done", "response.audio.done"), **where)
             self.emit(
-                self._name(
+                self.name(
                     "response.output_audio_transcript.done", "response.audio_transcript.done"
                 ),
                 **where,
@@ -250,12 +207,12 @@ class Renderer:
                     event.status, None if event.status == "completed" else answer.cancel_reason
                 )
         elif isinstance(event, UserStartedSpeaking):
-            self._speech_started()
+            self.caller.speech_started()
         elif isinstance(event, UserStoppedSpeaking):
-            self._committed(event.speech)
+            self.caller.committed(event.speech)
         elif isinstance(event, StateChanged):
             if event.state in ("listening", "idle"):
-                self._transcribed("")  # a turn that came to no words
+                self.caller.transcribed("")  # a turn that came to no words
         elif isinstance(event, ToolCallUpdate):
             answer = self._bound()
             if answer is not None and event.client_side and event.status == "requested":
@@ -266,7 +223,7 @@ class Renderer:
         elif isinstance(event, Failure | Notice):
             self._problem(event)
         elif isinstance(event, Ended):
-            self._transcribed("")
+            self.caller.transcribed("")
             self.finish("cancelled", "client_cancelled" if event.reason == "stop" else None)
 
     def _started(self, engine_id: int) -> None:
@@ -293,7 +250,7 @@ class Renderer:
             self.audio_starts[item["id"]] = self.output_ms
         self.output_ms += self.output_format.ms_for_bytes(len(data))
         self.emit(
-            self._name("response.output_audio.delta", "response.audio.delta"),
+            self.name("response.output_audio.delta", "response.audio.delta"),
             **self._where(answer, item),
             content_index=0,
             delta=base64.b64encode(data).decode(),
@@ -308,66 +265,9 @@ class Renderer:
                 self._words(answer, event.text)
         elif event.medium == "voice" or not event.text:  # typed items were shown as created
             if not event.final:
-                self._partial_transcript(event.text)
+                self.caller.partial(event.text)
             else:
-                self._transcribed(event.text, always=True)
-
-    def _speech_started(self) -> None:
-        self._transcribed("")
-        self._speech_item = self.ids.new("item")
-        start = max(0.0, self.input_ms - self.vad_lag_ms)
-        self.emit(
-            "input_audio_buffer.speech_started",
-            audio_start_ms=round(start),
-            item_id=self._speech_item,
-        )
-
-    def _committed(self, speech: bool) -> None:
-        item_id, self._speech_item = self._speech_item or self.ids.new("item"), None
-        if self.auto_turns:
-            end = max(0.0, self.input_ms - self.silence_ms)
-            self.emit("input_audio_buffer.speech_stopped", audio_end_ms=round(end), item_id=item_id)
-        item = items.user_audio(item_id)
-        previous = self.items.add(item)
-        self.emit("input_audio_buffer.committed", previous_item_id=previous, item_id=item_id)
-        self._item_added(item, previous)
-        self._pending, self._partial = item_id, ""
-        if not speech:
-            self._transcribed("")
-
-    def _partial_transcript(self, text: str) -> None:
-        if self._pending is None or not text.startswith(self._partial):
-            return
-        delta, self._partial = text[len(self._partial) :], text
-        if delta:
-            self.emit(
-                "conversation.item.input_audio_transcription.delta",
-                item_id=self._pending,
-                content_index=0,
-                delta=delta,
-            )
-
-    def _transcribed(self, text: str, *, always: bool = False) -> None:
-        """The pending user item's transcript (`always`: a final the engine gave)."""
-        item_id, self._pending = self._pending, None
-        if item_id is None:
-            if not always or not text:
-                return
-            item_id = self.ids.new("item")  # a turn the client never saw committed
-            fresh = items.user_audio(item_id)
-            self._item_added(fresh, self.items.add(fresh))
-        item = self.items.get(item_id)
-        if item is not None:
-            item["content"][0]["transcript"] = text
-        self.emit(
-            "conversation.item.input_audio_transcription.completed",
-            item_id=item_id,
-            content_index=0,
-            transcript=text,
-            usage={"type": "duration", "seconds": 0},
-        )
-        if item is not None:
-            self._item_done(item)
+                self.caller.transcribed(event.text, always=True)
 
     def _tool_round(self, answer: Answer) -> None:
         """The round's client calls, after its words; then the response is done, and the
@@ -378,11 +278,10 @@ class Renderer:
             arguments = json.dumps(event.arguments)
             item = items.function_call(item_id, event.call_id, event.name, arguments)
             answer.output.append(item)
-            previous = self.items.add(item)
             where = {"response_id": answer.id, "output_index": len(answer.output) - 1}
             opening = {**item, "status": "in_progress", "arguments": ""}
             self.emit("response.output_item.added", **where, item=opening)
-            self._item_added(item, previous)
+            self._item_added(item)
             call = {**where, "item_id": item_id, "call_id": event.call_id}
             self.emit("response.function_call_arguments.delta", **call, delta=arguments)
             self.emit(
@@ -400,14 +299,9 @@ class Renderer:
         answer = self.answer
         if event.code == "response_active" and answer is not None and answer.engine_id is None:
             self.finish("failed")  # the engine refused the response the client asked for
-        if event.code in ("stt_error", "stt_timeout") and self._pending is not None:
-            item_id, self._pending = self._pending, None
-            self.emit(
-                "conversation.item.input_audio_transcription.failed",
-                item_id=item_id,
-                content_index=0,
-                error={"type": "transcription_error", "code": event.code, "message": event.message},
-            )
+        if event.code in ("stt_error", "stt_timeout") and self.caller.failed(
+            event.code, event.message
+        ):
             return
         fatal = isinstance(event, Failure)
         self.error(

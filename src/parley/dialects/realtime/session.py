@@ -208,9 +208,9 @@ class RealtimeSession:
         render.text_only = config.text_only
         render.output_format = config.output_format
         detection = config.turn_detection
-        render.auto_turns = detection is not None
+        render.caller.auto_turns = detection is not None
         if detection is not None:
-            render.silence_ms = float(detection.vad()["endpoint_ms"])
+            render.caller.silence_ms = float(detection.vad()["endpoint_ms"])
 
     # The engine's session ---------------------------------------------------------------------
 
