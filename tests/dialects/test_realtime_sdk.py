@@ -121,8 +121,9 @@ async def test_a_spoken_turn_with_a_function_call_round_trip_ga(stack: Stack) ->
     assert second[0] == {"role": "system", "content": "You are a weather assistant."}
     kinds = call.kinds()
     first_response = kinds[kinds.index("response.created") :]
-    assert first_response[:4] == [
+    assert first_response[:5] == [
         "response.created",
+        "rate_limits.updated",
         "response.output_item.added",
         "conversation.item.added",
         "response.content_part.added",
@@ -220,6 +221,9 @@ async def test_text_responses_and_typed_items_ga(stack: Stack) -> None:
         deltas = "".join(e.delta for e in call.of("response.output_text.delta"))
         assert deltas == text.text
         assert done.response.output_modalities == ["text"]
+        [limits] = call.of("rate_limits.updated")
+        [requests] = limits.rate_limits
+        assert requests.name == "requests" and 0 < requests.remaining <= requests.limit
         assert not call.of("response.output_audio.delta")
 
         retrieved_id = added.item.id

@@ -104,6 +104,10 @@ class Connection:
         """Whether a control message may be handled (a refusal is reported)."""
         return self._admit(self._guard.message(self._loop.time()))
 
+    def message_headroom(self) -> tuple[int, int, float]:
+        """How many control messages the client may still send: (burst, left, seconds)."""
+        return self._guard.message_headroom(self._loop.time())
+
     def _admit(self, decision: Decision) -> bool:
         if decision.verdict is Verdict.ACCEPT:
             return True

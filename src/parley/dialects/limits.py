@@ -57,12 +57,17 @@ class TokenBucket:
         self._at = now
 
     def take(self, amount: float, now: float) -> bool:
-        self.level = min(self.capacity, self.level + (now - self._at) * self.rate)
-        self._at = now
+        self.refill(now)
         if amount > self.level:
             return False
         self.level -= amount
         return True
+
+    def refill(self, now: float) -> float:
+        """The level now (what may be taken)."""
+        self.level = min(self.capacity, self.level + (now - self._at) * self.rate)
+        self._at = now
+        return self.level
 
 
 class Verdict(Enum):
@@ -104,6 +109,12 @@ class InputGuard:
             else f"more than {self.limits.audio_frames_per_second:.0f} audio frames a second"
         )
         return self._refuse(f"{reason}; the excess is dropped", now)
+
+    def message_headroom(self, now: float) -> tuple[int, int, float]:
+        """The control-message limit: (burst, messages left, seconds until full again)."""
+        bucket = self._messages
+        left = bucket.refill(now)
+        return int(bucket.capacity), int(left), round((bucket.capacity - left) / bucket.rate, 3)
 
     def message(self, now: float) -> Decision:
         if self._messages.take(1, now):

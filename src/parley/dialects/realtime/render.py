@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,7 @@ class Renderer:
         self._engine: int | None = None  # the engine's response under way
         self.audio_starts: dict[str, float] = {}  # assistant item → output_ms at its start
         self.after_response: Any = None  # a command for the engine once the response is done
+        self.headroom: Callable[[], tuple[int, int, float]] | None = None  # the message limit
 
     # Responses ---------------------------------------------------------------------------------
 
@@ -87,6 +89,12 @@ class Renderer:
         answer = Answer(self.ids.new("resp"), only)
         self.answer = answer
         self.emit("response.created", response=self._response(answer, "in_progress"))
+        if self.headroom is not None:  # Parley's one rate limit: client events
+            limit, left, reset = self.headroom()
+            limits = [
+                {"name": "requests", "limit": limit, "remaining": left, "reset_seconds": reset}
+            ]
+            self.emit("rate_limits.updated", rate_limits=limits)
         return answer
 
     def _response(self, answer: Answer, status: str, reason: str | None = None) -> dict[str, Any]:

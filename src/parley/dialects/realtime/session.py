@@ -78,6 +78,7 @@ class RealtimeSession:
         self.render = Renderer(
             self.conn.outbox.put, beta=beta, output_format=self.config.output_format
         )
+        self.render.headroom = self.conn.message_headroom
         self.buffer_ms = 0.0  # caller audio since the last commit or clear
         self._expires_at = int(time.time()) + SESSION_SECONDS
         self._events = ClientEvents(self)
