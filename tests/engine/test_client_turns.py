@@ -11,8 +11,11 @@ from parley.engine.events import (
     AgentStartedSpeaking,
     DropTurn,
     EndTurn,
+    Forget,
+    Forgotten,
     Interrupted,
     Notice,
+    Remember,
     Respond,
     ResponseEnded,
     ResponseStarted,
@@ -150,3 +153,35 @@ async def test_a_response_is_bracketed_by_started_and_ended_and_a_barge_in_cance
     ended = line.of(ResponseEnded)
     assert [e.status for e in ended[:2]] == ["completed", "cancelled"]
     assert [e.response for e in ended[:2]] == [s.response for s in line.of(ResponseStarted)[:2]]
+
+
+async def test_remembered_lines_and_instructions_reach_the_model_and_forget_removes_them() -> None:
+    line = Timeline(replies=[words("Fine.")])
+    await line.start()
+    line.send(UserText("what did you say before", respond="no"))
+    line.send(Remember("agent", "I said the shop opens at nine."))
+    line.send(Remember("system", "Answer in French."))
+    line.send(Forget("k1", text="what did you say before"))
+    line.send(Forget("k2", text="never said"))
+    line.send(Respond())
+    await line.until(2.0)
+    line.send(Respond(out_of_band=True, instructions="Summarise."))
+    await line.until(4.0)
+    line.send(Respond())
+    await line.until(6.0)
+    line.send(Stop())
+    await line.finish()
+
+    first = line.llm.requests[0].turns
+    assert [(t.role, t.text) for t in first] == [
+        ("assistant", "I said the shop opens at nine."),
+        ("system", "Answer in French."),
+    ]
+    assert [(f.key, f.found) for f in line.of(Forgotten)] == [("k1", True), ("k2", False)]
+    stored = [(r.role, r.text) for r in line.transcript.messages()]
+    assert ("agent", "I said the shop opens at nine.") in stored  # the transcript keeps it
+    # the out-of-band answer was shown, not kept: the third request does not see it
+    third = line.llm.requests[2].turns
+    assert [t.text for t in third].count("Fine.") == 1
+    assert not line.llm.requests[1].allow_tools, "an out-of-band response calls no tools"
+    assert sum(1 for r in line.transcript.messages() if r.text == "Fine.") == 2

@@ -48,9 +48,11 @@ from parley.engine.events import (
     DropTurn,
     Ended,
     EndTurn,
+    Forget,
     Interrupt,
     PlaybackProgress,
     Ready,
+    Remember,
     Respond,
     SayAsAgent,
     Stop,
@@ -211,6 +213,7 @@ def step(shell: Shell, data: st.DataObject) -> None:
     core = shell.core
     actions = ["audio", "audio", "audio", "wait", "typed", "interrupt", "played", "say"]
     actions += ["respond", "end_turn", "drop_turn", "turn_taking"]  # a client driving turns
+    actions += ["remember", "forget"]
     due = [k for k, (_, at) in shell.timers.items()]
     if due:
         actions += ["timer", "timer", "timer"]
@@ -250,7 +253,13 @@ def step(shell: Shell, data: st.DataObject) -> None:
     elif action == "interrupt":
         shell.feed(Interrupt())
     elif action == "respond":
-        shell.feed(Respond(data.draw(st.sampled_from([None, "Be terse."]))))
+        instructions = data.draw(st.sampled_from([None, "Be terse."]))
+        shell.feed(Respond(instructions, out_of_band=data.draw(st.booleans())))
+    elif action == "remember":
+        shell.feed(Remember(data.draw(st.sampled_from(["agent", "system"])), "a note."))
+    elif action == "forget":
+        text = data.draw(st.sampled_from(["a note.", "typed turn", "hello there"]))
+        shell.feed(Forget("k", text=text))
     elif action == "end_turn":
         shell.feed(EndTurn())
     elif action == "drop_turn":

@@ -35,6 +35,8 @@ from parley.engine.events import (
     Ended,
     EndReason,
     EndTurn,
+    Forget,
+    Forgotten,
     InjectionRefused,
     Interrupt,
     Interrupted,
@@ -44,6 +46,7 @@ from parley.engine.events import (
     Reaction,
     Ready,
     Reconfigure,
+    Remember,
     Respond,
     SayAsAgent,
     SetOutputMedium,
@@ -259,8 +262,23 @@ class SessionCore(AgentSide):
         if current is not None:  # it only plays out what it has said: answer after it
             self._answer_owed, self._owed_instructions = True, event.instructions
             return
+        if event.out_of_band:
+            self.responding.answer(
+                self.turn, TurnTiming(now), now, instructions=event.instructions, out_of_band=True
+            )
+            return
         self._answer_owed = False  # this answer covers everything said so far
         self.responding.answer(self.turn, TurnTiming(now), now, instructions=event.instructions)
+
+    def _remember(self, event: Remember, now: float) -> None:
+        self.history.add(Said(event.role, event.text))
+        if event.role == "agent":  # part of the conversation, as written
+            record = Record(self.status.next_seq(), "agent", event.text, self.turn, medium="text")
+            self.out.save(record)
+
+    def _forget(self, event: Forget, now: float) -> None:
+        found = self.history.forget(event.text, event.call_id)
+        self.out.emit(Forgotten(event.key, found))
 
     def _end_turn(self, event: EndTurn, now: float) -> None:
         self.hearing.commit(now)
@@ -471,6 +489,8 @@ _HANDLERS: dict[type, Callable[[SessionCore, Any, float], None]] = {
     SetOutputMedium: SessionCore._output_medium,
     Reconfigure: SessionCore._reconfigure,
     Respond: SessionCore._respond,
+    Remember: SessionCore._remember,
+    Forget: SessionCore._forget,
     EndTurn: SessionCore._end_turn,
     DropTurn: SessionCore._drop_turn,
     TurnTaking: SessionCore._turn_taking,

@@ -114,6 +114,28 @@ class Respond:
     Refused with a `Notice` while a response is in progress."""
 
     instructions: str | None = None
+    out_of_band: bool = False  # its words are the client's only: not kept in the history
+
+
+@dataclass(frozen=True, slots=True)
+class Remember:
+    """Add to the conversation without saying anything: a line the agent is taken to have
+    said (`agent`, stored in the transcript as written), or an instruction at this point of
+    the conversation (`system`, for the model only)."""
+
+    role: Literal["agent", "system"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """Take an entry out of the model's context (the stored transcript keeps it): the last
+    utterance with exactly `text`, or the tool call `call_id`. `key` comes back in the
+    `Forgotten` event that answers it."""
+
+    key: str
+    text: str | None = None
+    call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +189,8 @@ Command = (
     | SetOutputMedium
     | Reconfigure
     | Respond
+    | Remember
+    | Forget
     | EndTurn
     | DropTurn
     | TurnTaking
@@ -197,6 +221,14 @@ class UserStoppedSpeaking:
     `speech` is False for an `EndTurn` with nothing said since the last turn."""
 
     speech: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """The answer to a `Forget`: whether its entry was found (and is gone)."""
+
+    key: str
+    found: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +393,7 @@ Event = (
     | StateChanged
     | UserStartedSpeaking
     | UserStoppedSpeaking
+    | Forgotten
     | Transcript
     | ToolCallUpdate
     | ResponseStarted

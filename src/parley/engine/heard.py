@@ -31,6 +31,8 @@ def heard_segments(response: Response, heard: int) -> list[tuple[Segment, str, s
 def checkpoint(response: Response, heard: int, out: Outbox) -> None:
     """While the agent speaks: what was heard so far, stored as interrupted (a crash then
     leaves the heard part, not nothing)."""
+    if response.out_of_band:
+        return
     for segment, text, _full in heard_segments(response, heard):
         if text:
             out.save(Record(segment.seq, "agent", text, turn=response.turn, interrupted=True))
@@ -46,8 +48,8 @@ def commit(
 ) -> None:
     """The response is over: its heard text goes to the history, the transcript (the
     turn's metrics on its first row, its citations on its last: the words after the
-    search) and the client."""
-    cut = heard_segments(response, heard)
+    search) and the client. An out-of-band response goes to the client only."""
+    cut = [] if response.out_of_band else heard_segments(response, heard)
     last = max((i for i, (_s, text, _f) in enumerate(cut) if text), default=-1)
     for index, (segment, text, full) in enumerate(cut):
         _place_in_history(history, segment, text)

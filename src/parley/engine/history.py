@@ -20,7 +20,7 @@ PENDING_RESULT = "(no result yet: the tool is still running)"
 
 @dataclass
 class Said:
-    role: Literal["user", "agent"]
+    role: Literal["user", "agent", "system"]  # system: an instruction a client placed here
     text: str
     group: int | None = None  # the model round that produced an agent utterance
 
@@ -63,8 +63,8 @@ class History:
         while index < len(entries):
             entry = entries[index]
             index += 1
-            if isinstance(entry, Said) and entry.role == "user":
-                turns.append(ChatTurn("user", entry.text))
+            if isinstance(entry, Said) and entry.role in ("user", "system"):
+                turns.append(ChatTurn(entry.role, entry.text))
                 continue
             group = entry.group
             text = entry.text if isinstance(entry, Said) else ""
@@ -90,8 +90,21 @@ class History:
         return [
             {"role": entry.role, "text": entry.text}
             for entry in self.entries[self._session_start :]
-            if isinstance(entry, Said)
+            if isinstance(entry, Said) and entry.role != "system"
         ]
+
+    def forget(self, text: str | None = None, call_id: str | None = None) -> bool:
+        """Remove the last utterance saying exactly `text`, or the call `call_id`."""
+        for index in range(len(self.entries) - 1, -1, -1):
+            entry = self.entries[index]
+            said = isinstance(entry, Said) and text is not None and entry.text == text
+            called = (
+                isinstance(entry, Invocation) and call_id is not None and entry.call.id == call_id
+            )
+            if said or called:
+                del self.entries[index]
+                return True
+        return False
 
 
 def _result_text(invocation: Invocation) -> str:

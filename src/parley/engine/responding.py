@@ -107,11 +107,12 @@ class Responding:
         *,
         uninterruptible: bool = False,
         instructions: str | None = None,
+        out_of_band: bool = False,
     ) -> Response:
         """Ask the model to answer the conversation so far (`instructions`, if any, in
-        place of the system prompt)."""
+        place of the system prompt; `out_of_band`: for the client only, without tools)."""
         response = self._begin(turn, timing, uninterruptible, None)
-        response.instructions = instructions
+        response.instructions, response.out_of_band = instructions, out_of_band
         self._ask(response, now, extra_user)
         return response
 
@@ -163,7 +164,8 @@ class Responding:
             turns=self._history.turns(extra_user),
             tools=self.desk.catalogue.specs(),
             allow_tools=response.rounds < self.plan.max_tool_rounds
-            and response.reaction != "speaks_once",
+            and response.reaction != "speaks_once"
+            and not response.out_of_band,
             temperature=self.plan.temperature,
             max_tokens=self.plan.max_tokens,
         )

@@ -153,6 +153,7 @@ class Response:
     citations: list[dict[str, Any]] = field(default_factory=list)  # the sources it drew on
     checkpoint_due_ms: float = 0.0  # playback position of the next transcript checkpoint
     instructions: str | None = None  # this response's system prompt, if not the session's
+    out_of_band: bool = False  # for the client only: kept neither in history nor transcript
     sentences_queued: int = 0  # given to the synthesiser …
     sentences_spoken: int = 0  # … and synthesised in full
     tools_announced: bool = False  # `ToolsAwaited` was said for the current tool round

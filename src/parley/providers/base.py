@@ -149,7 +149,7 @@ class ToolCall:
 class ChatTurn:
     """One message of the model's context, in the shape every chat API shares."""
 
-    role: Literal["user", "assistant", "tool"]
+    role: Literal["user", "assistant", "tool", "system"]  # system: an instruction mid-way
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None

@@ -108,7 +108,8 @@ class EchoModel(LanguageModel):
     name = "echo"
 
     async def respond(self, request: ChatRequest) -> AsyncIterator[LlmEvent]:
-        last = request.turns[-1] if request.turns else None
+        spoken_turns = [turn for turn in request.turns if turn.role != "system"]
+        last = spoken_turns[-1] if spoken_turns else None
         if last is not None and last.role == "tool" and last.tool_name in SEARCH_TOOLS:
             asked = next((t.text for t in reversed(request.turns) if t.role == "user"), "")
             reply = _passage(last.text, asked)

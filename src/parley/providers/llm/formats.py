@@ -2,8 +2,9 @@
 
 OpenAI-style: a system message, then user/assistant/tool messages; an assistant message
 carries its `tool_calls`, each answered by a `tool` message with the same id.
-Anthropic-style: a separate system prompt; strictly alternating user/assistant messages
-starting with the user; tool calls are `tool_use` blocks in the assistant's message and
+Anthropic-style: a separate system prompt (an instruction placed mid-conversation becomes a
+marked note in a user message); strictly alternating user/assistant messages starting with
+the user; tool calls are `tool_use` blocks in the assistant's message and
 their results `tool_result` blocks in the next user message.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from parley.providers.base import ChatRequest, ToolSpec
 
 CALL_STARTED = "(The caller is on the line.)"
+SYSTEM_NOTE = "[Instruction from the system, not the caller:]"
 DEFAULT_MAX_TOKENS = 1024  # a reply's budget when the agent sets none (both APIs want one)
 
 
@@ -23,8 +25,8 @@ def openai_messages(request: ChatRequest) -> list[dict[str, Any]]:
     if request.system_prompt:
         messages.append({"role": "system", "content": request.system_prompt})
     for turn in request.turns:
-        if turn.role == "user":
-            messages.append({"role": "user", "content": turn.text})
+        if turn.role in ("user", "system"):
+            messages.append({"role": turn.role, "content": turn.text})
         elif turn.role == "assistant":
             message: dict[str, Any] = {"role": "assistant", "content": turn.text or None}
             if turn.tool_calls:
@@ -68,6 +70,8 @@ def anthropic_messages(request: ChatRequest) -> list[dict[str, Any]]:
     for turn in request.turns:
         if turn.role == "user":
             add("user", [{"type": "text", "text": turn.text}] if turn.text else [])
+        elif turn.role == "system":  # Anthropic has no system message mid-way: a marked note
+            add("user", [{"type": "text", "text": f"{SYSTEM_NOTE} {turn.text}"}])
         elif turn.role == "assistant":
             blocks: list[dict[str, Any]] = (
                 [{"type": "text", "text": turn.text}] if turn.text else []
