@@ -289,7 +289,7 @@ async def test_bad_events_get_errors_naming_the_fault_and_the_session_goes_on(
             "evt_d": ("unknown_parameter", "session.voices"),
             "evt_e": ("invalid_value", "session.audio.input.format.type"),
             "evt_f": ("response_cancel_not_active", None),
-            "evt_g": ("invalid_value", "item.role"),
+            "evt_g": ("invalid_value", "item.content"),
         }
         assert all(e.error.type == "invalid_request_error" for e in errors)
         await call.connection.send({"type": "session.update"})  # not even a session
@@ -379,3 +379,59 @@ async def test_realtime_sessions_are_stored_with_their_transcript(stack: Stack) 
     assert stored["session_id"] == session_id
     said = [(m["role"], m["text"]) for m in await stack.rest.transcript(session_id)]
     assert said == [("user", "hello there"), ("agent", "Noted.")]
+
+
+def text_item(role: str, text: str) -> dict[str, object]:
+    kind = "output_text" if role == "assistant" else "input_text"
+    return {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
+
+
+async def test_items_of_every_role_deletion_and_an_out_of_band_response(stack: Stack) -> None:
+    stack.llm.chat_script = [Reply("A summary: tea was ordered."), Reply("Your tea is coming.")]
+    async with connect(stack.base_url, KEY) as call:
+        await call.connection.session.update(
+            session={"type": "realtime", "output_modalities": ["text"]}
+        )
+        for role, text in [
+            ("user", "I would like a coffee."),
+            ("assistant", "Coffee, coming up."),
+            ("user", "Actually, make it tea."),
+            ("system", "The customer is a regular."),
+        ]:
+            await call.connection.conversation.item.create(item=text_item(role, text))
+        added = await call.wait(
+            lambda: (
+                len(call.of("conversation.item.added")) == 4 and call.of("conversation.item.added")
+            )
+        )
+        coffee = added[0].item.id
+        await call.connection.conversation.item.delete(item_id=coffee)
+        deleted = await call.next("conversation.item.deleted")
+        assert deleted.item_id == coffee
+        await call.connection.conversation.item.delete(item_id=coffee, event_id="evt_again")
+        again = await call.next("error")
+        assert (again.error.param, again.error.event_id) == ("item_id", "evt_again")
+
+        await call.connection.response.create(
+            response={
+                "conversation": "none",
+                "metadata": {"purpose": "summary"},
+                "instructions": "Summarise the order.",
+            }
+        )
+        aside = await call.next("response.done", within=10)
+        assert aside.response.conversation_id is None
+        assert aside.response.metadata == {"purpose": "summary"}
+        mark = len(call.events)
+        await call.connection.response.create()
+        done = await call.next("response.done", after=mark, within=10)
+        assert done.response.output[0].content[0].text == "Your tea is coming."
+
+    aside_request, answer_request = stack.llm.requests
+    assert aside_request["messages"][0]["content"] == "Summarise the order."
+    context = [(m["role"], m["content"]) for m in answer_request["messages"][1:]]
+    assert context == [
+        ("assistant", "Coffee, coming up."),  # the deleted coffee is gone from the context
+        ("user", "Actually, make it tea."),
+        ("system", "The customer is a regular."),  # the out-of-band summary never joined
+    ]

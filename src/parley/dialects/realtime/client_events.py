@@ -6,9 +6,12 @@ then opens the engine's session if it must, and hands the engine what the event 
 - `input_audio_buffer.append` → caller audio; `.commit` → `EndTurn` (the turn is over
   whatever the silence); `.clear` → `DropTurn`;
 - `conversation.item.create`: a user text message joins the conversation unanswered
-  (`UserText(respond="no")`), a `function_call_output` answers the client tool call and
-  leaves the answer to the client's `response.create` (`ToolResult(reaction="listens")`);
-- `response.create` → `Respond` (its `instructions` for that response only);
+  (`UserText(respond="no")`), an assistant or system message is remembered unsaid
+  (`Remember`), a `function_call_output` answers the client tool call and leaves the answer
+  to the client's `response.create` (`ToolResult(reaction="listens")`);
+- `conversation.item.delete` → `Forget` (out of the model's context; the transcript keeps it);
+- `response.create` → `Respond` (its `instructions` for that response only; with
+  `conversation: none`, out of band: shown, never kept);
   `response.cancel` and `output_audio_buffer.clear` → `Interrupt`;
 - `conversation.item.truncate` on the response being played: the engine learns how much
   was played and stops, so the history keeps only what was heard.
@@ -26,8 +29,10 @@ from parley.dialects.realtime.errors import InvalidEvent
 from parley.engine.events import (
     DropTurn,
     EndTurn,
+    Forget,
     Interrupt,
     PlaybackProgress,
+    Remember,
     Respond,
     SetOutputMedium,
     ToolResult,
@@ -39,6 +44,11 @@ if TYPE_CHECKING:
     from parley.dialects.realtime.session import RealtimeSession
 
 MIN_COMMIT_MS = 100.0  # OpenAI refuses to commit less
+_TEXT_PARTS = {  # what a created message may hold, by role (audio only by its transcript)
+    "user": ("input_text",),
+    "system": ("input_text",),
+    "assistant": ("output_text", "text", "output_audio", "audio"),
+}
 MAX_ID = 64
 
 # Client events by type: the `ClientEvents` method that handles each (names, not bound
@@ -129,9 +139,7 @@ class ClientEvents:
         kind = item.get("type")
         limit = self._s.limits.max_text_chars
         if kind == "message":
-            text = self._message_text(item, limit)
-            created = items.user_text(item_id, text)
-            command: Any = UserText(text, respond="no")
+            created, command = self._message(item_id, item, limit)
         elif kind == "function_call_output":
             call_id = _item_id(item.get("call_id"), "item.call_id")
             output = _text(item.get("output"), "item.output", self._s.limits.max_prompt_chars)
@@ -145,28 +153,35 @@ class ClientEvents:
         render.item_created(created)
         await live.conversation.deliver(command)
 
-    @staticmethod
-    def _message_text(item: dict[str, Any], limit: int) -> str:
+    def _message(
+        self, item_id: str, item: dict[str, Any], limit: int
+    ) -> tuple[dict[str, Any], Any]:
+        """A message item: a user's joins unanswered, an assistant's is taken as said, a
+        system one is an instruction at this point of the conversation."""
         role = item.get("role")
-        if role != "user":
-            raise InvalidEvent(
-                "Parley takes user messages; assistant and system messages are not supported "
-                "(use session.update's instructions for what a system message would say)",
-                "item.role",
-            )
+        if role not in ("user", "assistant", "system"):
+            raise InvalidEvent("role must be user, assistant or system", "item.role")
         content = item.get("content")
         if not isinstance(content, list) or not content:
             raise InvalidEvent("content must be a non-empty list", "item.content")
         parts: list[str] = []
         for index, part in enumerate(content):
             param = f"item.content[{index}]"
-            if not isinstance(part, dict) or part.get("type") != "input_text":
-                raise InvalidEvent("user content parts must be input_text", f"{param}.type")
-            parts.append(_text(part.get("text"), f"{param}.text", limit))
+            if not isinstance(part, dict) or part.get("type") not in _TEXT_PARTS[role]:
+                allowed = " or ".join(_TEXT_PARTS[role])
+                raise InvalidEvent(f"{role} content parts must be {allowed}", f"{param}.type")
+            field = "transcript" if part["type"] in ("output_audio", "audio") else "text"
+            parts.append(_text(part.get(field), f"{param}.{field}", limit))
         text = "\n".join(parts).strip()
         if not text:
             raise InvalidEvent("the message has no text", "item.content")
-        return text
+        if role == "user":
+            return items.user_text(item_id, text), UserText(text, respond="no")
+        if role == "system":
+            return items.system(item_id, text), Remember("system", text)
+        created = items.assistant(item_id, beta=self._s.beta, text_only=True, text=text)
+        created["status"] = "completed"
+        return created, Remember("agent", text)
 
     async def item_retrieve(self, event: dict[str, Any]) -> None:
         item_id = _item_id(event.get("item_id"), "item_id")
@@ -176,14 +191,24 @@ class ClientEvents:
         self._s.render.emit("conversation.item.retrieved", item=item)
 
     async def item_delete(self, event: dict[str, Any]) -> None:
+        """Out of the model's context (the stored transcript keeps what was said); the
+        engine's `Forgotten` answers with `conversation.item.deleted` or an error."""
         item_id = _item_id(event.get("item_id"), "item_id")
-        if item_id not in self._s.render.items:
+        render = self._s.render
+        item = render.items.get(item_id)
+        if item is None:
             raise InvalidEvent(f"Item with item_id '{item_id}' not found", "item_id")
-        raise InvalidEvent(
-            "Parley keeps every item the conversation has heard; deleting one is not supported",
-            "item_id",
-            "unsupported",
-        )
+        if item["type"] in ("function_call", "function_call_output"):
+            forget = Forget(item_id, call_id=item["call_id"])
+        else:
+            part = item["content"][0]
+            text = part.get("text") if "text" in part else part.get("transcript")
+            if not text:
+                raise InvalidEvent(f"item {item_id!r} has no words yet to forget", "item_id")
+            forget = Forget(item_id, text=text)
+        live = await self._s.live()
+        render.deleting[item_id] = event.get("event_id")
+        live.conversation.submit(forget)
 
     async def item_truncate(self, event: dict[str, Any]) -> None:
         render = self._s.render
@@ -230,12 +255,12 @@ class ClientEvents:
                     f"response.{name}",
                     "unsupported",
                 )
-        if options.get("conversation", "auto") != "auto":
-            raise InvalidEvent(
-                "out-of-band responses (conversation: none) are not supported yet",
-                "response.conversation",
-                "unsupported",
-            )
+        conversation = options.get("conversation", "auto")
+        if conversation not in ("auto", "none"):
+            raise InvalidEvent("conversation must be auto or none", "response.conversation")
+        metadata = options.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise InvalidEvent("metadata must be an object", "response.metadata")
         instructions = None
         if "instructions" in options:
             limit = self._s.limits.max_prompt_chars
@@ -245,8 +270,8 @@ class ClientEvents:
         if text_only != self._s.config.text_only:  # this response only: back after it
             live.conversation.submit(SetOutputMedium(text=text_only))
             render.after_response = SetOutputMedium(text=self._s.config.text_only)
-        render.open(text_only)
-        live.conversation.submit(Respond(instructions))
+        answer = render.open(text_only, out_of_band=conversation == "none", metadata=metadata)
+        live.conversation.submit(Respond(instructions, out_of_band=answer.out_of_band))
 
     def _modality(self, options: dict[str, Any]) -> bool:
         name = "modalities" if self._s.beta else "output_modalities"

@@ -46,6 +46,9 @@ class Items:
     def get(self, item_id: str) -> dict[str, Any] | None:
         return self._items.get(item_id)
 
+    def remove(self, item_id: str) -> None:
+        self._items.pop(item_id, None)
+
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._items
 
@@ -62,6 +65,11 @@ def user_audio(item_id: str) -> dict[str, Any]:
 def user_text(item_id: str, text: str) -> dict[str, Any]:
     content = [{"type": "input_text", "text": text}]
     return _item(item_id, "message", "completed", role="user", content=content)
+
+
+def system(item_id: str, text: str) -> dict[str, Any]:
+    content = [{"type": "input_text", "text": text}]
+    return _item(item_id, "message", "completed", role="system", content=content)
 
 
 def assistant(item_id: str, *, beta: bool, text_only: bool, text: str = "") -> dict[str, Any]:

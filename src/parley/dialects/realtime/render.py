@@ -36,6 +36,7 @@ from parley.engine.events import (
     Ended,
     Event,
     Failure,
+    Forgotten,
     Notice,
     ResponseEnded,
     ResponseStarted,
@@ -62,6 +63,8 @@ class Answer:
     cancel_reason: str = "turn_detected"
     engine_id: int | None = None  # the engine's response, once it has started
     calls: list[ToolCallUpdate] = field(default_factory=list)  # shown after its words
+    out_of_band: bool = False  # conversation: none; its items join no conversation
+    metadata: dict[str, Any] | None = None
 
 
 class Renderer:
@@ -80,13 +83,20 @@ class Renderer:
         self.audio_starts: dict[str, float] = {}  # assistant item → output_ms at its start
         self.after_response: Any = None  # a command for the engine once the response is done
         self.headroom: Callable[[], tuple[int, int, float]] | None = None  # the message limit
+        self.deleting: dict[str, Any] = {}  # item → the client event asking, till Forgotten
 
     # Responses ---------------------------------------------------------------------------------
 
-    def open(self, text_only: bool | None = None) -> Answer:
+    def open(
+        self,
+        text_only: bool | None = None,
+        *,
+        out_of_band: bool = False,
+        metadata: dict[str, Any] | None = None,
+    ) -> Answer:
         """A response starts (the client asked, or the engine began answering)."""
         only = self.text_only if text_only is None else text_only
-        answer = Answer(self.ids.new("resp"), only)
+        answer = Answer(self.ids.new("resp"), only, out_of_band=out_of_band, metadata=metadata)
         self.answer = answer
         self.emit("response.created", response=self._response(answer, "in_progress"))
         if self.headroom is not None:  # Parley's one rate limit: client events
@@ -110,10 +120,10 @@ class Renderer:
             "status": status,
             "status_details": details,
             "output": list(answer.output),
-            "conversation_id": "conv_" + answer.id.split("_", 1)[1],
+            "conversation_id": None if answer.out_of_band else "conv_" + answer.id.split("_", 1)[1],
             self.name("output_modalities", "modalities"): modalities,
             "usage": None,
-            "metadata": None,
+            "metadata": answer.metadata,
         }
 
     def _message(self, answer: Answer) -> dict[str, Any]:
@@ -124,7 +134,8 @@ class Renderer:
             answer.output.append(item)
             where = {"response_id": answer.id, "output_index": len(answer.output) - 1}
             self.emit("response.output_item.added", **where, item=item)
-            self._item_added(item)
+            if not answer.out_of_band:
+                self._item_added(item)
             part = {"type": "text", "text": ""} if answer.text_only else {"type": "audio"}
             if not answer.text_only:
                 part["transcript"] = ""
@@ -182,7 +193,8 @@ class Renderer:
         item["content"][0]["text" if answer.text_only else "transcript"] = text
         item["status"] = "completed" if status == "completed" else "incomplete"
         self.emit("response.output_item.done", **self._where(answer, item), item=item)
-        self._item_done(item)
+        if not answer.out_of_band:
+            self._item_done(item)
 
     def finish(self, status: str = "completed", reason: str | None = None) -> None:
         """Close the open response, if any, in OpenAI's order."""
@@ -228,6 +240,8 @@ class Renderer:
         elif isinstance(event, ToolsAwaited):
             if (answer := self._bound()) is not None and answer.calls:
                 self._tool_round(answer)
+        elif isinstance(event, Forgotten):
+            self._forgotten(event)
         elif isinstance(event, Failure | Notice):
             self._problem(event)
         elif isinstance(event, Ended):
@@ -289,7 +303,8 @@ class Renderer:
             where = {"response_id": answer.id, "output_index": len(answer.output) - 1}
             opening = {**item, "status": "in_progress", "arguments": ""}
             self.emit("response.output_item.added", **where, item=opening)
-            self._item_added(item)
+            if not answer.out_of_band:
+                self._item_added(item)
             call = {**where, "item_id": item_id, "call_id": event.call_id}
             self.emit("response.function_call_arguments.delta", **call, delta=arguments)
             self.emit(
@@ -299,9 +314,23 @@ class Renderer:
                 arguments=arguments,
             )
             self.emit("response.output_item.done", **where, item=item)
-            self._item_done(item)
+            if not answer.out_of_band:
+                self._item_done(item)
         answer.calls = []
         self.finish("completed")
+
+    def _forgotten(self, event: Forgotten) -> None:
+        asked = self.deleting.pop(event.key, None)
+        if event.found:
+            self.items.remove(event.key)
+            self.emit("conversation.item.deleted", item_id=event.key)
+        else:
+            self.error(
+                f"item {event.key!r} is no longer in the model's context",
+                code="item_delete_failed",
+                param="item_id",
+                event_id=asked,
+            )
 
     def _problem(self, event: Failure | Notice) -> None:
         answer = self.answer
