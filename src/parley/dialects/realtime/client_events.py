@@ -25,7 +25,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, cast
 
 from parley.dialects.realtime import items
-from parley.dialects.realtime.errors import InvalidEvent
+from parley.dialects.realtime.errors import InvalidEvent, text_field
 from parley.engine.events import (
     DropTurn,
     EndTurn,
@@ -64,14 +64,6 @@ HANDLERS = {
     "response.cancel": "response_cancel",
     "output_audio_buffer.clear": "output_clear",
 }
-
-
-def _text(value: Any, param: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidEvent("must be a string", param)
-    if len(value) > limit:
-        raise InvalidEvent(f"is longer than {limit} characters", param)
-    return value
 
 
 def _item_id(value: Any, param: str) -> str:
@@ -142,7 +134,7 @@ class ClientEvents:
             created, command = self._message(item_id, item, limit)
         elif kind == "function_call_output":
             call_id = _item_id(item.get("call_id"), "item.call_id")
-            output = _text(item.get("output"), "item.output", self._s.limits.max_prompt_chars)
+            output = text_field(item.get("output"), "item.output", self._s.limits.max_prompt_chars)
             created = items.function_output(item_id, call_id, output)
             command = ToolResult(call_id, output, reaction="listens")
         else:
@@ -171,7 +163,7 @@ class ClientEvents:
                 allowed = " or ".join(_TEXT_PARTS[role])
                 raise InvalidEvent(f"{role} content parts must be {allowed}", f"{param}.type")
             field = "transcript" if part["type"] in ("output_audio", "audio") else "text"
-            parts.append(_text(part.get(field), f"{param}.{field}", limit))
+            parts.append(text_field(part.get(field), f"{param}.{field}", limit))
         text = "\n".join(parts).strip()
         if not text:
             raise InvalidEvent("the message has no text", "item.content")
@@ -264,7 +256,9 @@ class ClientEvents:
         instructions = None
         if "instructions" in options:
             limit = self._s.limits.max_prompt_chars
-            instructions = _text(options["instructions"], "response.instructions", limit) or None
+            instructions = (
+                text_field(options["instructions"], "response.instructions", limit) or None
+            )
         text_only = self._modality(options)
         live = await self._s.live()
         if text_only != self._s.config.text_only:  # this response only: back after it

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from parley.audio.formats import AudioFormat
 from parley.dialects.realtime import formats
-from parley.dialects.realtime.errors import InvalidEvent
+from parley.dialects.realtime.errors import InvalidEvent, text_field
 from parley.engine.agent import VadSettings
 
 Modality = Literal["audio", "text"]
@@ -107,7 +107,7 @@ def updated(config: SessionConfig, session: Any, beta: bool, max_chars: int) -> 
     if session.get("type", "realtime") != "realtime":
         raise InvalidEvent("only realtime sessions are served here", "session.type")
     if "instructions" in session:
-        new.instructions = _text(session["instructions"], "session.instructions", max_chars)
+        new.instructions = text_field(session["instructions"], "session.instructions", max_chars)
     if "tools" in session:
         new.tools = _tools(session["tools"])
     if "tool_choice" in session:
@@ -265,14 +265,6 @@ def _voice(value: Any, param: str) -> str:
         value = value["id"]
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
         raise InvalidEvent("voice must be a voice name", param)
-    return value
-
-
-def _text(value: Any, param: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidEvent("must be a string", param)
-    if len(value) > limit:
-        raise InvalidEvent(f"is longer than {limit} characters", param)
     return value
 
 

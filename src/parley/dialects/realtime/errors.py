@@ -8,6 +8,8 @@ reads the next one, so no client event can end the session.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class InvalidEvent(Exception):
     def __init__(
@@ -22,3 +24,12 @@ class InvalidEvent(Exception):
         self.param = param
         self.code = code
         self.kind = kind
+
+
+def text_field(value: Any, param: str, limit: int) -> str:
+    """A string field of at most `limit` characters, or `InvalidEvent` naming it."""
+    if not isinstance(value, str):
+        raise InvalidEvent("must be a string", param)
+    if len(value) > limit:
+        raise InvalidEvent(f"is longer than {limit} characters", param)
+    return value
