@@ -20,6 +20,7 @@ from parley.engine.events import (
     AgentAudio,
     Ended,
     Interrupted,
+    NothingHeard,
     Notice,
     ResponseEnded,
     ResponseStarted,
@@ -107,6 +108,7 @@ def engine_events() -> st.SearchStrategy[Any]:
         ),
         st.builds(ToolsAwaited, st.just(1)),
         st.just(Interrupted()),
+        st.just(NothingHeard()),
         st.builds(Notice, st.sampled_from(["response_active", "unknown_tool_call"]), st.just("x")),
     )
 

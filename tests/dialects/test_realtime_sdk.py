@@ -435,3 +435,43 @@ async def test_items_of_every_role_deletion_and_an_out_of_band_response(stack: S
         ("user", "Actually, make it tea."),
         ("system", "The customer is a regular."),  # the out-of-band summary never joined
     ]
+
+
+async def test_push_to_talk_with_a_tool_call_answered_at_once(stack: Stack) -> None:
+    """Client-driven turns as a push-to-talk app sends them: commit and response.create
+    back to back, and a function_call_output followed at once by response.create."""
+    stack.llm.chat_script = [
+        Reply("Checking.", tool_calls=[("call_p1", "get_weather", {"city": "Oslo"})]),
+        Reply("Oslo is cold."),
+    ]
+    async with connect(stack.base_url, KEY) as call:
+        await call.connection.session.update(
+            session={
+                "type": "realtime",
+                "tools": [WEATHER],
+                "audio": {"input": {"turn_detection": None}},
+            }
+        )
+        await call.send_audio(tone(0.6) + quiet(0.3))
+        await call.connection.input_audio_buffer.commit()
+        await call.connection.response.create()  # before the transcript is known
+        args = await call.next("response.function_call_arguments.done", within=10)
+        await call.next("response.done")
+        await call.connection.conversation.item.create(
+            item={"type": "function_call_output", "call_id": args.call_id, "output": "cold"}
+        )
+        mark = len(call.events)
+        await call.connection.response.create()  # while "Checking." may still be playing
+        done = await call.next("response.done", after=mark, within=10)
+        assert done.response.status == "completed"
+        assert done.response.output[0].content[0].transcript == "Oslo is cold."
+
+        fn_items = [
+            e.item.id for e in call.of("conversation.item.added") if e.item.type != "message"
+        ]
+        await call.connection.conversation.item.delete(item_id=fn_items[0])
+        await call.wait(lambda: len(call.of("conversation.item.deleted")) == 2)
+        assert {e.item_id for e in call.of("conversation.item.deleted")} == set(fn_items)
+
+    first = stack.llm.requests[0]["messages"]
+    assert first[-1] == {"role": "user", "content": "hello there"}  # the committed turn

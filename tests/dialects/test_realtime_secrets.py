@@ -58,10 +58,17 @@ async def test_a_ga_client_secret_opens_one_session_configured_as_minted(stack: 
 
 async def test_the_beta_endpoint_gives_a_session_with_its_client_secret(stack: Stack) -> None:
     minted = await mint(
-        stack, "/v1/realtime/sessions", {"model": "gpt-4o-realtime-preview", "voice": "alloy"}
+        stack,
+        "/v1/realtime/sessions",
+        {
+            "model": "gpt-4o-realtime-preview",
+            "voice": "alloy",
+            "client_secret": {"expires_after": {"anchor": "created_at", "seconds": 300}},
+        },
     )
     assert minted.status_code == 200, minted.text
     body = minted.json()
+    assert body["client_secret"]["expires_at"] - time.time() == pytest.approx(300, abs=5)
     assert body["voice"] == "alloy" and body["input_audio_format"] == "pcm16"
     async with sdk_connect(stack.base_url, body["client_secret"]["value"], beta=True) as call:
         created = await call.next("session.created")

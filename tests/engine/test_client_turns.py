@@ -13,7 +13,9 @@ from parley.engine.events import (
     EndTurn,
     Forget,
     Forgotten,
+    Interrupt,
     Interrupted,
+    NothingHeard,
     Notice,
     Remember,
     Respond,
@@ -65,8 +67,8 @@ async def test_a_commit_of_an_unrecognised_buffer_says_so() -> None:
     line.send(Stop())
     await line.finish()
 
-    finals = [t for t in line.of(Transcript) if t.role == "user" and t.final]
-    assert [t.text for t in finals] == [""]  # told, so the client's item is not left open
+    assert user_finals(line) == []
+    assert len(line.of(NothingHeard)) == 1  # told, so the client's item is not left open
     assert line.of(AgentStartedSpeaking) == []
 
 
@@ -120,15 +122,75 @@ async def test_respond_uses_its_own_instructions_once_and_is_refused_mid_respons
 
 async def test_speech_over_the_agent_does_not_interrupt_when_barge_in_is_off() -> None:
     long_reply = words("one two three four five six seven eight nine ten eleven twelve.")
-    line = Timeline(replies=[long_reply], vad=VadSettings(min_interruption_ms=100))
+    line = Timeline(
+        stt_texts=["and another thing"],
+        replies=[long_reply, words("About that.")],
+        vad=VadSettings(min_interruption_ms=100),
+    )
     await line.start()
     line.send(TurnTaking(barge_in=False))
     line.send(Respond())
-    await line.audio(until_s=3.0, speech=[(1.0, 2.0)])
+    await line.audio(until_s=8.0, speech=[(1.0, 2.0)])
     line.send(Stop())
     await line.finish()
 
     assert line.of(Interrupted) == []
+    assert user_finals(line) == ["and another thing"]  # heard, not thrown away ...
+    started = line.of(AgentStartedSpeaking)
+    assert len(started) == 2  # ... and answered once the agent had finished
+
+
+async def test_respond_right_after_a_commit_answers_the_committed_turn() -> None:
+    line = Timeline(stt_texts=["book a table"], replies=[words("Done.")])
+    await line.start()
+    line.send(TurnTaking(auto_end=False, answer=False, barge_in=False))
+    await line.audio(until_s=1.5, speech=[(0.2, 1.0)])
+    line.send(EndTurn())
+    line.send(Respond())  # at once, as a push-to-talk client does
+    await line.audio(until_s=4.0)
+    line.send(Stop())
+    await line.finish()
+
+    [request] = line.llm.requests
+    assert [t.text for t in request.turns] == ["book a table"]
+    kinds = line.kinds()
+    assert kinds.index("UserStoppedSpeaking") < kinds.index("ResponseStarted")
+
+
+async def test_a_second_commit_while_the_first_is_recognised_is_its_own_turn() -> None:
+    line = Timeline(stt_texts=["first part", "second part"], stt_delay_ms=300)
+    await line.start()
+    line.send(TurnTaking(auto_end=False, answer=False, barge_in=False))
+    await line.audio(until_s=1.0, speech=[(0.1, 0.9)])
+    line.send(EndTurn())
+    await line.audio(until_s=1.2, speech=[(1.0, 1.2)])
+    line.send(EndTurn())  # the first is still being recognised
+    await line.audio(until_s=3.0)
+    line.send(Stop())
+    await line.finish()
+
+    assert user_finals(line) == ["first part", "second part"]
+    assert line.of(UserStoppedSpeaking) == [UserStoppedSpeaking(True), UserStoppedSpeaking(True)]
+
+
+async def test_an_owed_respond_is_cancelled_by_an_interrupt_and_keeps_out_of_band() -> None:
+    line = Timeline(stt_texts=["hello"], stt_delay_ms=300, replies=[words("Aside.")])
+    await line.start()
+    line.send(TurnTaking(auto_end=False, answer=False, barge_in=False))
+    await line.audio(until_s=1.0, speech=[(0.1, 0.9)])
+    line.send(EndTurn())
+    line.send(Respond())
+    line.send(Interrupt())  # the client cancels before the answer began
+    await line.audio(until_s=2.0)
+    assert line.of(ResponseStarted) == []
+    line.send(Respond(out_of_band=True))
+    await line.audio(until_s=4.0)
+    line.send(Stop())
+    await line.finish()
+
+    [request] = line.llm.requests
+    assert not request.allow_tools  # still out of band
+    assert all(r.text != "Aside." for r in line.transcript.messages())
 
 
 async def test_a_response_is_bracketed_by_started_and_ended_and_a_barge_in_cancels_it() -> None:

@@ -55,8 +55,10 @@ from parley.engine.events import (
     EndTurn,
     Event,
     Failure,
+    Interrupt,
     Interrupted,
     Reconfigure,
+    Respond,
     UserAudio,
 )
 from parley.engine.hearing import HeardFrames, RecognitionFailed
@@ -141,7 +143,9 @@ class Conversation:
     # The dialect's side -----------------------------------------------------------------------
 
     def submit(self, command: Command) -> None:
-        """Hand a command to the actor (never blocks). Control goes ahead of audio."""
+        """Hand a command to the actor (never blocks). Control goes ahead of audio; a
+        client's turn-taking (commit, clear, respond, interrupt) stays in order with the
+        audio before it, so a commit covers what was sent and a respond follows it."""
         if isinstance(command, UserAudio):
             if self._inbox.idle and not self._control and self._held is None:
                 self._hear_now(command)
@@ -149,7 +153,7 @@ class Conversation:
             self._inbox.put(command)
             if len(self._inbox) > BACKLOG_HIGH:
                 self._drained.clear()
-        elif isinstance(command, EndTurn | DropTurn):  # after the audio sent before it
+        elif isinstance(command, EndTurn | DropTurn | Respond | Interrupt):  # in order
             self._inbox.put(command)
         else:
             self._control.append(command)

@@ -137,7 +137,7 @@ class SessionCore(AgentSide):
         self.lifecycle = Lifecycle(plan.lifecycle, self.out)
         self._queued: deque[SayAsAgent] = deque()  # said once the agent and caller are done
         self._answer_owed = False  # a typed turn came mid-reply: answer it once that is done
-        self._owed_instructions: str | None = None  # … and a `Respond`'s, if it was one
+        self._owed_respond: Respond | None = None  # a client's, waiting for quiet
 
     @property
     def state(self) -> State:
@@ -161,11 +161,15 @@ class SessionCore(AgentSide):
     def _settle(self, now: float) -> None:
         """After every event: what waits for quiet (queued messages, an owed answer, the
         inactivity prompts) gets its turn."""
-        quiet = self.responding.current is None and self.hearing.utterance is None
+        quiet = self.responding.current is None and not self.hearing.caller_mid_turn
+        if quiet and self._owed_respond is not None:
+            owed, self._owed_respond = self._owed_respond, None
+            self._answer_owed = self._answer_owed and owed.out_of_band
+            self._start_respond(owed, now)
+            quiet = False
         if quiet and self._answer_owed:
             self._answer_owed = False
-            instructions, self._owed_instructions = self._owed_instructions, None
-            self.responding.answer(self.turn, TurnTiming(now), now, instructions=instructions)
+            self.responding.answer(self.turn, TurnTiming(now), now)
             quiet = False
         if quiet and self._queued and not self.lifecycle.closing:
             self._say(self._queued.popleft(), now)
@@ -200,7 +204,8 @@ class SessionCore(AgentSide):
         answer: bool = True,
     ) -> None:
         self.caller_active()
-        if answer and self.interruptible() and self.responding.cancel(now):
+        barge_in = self.hearing.turn_taking.barge_in
+        if answer and barge_in and self.interruptible() and self.responding.cancel(now):
             self.out.emit(Interrupted())
         if self.turn >= self.plan.max_turns:
             self._end("max_turns")  # the cap is the engine's: a turn past it is not answered
@@ -255,20 +260,27 @@ class SessionCore(AgentSide):
             self._answer_owed = True  # answered by `_settle` once all is quiet
 
     def _respond(self, event: Respond, now: float) -> None:
+        """Answer now; after a response that only plays out what it has said, or a caller
+        turn still being recognised (a client's commit), answer once that is done."""
         current = self.responding.current
-        if current is not None and not current.settled:
+        if (current is not None and not current.settled) or self._owed_respond is not None:
             self.out.emit(Notice("response_active", "a response is already in progress"))
             return
-        if current is not None:  # it only plays out what it has said: answer after it
-            self._answer_owed, self._owed_instructions = True, event.instructions
+        if current is not None or self.hearing.caller_mid_turn:
+            self._owed_respond = event
             return
-        if event.out_of_band:
-            self.responding.answer(
-                self.turn, TurnTiming(now), now, instructions=event.instructions, out_of_band=True
-            )
-            return
-        self._answer_owed = False  # this answer covers everything said so far
-        self.responding.answer(self.turn, TurnTiming(now), now, instructions=event.instructions)
+        self._start_respond(event, now)
+
+    def _start_respond(self, event: Respond, now: float) -> None:
+        if not event.out_of_band:
+            self._answer_owed = False  # this answer covers everything said so far
+        self.responding.answer(
+            self.turn,
+            TurnTiming(now),
+            now,
+            instructions=event.instructions,
+            out_of_band=event.out_of_band,
+        )
 
     def _remember(self, event: Remember, now: float) -> None:
         self.history.add(Said(event.role, event.text))
@@ -277,7 +289,7 @@ class SessionCore(AgentSide):
             self.out.save(record)
 
     def _forget(self, event: Forget, now: float) -> None:
-        found = self.history.forget(event.text, event.call_id)
+        found = self.history.forget(event.role, event.text, event.call_id)
         self.out.emit(Forgotten(event.key, found))
 
     def _end_turn(self, event: EndTurn, now: float) -> None:
@@ -290,6 +302,7 @@ class SessionCore(AgentSide):
         self.hearing.configure(event, now)
 
     def _interrupt(self, event: Interrupt, now: float) -> None:
+        self._owed_respond = None  # a response asked for and not yet begun is cancelled too
         if not self.interruptible():
             return  # a closing line or a firm greeting is said to the end
         if self.responding.cancel(now):
@@ -415,7 +428,10 @@ class SessionCore(AgentSide):
         if kind == "pace":
             self.responding.pace(now)
         elif kind == "tool_timeout":
-            self._tool_done(self.desk.timed_out(str(key)), now)
+            call = self.desk.timed_out(str(key))
+            if call is not None:  # the tool's own reaction holds however its call ends
+                self._tool_asks(call, False, None, None)
+            self._tool_done(call, now)
         elif kind == "played_out":
             finished = self.responding.played_out(int(key), now)
             if finished is not None:

@@ -130,10 +130,11 @@ class Remember:
 @dataclass(frozen=True, slots=True)
 class Forget:
     """Take an entry out of the model's context (the stored transcript keeps it): the last
-    utterance with exactly `text`, or the tool call `call_id`. `key` comes back in the
-    `Forgotten` event that answers it."""
+    utterance of `role` with exactly `text`, or the tool call `call_id`. `key` comes back
+    in the `Forgotten` event that answers it."""
 
     key: str
+    role: Literal["user", "agent", "system"] = "user"
     text: str | None = None
     call_id: str | None = None
 
@@ -154,13 +155,14 @@ class DropTurn:
 class TurnTaking:
     """How the caller's turns go from now on. `auto_end`: silence ends a turn (else only
     `EndTurn` does); `answer`: a finished turn is answered (else it only joins the
-    conversation, for a later `Respond`); `barge_in`: speech over the agent interrupts it;
-    `vad`: new `VadSettings` (None keeps them)."""
+    conversation, for a later `Respond`); `barge_in`: speech over the agent interrupts it
+    (else the agent goes on and the caller's turn still counts, answered after it);
+    `vad`: `VadSettings` fields to change."""
 
     auto_end: bool = True
     answer: bool = True
     barge_in: bool = True
-    vad: Any = None  # VadSettings
+    vad: dict[str, Any] | None = None  # `VadSettings` fields over the current ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +223,11 @@ class UserStoppedSpeaking:
     `speech` is False for an `EndTurn` with nothing said since the last turn."""
 
     speech: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NothingHeard:
+    """A caller's finished turn (after its `UserStoppedSpeaking`) came to no words."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,6 +401,7 @@ Event = (
     | UserStartedSpeaking
     | UserStoppedSpeaking
     | Forgotten
+    | NothingHeard
     | Transcript
     | ToolCallUpdate
     | ResponseStarted

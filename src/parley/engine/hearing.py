@@ -40,6 +40,7 @@ from parley.engine.events import (
     Failure,
     Interrupted,
     Medium,
+    NothingHeard,
     State,
     Transcript,
     TurnTaking,
@@ -150,6 +151,7 @@ class Hearing:
         self.utterance: Utterance | None = None
         self._next_id = 1
         self.turn_taking = TurnTaking()  # silence ends a turn, which is answered
+        self._commit_owed = False  # a client's commit while its last turn is recognised
 
     def configure(self, turn_taking: TurnTaking, now: float) -> None:
         """New rules from the next signal on. Turning to client-ended turns opens the
@@ -159,9 +161,9 @@ class Hearing:
         manual = not turn_taking.auto_end
         was_manual = not self.turn_taking.auto_end
         self.turn_taking = turn_taking
-        if turn_taking.vad is not None:
-            self.settings = turn_taking.vad
-            self.detector.retune(turn_taking.vad.threshold, turn_taking.vad.start_ms)
+        if turn_taking.vad:
+            self.settings = self.settings.model_copy(update=turn_taking.vad)
+            self.detector.retune(self.settings.threshold, self.settings.start_ms)
         if manual and not was_manual:
             if self.phase is not CallerPhase.RECOGNISING:
                 self._forget()
@@ -180,7 +182,18 @@ class Hearing:
         self._next_id += 1
         self.utterance = utterance
         self.phase = CallerPhase.SPEAKING
-        self._out.add(BeginRecognition(utterance.id))
+        self._out.add(BeginRecognition(utterance.id))  # with what was said since the commit
+        if self._commit_owed:
+            self._commit_owed = False
+            self.commit(now)
+
+    @property
+    def caller_mid_turn(self) -> bool:
+        """The caller is talking (as the VAD hears it) or their finished turn is being
+        recognised; an open client-ended buffer alone is not a turn under way."""
+        if self.phase is CallerPhase.RECOGNISING:
+            return True
+        return self.mid_speech and self.turn_taking.auto_end
 
     @property
     def mid_speech(self) -> bool:
@@ -224,8 +237,12 @@ class Hearing:
         self.utterance = utterance
         self.phase = CallerPhase.SPEAKING
         self._out.add(BeginRecognition(utterance.id))
-        if busy and not (self._agent.interruptible() and self.turn_taking.barge_in):
+        if busy and not self._agent.interruptible():
             return  # talking over an uninterruptible agent: dropped at its endpoint
+        if busy and not self.turn_taking.barge_in:  # heard, and answered after the agent
+            utterance.confirmed = True
+            self._out.emit(UserStartedSpeaking())
+            return
         if not busy:
             self._out.emit(UserStartedSpeaking())
             self._set_state("listening")
@@ -258,6 +275,9 @@ class Hearing:
         """The client ends the caller's turn now: what was said counts, however short the
         silence after it, even over the agent."""
         utterance = self.utterance
+        if self.phase is CallerPhase.RECOGNISING and not self.turn_taking.auto_end:
+            self._commit_owed = True  # the next buffer opens at the transcript: commit it then
+            return
         if utterance is None or not self.mid_speech:
             self._out.emit(UserStoppedSpeaking(speech=False))
             return
@@ -310,11 +330,10 @@ class Hearing:
         self.utterance = None
         self.phase = CallerPhase.QUIET
         text = result.text.strip()
-        self._open_buffer(now)  # client-ended turns: the next one is heard from now on
         if not text:
-            if not self.turn_taking.auto_end:  # the client committed it: say it was empty
-                self._out.emit(Transcript("user", "", final=True, turn=self._agent.next_turn()))
+            self._out.emit(NothingHeard())  # its end was told: so is its outcome
             self._set_state("listening")
+            self._open_buffer(now)  # client-ended turns: the next one is heard from now on
             return
         ended = utterance.ended_at if utterance.ended_at is not None else utterance.endpoint_at
         timing = TurnTiming(
@@ -324,6 +343,7 @@ class Hearing:
             stt_fallback=result.fallback,
         )
         self._agent.user_turn(text, timing, now, answer=self.turn_taking.answer)
+        self._open_buffer(now)
 
     def recognition_failed(self, event: RecognitionFailed, now: float) -> None:
         utterance = self.utterance

@@ -93,11 +93,16 @@ class History:
             if isinstance(entry, Said) and entry.role != "system"
         ]
 
-    def forget(self, text: str | None = None, call_id: str | None = None) -> bool:
-        """Remove the last utterance saying exactly `text`, or the call `call_id`."""
+    def forget(self, role: str, text: str | None = None, call_id: str | None = None) -> bool:
+        """Remove the last utterance of `role` saying exactly `text`, or the call
+        `call_id` (with its result)."""
         for index in range(len(self.entries) - 1, -1, -1):
             entry = self.entries[index]
-            said = isinstance(entry, Said) and text is not None and entry.text == text
+            said = (
+                isinstance(entry, Said)
+                and text is not None
+                and (entry.role, entry.text) == (role, text)
+            )
             called = (
                 isinstance(entry, Invocation) and call_id is not None and entry.call.id == call_id
             )

@@ -93,9 +93,13 @@ class Listener:
         self._preroll_samples = 0
 
     def finish(self, utterance: int) -> None:
+        """The turn is over: what the recogniser has is the turn. The pre-roll starts
+        afresh, so the next turn's never repeats the end of this one."""
         if self._current == utterance and self._feeding:
             self._feeding = False
             self.recognizer.finish()
+            self._preroll.clear()
+            self._preroll_samples = 0
 
     def pause(self, utterance: int) -> None:
         if self._current == utterance and self._feeding:

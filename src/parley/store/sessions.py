@@ -126,15 +126,17 @@ class Sessions:
         async with self._sessions() as db:
             return (await db.execute(query.limit(1))).scalar_one_or_none()
 
-    async def spend_token(self, session_id: str) -> bool:
+    async def spend_token(self, session_id: str, hold_s: float) -> bool:
         """Make a session's token admit no further connection (a single-use credential,
-        spent when its connection is accepted, whether or not a call follows); False if it
-        was already spent."""
+        spent when its connection is accepted, whether or not a call follows), and keep the
+        session joinable `hold_s` from now, so the connection that spent it may still open
+        it; False if it was already spent."""
+        now = datetime.now(UTC)
         async with self._sessions.begin() as db:
             result = await db.execute(
                 update(Session)
                 .where(Session.id == session_id, Session.token_hash.is_not(None))
-                .values(token_hash=None)
+                .values(token_hash=None, expires_at=now + timedelta(seconds=hold_s))
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

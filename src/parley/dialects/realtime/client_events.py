@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import weakref
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from parley.dialects.realtime import items
 from parley.dialects.realtime.errors import InvalidEvent, text_field
@@ -44,6 +44,11 @@ if TYPE_CHECKING:
     from parley.dialects.realtime.session import RealtimeSession
 
 MIN_COMMIT_MS = 100.0  # OpenAI refuses to commit less
+_ENGINE_ROLES: dict[str, Literal["user", "agent", "system"]] = {
+    "user": "user",
+    "assistant": "agent",
+    "system": "system",
+}
 _TEXT_PARTS = {  # what a created message may hold, by role (audio only by its transcript)
     "user": ("input_text",),
     "system": ("input_text",),
@@ -197,7 +202,7 @@ class ClientEvents:
             text = part.get("text") if "text" in part else part.get("transcript")
             if not text:
                 raise InvalidEvent(f"item {item_id!r} has no words yet to forget", "item_id")
-            forget = Forget(item_id, text=text)
+            forget = Forget(item_id, role=_ENGINE_ROLES[item["role"]], text=text)
         live = await self._s.live()
         render.deleting[item_id] = event.get("event_id")
         live.conversation.submit(forget)

@@ -46,6 +46,10 @@ class Items:
     def get(self, item_id: str) -> dict[str, Any] | None:
         return self._items.get(item_id)
 
+    def with_call(self, call_id: str, *, but: str) -> list[str]:
+        """The other items of a function call (the call, its output)."""
+        return [i for i, item in self._items.items() if item.get("call_id") == call_id and i != but]
+
     def remove(self, item_id: str) -> None:
         self._items.pop(item_id, None)
 

@@ -37,10 +37,10 @@ from parley.engine.events import (
     Event,
     Failure,
     Forgotten,
+    NothingHeard,
     Notice,
     ResponseEnded,
     ResponseStarted,
-    StateChanged,
     ToolCallUpdate,
     ToolsAwaited,
     Transcript,
@@ -230,9 +230,8 @@ class Renderer:
             self.caller.speech_started()
         elif isinstance(event, UserStoppedSpeaking):
             self.caller.committed(event.speech)
-        elif isinstance(event, StateChanged):
-            if event.state in ("listening", "idle"):
-                self.caller.transcribed("")  # a turn that came to no words
+        elif isinstance(event, NothingHeard):
+            self.caller.transcribed("")  # a turn that came to no words
         elif isinstance(event, ToolCallUpdate):
             answer = self._bound()
             if answer is not None and event.client_side and event.status == "requested":
@@ -321,9 +320,14 @@ class Renderer:
 
     def _forgotten(self, event: Forgotten) -> None:
         asked = self.deleting.pop(event.key, None)
-        if event.found:
-            self.items.remove(event.key)
-            self.emit("conversation.item.deleted", item_id=event.key)
+        if event.found:  # a function call and its output leave together
+            item = self.items.get(event.key) or {}
+            gone = [event.key]
+            if item.get("call_id"):
+                gone += self.items.with_call(item["call_id"], but=event.key)
+            for item_id in gone:
+                self.items.remove(item_id)
+                self.emit("conversation.item.deleted", item_id=item_id)
         else:
             self.error(
                 f"item {event.key!r} is no longer in the model's context",

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from parley.dialects.realtime.config import DEFAULT_VAD, TurnDetection
+from parley.dialects.realtime.config import TurnDetection
 from parley.dialects.realtime.errors import InvalidEvent
-from parley.engine.agent import BuiltinTool, FunctionTool, VadSettings
+from parley.engine.agent import BuiltinTool, FunctionTool
 from parley.engine.events import TurnTaking
 from parley.validation import describe_errors
 
@@ -26,12 +26,11 @@ def turn_taking(detection: TurnDetection | None, *, vad: bool) -> TurnTaking:
     at the open they were the session's own)."""
     if detection is None:
         return TurnTaking(auto_end=False, answer=False, barge_in=False)
-    settings = VadSettings(**{**DEFAULT_VAD.model_dump(), **detection.vad()}) if vad else None
     return TurnTaking(
         auto_end=True,
         answer=detection.create_response,
         barge_in=detection.interrupt_response,
-        vad=settings,
+        vad=detection.vad() if vad else None,  # over the session's own (the agent's, tuned)
     )
 
 
@@ -44,6 +43,7 @@ def function_tools(tools: list[dict[str, Any]]) -> list[FunctionTool | BuiltinTo
                     name=tool["name"],
                     description=tool.get("description") or "",
                     parameters=tool.get("parameters") or {"type": "object", "properties": {}},
+                    reaction="listens",  # the model speaks again on the client's response.create
                 )
             )
         except ValidationError as exc:

@@ -150,7 +150,9 @@ async def create_beta_session(
     """The beta shape: the session object, with a `client_secret` that expires in a minute
     unless `expires_after` says otherwise (as OpenAI's does)."""
     body = dict(body)
-    seconds = _seconds(body.pop("expires_after", {"seconds": 60}))
+    secret = body.pop("client_secret", None)  # beta: {"client_secret": {"expires_after"}}
+    asked = secret.get("expires_after") if isinstance(secret, dict) else None
+    seconds = _seconds(body.pop("expires_after", None) or asked or {"seconds": 60})
     token, expires_at, session, _ = await _prepare(account, found, body, True, seconds)
     secret = {"value": token, "expires_at": int(expires_at.timestamp())}
     return {**session, "client_secret": secret}

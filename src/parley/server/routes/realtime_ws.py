@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from parley.credentials import new_id
 from parley.dialects.connection import TRY_AGAIN_LATER
 from parley.dialects.host import SessionRefused
-from parley.dialects.realtime.session import RealtimeSession
+from parley.dialects.realtime.session import START_TIMEOUT_S, RealtimeSession
 from parley.server.deps import ServicesDep
 from parley.server.host import ServerHost
 from parley.server.sockets import StarletteSocket, connection_limits
@@ -68,7 +68,8 @@ async def realtime(websocket: WebSocket, found: ServicesDep) -> None:
         if admission.session_id is not None:  # a client secret: one connection, this one
             if admission.dialect != "realtime":
                 raise SessionRefused("unauthorized", "this token is for another kind of session")
-            if not await found.store.sessions.spend_token(admission.session_id):
+            hold = START_TIMEOUT_S + 30  # the connection's own start deadline ends it first
+            if not await found.store.sessions.spend_token(admission.session_id, hold):
                 raise SessionRefused("unauthorized", "this client secret has been used")
     except SessionRefused as refusal:
         host.release()
