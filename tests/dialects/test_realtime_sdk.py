@@ -112,6 +112,8 @@ async def test_a_spoken_turn_with_a_function_call_round_trip_ga(stack: Stack) ->
         await call.connection.response.create()
         done = await call.next("response.done", after=mark, within=15)
         assert done.response.status == "completed"
+        usage = done.response.usage  # as the model's server counted them
+        assert (usage.output_tokens, usage.total_tokens) == (6, usage.input_tokens + 6)  # 6 words
         transcript = await call.next("response.output_audio_transcript.done", after=mark)
         assert transcript.transcript == "It is sunny in Oslo today."
         assert call.of("response.output_audio.delta"), "the answers were spoken"

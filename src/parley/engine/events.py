@@ -272,6 +272,7 @@ class ResponseEnded:
 
     response: int
     status: Literal["completed", "cancelled"]
+    usage: tuple[int, int] | None = None  # (input, output) tokens, where the model told
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ from parley.engine.response import (
     ModelFailed,
     ModelText,
     ModelToolCall,
+    ModelUsage,
     PlayPhase,
     Response,
     ResponseEvent,
@@ -214,6 +215,9 @@ class Responding:
             if response.model is RoundPhase.ASKING:
                 self._speak(response, response.add_text(event.text))
                 self._wrote(response)
+        elif isinstance(event, ModelUsage):
+            spent = response.usage or (0, 0)
+            response.usage = (spent[0] + event.input_tokens, spent[1] + event.output_tokens)
         elif isinstance(event, ModelToolCall):
             if response.model is RoundPhase.ASKING:
                 response.calls.append(event.call)
@@ -391,7 +395,7 @@ class Responding:
         # Everything sent has been played; what had no audio (a synthesiser that failed
         # partway) was never heard, so it is not committed.
         self._commit(response, self._heard(response, now))
-        self._out.emit(ResponseEnded(response.id, "completed"))
+        self._out.emit(ResponseEnded(response.id, "completed", response.usage))
         self._status.set_state("listening")
         return response
 
@@ -416,7 +420,7 @@ class Responding:
         heard = self._heard(response, now) if sent_audio or self.text_only else 0
         self.speaker.stop()
         self._commit(response, heard)
-        self._out.emit(ResponseEnded(response.id, "cancelled"))
+        self._out.emit(ResponseEnded(response.id, "cancelled", response.usage))
         return sent_audio
 
     def _commit(self, response: Response, heard: int) -> None:

@@ -50,6 +50,15 @@ class ModelFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelUsage:
+    """The tokens one model round used, as its provider reported them."""
+
+    response: int
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
 class SentenceStarted:
     response: int
     sentence: Sentence
@@ -86,6 +95,7 @@ ResponseEvent = (
     | SentenceStarted
     | SpeechAudio
     | SentenceSpoken
+    | ModelUsage
     | SpeechDone
     | SpeechFailed
 )
@@ -157,6 +167,7 @@ class Response:
     sentences_queued: int = 0  # given to the synthesiser …
     sentences_spoken: int = 0  # … and synthesised in full
     tools_announced: bool = False  # `ToolsAwaited` was said for the current tool round
+    usage: tuple[int, int] | None = None  # (input, output) tokens over its rounds, if told
 
     @property
     def group(self) -> int:

@@ -20,6 +20,7 @@ from parley.engine.response import (
     ModelFailed,
     ModelText,
     ModelToolCall,
+    ModelUsage,
     ResponseEvent,
     SentenceSpoken,
     SentenceStarted,
@@ -27,7 +28,13 @@ from parley.engine.response import (
     SpeechDone,
     SpeechFailed,
 )
-from parley.providers.base import ChatRequest, LanguageModel, SpeechSynthesizer, TextDelta
+from parley.providers.base import (
+    ChatRequest,
+    LanguageModel,
+    SpeechSynthesizer,
+    TextDelta,
+    Usage,
+)
 
 log = logging.getLogger("parley.engine")
 
@@ -82,6 +89,8 @@ async def _think(response: int, llm: LanguageModel, request: ChatRequest, post: 
             if isinstance(event, TextDelta):
                 if event.text:
                     post(ModelText(response, event.text))
+            elif isinstance(event, Usage):
+                post(ModelUsage(response, event.input_tokens, event.output_tokens))
             else:
                 post(ModelToolCall(response, event.call))
     except asyncio.CancelledError:

@@ -196,7 +196,15 @@ class ToolCallRequest:
     call: ToolCall
 
 
-LlmEvent = TextDelta | ToolCallRequest
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens a model reported for one request (a model that reports none sends none)."""
+
+    input_tokens: int
+    output_tokens: int
+
+
+LlmEvent = TextDelta | ToolCallRequest | Usage
 
 
 class LanguageModel(abc.ABC):

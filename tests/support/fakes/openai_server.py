@@ -80,9 +80,14 @@ class FakeOpenAI:
                 return http_fault(step)
             if step.kind == "hang":
                 await hang(step)
-        return StreamingResponse(self._events(step), media_type="text/event-stream")
+        usage = (body.get("stream_options") or {}).get("include_usage") is True
+        return StreamingResponse(
+            self._events(step, body if usage else None), media_type="text/event-stream"
+        )
 
-    async def _events(self, step: Reply | Fault) -> AsyncIterator[bytes]:
+    async def _events(
+        self, step: Reply | Fault, counted: dict[str, Any] | None = None
+    ) -> AsyncIterator[bytes]:
         yield sse(_chunk({"role": "assistant", "content": ""}))
         if isinstance(step, Fault) and step.kind == "garbage":
             yield b"data: {this is not json\n\n"
@@ -119,6 +124,15 @@ class FakeOpenAI:
                     _chunk({"tool_calls": [{"index": position, "function": {"arguments": piece}}]})
                 )
         yield sse(_chunk({}, "tool_calls" if step.tool_calls else "stop"))
+        if counted is not None:  # as OpenAI does: a last chunk, no choices, the usage
+            prompt = sum(len(str(m.get("content") or "").split()) for m in counted["messages"])
+            answer = len(step.text.split()) + len(step.tool_calls)
+            usage = {
+                "prompt_tokens": prompt,
+                "completion_tokens": answer,
+                "total_tokens": prompt + answer,
+            }
+            yield sse({**_chunk({}), "choices": [], "usage": usage})
         yield sse("[DONE]")
 
     async def _transcribe(self, request: Request) -> Response:

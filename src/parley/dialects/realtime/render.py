@@ -64,6 +64,7 @@ class Answer:
     engine_id: int | None = None  # the engine's response, once it has started
     calls: list[ToolCallUpdate] = field(default_factory=list)  # shown after its words
     out_of_band: bool = False  # conversation: none; its items join no conversation
+    usage: tuple[int, int] | None = None  # the model's tokens, when its provider counts them
     metadata: dict[str, Any] | None = None
 
 
@@ -122,7 +123,7 @@ class Renderer:
             "output": list(answer.output),
             "conversation_id": None if answer.out_of_band else "conv_" + answer.id.split("_", 1)[1],
             self.name("output_modalities", "modalities"): modalities,
-            "usage": None,
+            "usage": _usage(answer.usage),
             "metadata": answer.metadata,
         }
 
@@ -223,6 +224,7 @@ class Renderer:
             self._engine = None
             answer = self.answer
             if answer is not None and answer.engine_id == event.response:
+                answer.usage = event.usage
                 self.finish(
                     event.status, None if event.status == "completed" else answer.cancel_reason
                 )
@@ -350,3 +352,17 @@ class Renderer:
             code=event.code,
             kind="server_error" if fatal else "invalid_request_error",
         )
+
+
+def _usage(usage: tuple[int, int] | None) -> dict[str, Any] | None:
+    """OpenAI's usage object from what the model reported (None: it reported nothing)."""
+    if usage is None:
+        return None
+    spent_in, spent_out = usage
+    return {
+        "total_tokens": spent_in + spent_out,
+        "input_tokens": spent_in,
+        "output_tokens": spent_out,
+        "input_token_details": {"text_tokens": spent_in, "audio_tokens": 0, "cached_tokens": 0},
+        "output_token_details": {"text_tokens": spent_out, "audio_tokens": 0},
+    }

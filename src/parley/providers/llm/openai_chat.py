@@ -23,6 +23,7 @@ from parley.providers.base import (
     TextDelta,
     ToolCall,
     ToolCallRequest,
+    Usage,
 )
 from parley.providers.errors import reported_as
 from parley.providers.llm.formats import DEFAULT_MAX_TOKENS, openai_messages, openai_tools
@@ -49,9 +50,16 @@ class OpenAIChatModel(LanguageModel):
         calls: dict[int, dict[str, str]] = {}
         with reported_as(self.name):
             stream = await self._client.chat.completions.create(
-                model=self._model, messages=openai_messages(request), stream=True, **options
+                model=self._model,
+                messages=openai_messages(request),
+                stream=True,
+                stream_options={"include_usage": True},  # a last chunk with the token counts
+                **options,
             )
             async for chunk in stream:
+                usage = getattr(chunk, "usage", None)
+                if usage is not None:
+                    yield Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0)
                 if not chunk.choices:
                     continue
                 delta = chunk.choices[0].delta
