@@ -477,3 +477,32 @@ async def test_push_to_talk_with_a_tool_call_answered_at_once(stack: Stack) -> N
 
     first = stack.llm.requests[0]["messages"]
     assert first[-1] == {"role": "user", "content": "hello there"}  # the committed turn
+
+
+async def test_a_response_may_bring_its_own_tools(stack: Stack) -> None:
+    stack.llm.chat_script = [
+        Reply("", tool_calls=[("call_r1", "get_weather", {"city": "Bergen"})]),
+        Reply("Rainy, as ever."),
+    ]
+    async with connect(stack.base_url, KEY) as call:
+        await call.connection.session.update(
+            session={"type": "realtime", "output_modalities": ["text"]}
+        )
+        await call.connection.conversation.item.create(item=text_item("user", "Bergen weather?"))
+        await call.connection.response.create(response={"tools": [WEATHER]})
+        args = await call.next("response.function_call_arguments.done", within=10)
+        assert args.name == "get_weather"
+        await call.next("response.done")
+        await call.connection.conversation.item.create(
+            item={"type": "function_call_output", "call_id": args.call_id, "output": "rain"}
+        )
+        mark = len(call.events)
+        await call.connection.response.create(response={"tool_choice": "none"})
+        await call.next("response.done", after=mark, within=10)
+        await call.connection.response.create(response={"tools": [{"type": "function"}]})
+        bad = await call.next("error", after=mark)
+        assert bad.error.param == "response.tools[0].name"
+
+    with_tools, without = stack.llm.requests
+    assert [t["function"]["name"] for t in with_tools["tools"]] == ["get_weather"]
+    assert "tools" not in without  # tool_choice none: this response has none

@@ -280,6 +280,7 @@ class SessionCore(AgentSide):
             now,
             instructions=event.instructions,
             out_of_band=event.out_of_band,
+            tools=event.tools,
         )
 
     def _remember(self, event: Remember, now: float) -> None:

@@ -115,6 +115,7 @@ class Respond:
 
     instructions: str | None = None
     out_of_band: bool = False  # its words are the client's only: not kept in the history
+    tools: Any = None  # a `ToolCatalogue` for this response only (None: the session's)
 
 
 @dataclass(frozen=True, slots=True)

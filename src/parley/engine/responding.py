@@ -64,6 +64,7 @@ from parley.engine.response import (
 from parley.engine.speaking import Speaker
 from parley.engine.status import Status
 from parley.engine.tooldesk import ToolDesk
+from parley.engine.tools import ToolCatalogue
 from parley.providers.base import ChatRequest
 
 log = logging.getLogger("parley.engine")
@@ -109,11 +110,13 @@ class Responding:
         uninterruptible: bool = False,
         instructions: str | None = None,
         out_of_band: bool = False,
+        tools: ToolCatalogue | None = None,
     ) -> Response:
         """Ask the model to answer the conversation so far (`instructions`, if any, in
         place of the system prompt; `out_of_band`: for the client only, without tools)."""
         response = self._begin(turn, timing, uninterruptible, None)
         response.instructions, response.out_of_band = instructions, out_of_band
+        response.tools = tools
         self._ask(response, now, extra_user)
         return response
 
@@ -163,7 +166,7 @@ class Responding:
         request = ChatRequest(
             system_prompt=response.instructions or self._status.system_prompt,
             turns=self._history.turns(extra_user),
-            tools=self.desk.catalogue.specs(),
+            tools=(response.tools or self.desk.catalogue).specs(),
             allow_tools=response.rounds < self.plan.max_tool_rounds
             and response.reaction != "speaks_once"
             and not response.out_of_band,
@@ -271,7 +274,10 @@ class Responding:
             response.refused_rounds += 1
             limit = self.plan.max_tool_rounds
             self.desk.refuse(
-                calls, **where, reason=f"refused: the limit of {limit} tool rounds was reached"
+                calls,
+                **where,
+                reason=f"refused: the limit of {limit} tool rounds was reached",
+                catalogue=response.tools,
             )
             if response.refused_rounds > 1:  # the final answer called tools too: stop here
                 self._close_text(response)
@@ -284,7 +290,7 @@ class Responding:
         self._out.emit(AgentThinking(f"calling {names}"))
         response.model = RoundPhase.TOOLS
         response.tools_announced = False
-        if self.desk.dispatch(calls, **where, now=now):
+        if self.desk.dispatch(calls, **where, now=now, catalogue=response.tools):
             response.ends_with = response.ends_with or "agent_hangup"
         self._announce_tools(response)  # at once if nothing was to be said first
         if not self.desk.outstanding(response.id, segment.group):

@@ -168,6 +168,7 @@ class Response:
     sentences_spoken: int = 0  # … and synthesised in full
     tools_announced: bool = False  # `ToolsAwaited` was said for the current tool round
     usage: tuple[int, int] | None = None  # (input, output) tokens over its rounds, if told
+    tools: Any = None  # ToolCatalogue: this response's own tools, instead of the session's
 
     @property
     def group(self) -> int:

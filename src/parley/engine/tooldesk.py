@@ -73,12 +73,20 @@ class ToolDesk:
         self._calls: dict[str, DispatchedCall] = {}
 
     def dispatch(
-        self, calls: list[ToolCall], *, response: int, group: int, turn: int, now: float
+        self,
+        calls: list[ToolCall],
+        *,
+        response: int,
+        group: int,
+        turn: int,
+        now: float,
+        catalogue: ToolCatalogue | None = None,
     ) -> bool:
-        """Dispatch a finished round's calls; True if one of them was `hang_up`."""
+        """Dispatch a finished round's calls (`catalogue`: a response's own tools, else the
+        session's); True if one of them was `hang_up`."""
         hang_up = False
         for call in calls:
-            entry = self._enter(call, response, group, turn)
+            entry = self._enter(call, response, group, turn, catalogue)
             definition = entry.definition
             if definition is None:
                 self._settle(entry, error_result(f"no tool named {call.name!r}"), "failed")
@@ -99,11 +107,19 @@ class ToolDesk:
         return hang_up
 
     def refuse(
-        self, calls: list[ToolCall], *, response: int, group: int, turn: int, reason: str
+        self,
+        calls: list[ToolCall],
+        *,
+        response: int,
+        group: int,
+        turn: int,
+        reason: str,
+        catalogue: ToolCatalogue | None = None,
     ) -> None:
         """Record calls the engine will not run (past the round cap) with an error result."""
         for call in calls:
-            self._settle(self._enter(call, response, group, turn), error_result(reason), "failed")
+            entry = self._enter(call, response, group, turn, catalogue)
+            self._settle(entry, error_result(reason), "failed")
 
     def resolve(
         self, call_id: str, result: str, *, failed: bool = False, from_client: bool = False
@@ -134,8 +150,15 @@ class ToolDesk:
             if entry.invocation.status in ("requested", "running"):
                 self._settle(entry, error_result("the session ended"), "cancelled")
 
-    def _enter(self, call: ToolCall, response: int, group: int, turn: int) -> DispatchedCall:
-        definition = self.catalogue.get(call.name)
+    def _enter(
+        self,
+        call: ToolCall,
+        response: int,
+        group: int,
+        turn: int,
+        catalogue: ToolCatalogue | None = None,
+    ) -> DispatchedCall:
+        definition = (catalogue or self.catalogue).get(call.name)
         client_side = definition is not None and definition.kind == "client"
         invocation = Invocation(call, group, client_side)
         self._history.add(invocation)

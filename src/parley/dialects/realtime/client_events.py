@@ -25,7 +25,9 @@ import weakref
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from parley.dialects.realtime import items
+from parley.dialects.realtime.config import tool_choice, tool_list
 from parley.dialects.realtime.errors import InvalidEvent, text_field
+from parley.dialects.realtime.turns import function_tools
 from parley.engine.events import (
     DropTurn,
     EndTurn,
@@ -39,6 +41,7 @@ from parley.engine.events import (
     UserAudio,
     UserText,
 )
+from parley.engine.tools import ToolCatalogue
 
 if TYPE_CHECKING:
     from parley.dialects.realtime.session import RealtimeSession
@@ -245,13 +248,14 @@ class ClientEvents:
         options = event.get("response") or {}
         if not isinstance(options, dict):
             raise InvalidEvent("response must be an object", "response")
-        for name in ("input", "tools", "tool_choice", "prompt"):
+        for name in ("input", "prompt"):
             if name in options:
                 raise InvalidEvent(
-                    f"response.{name} is not supported: set it on the session",
+                    f"response.{name} is not supported: the response answers the conversation",
                     f"response.{name}",
                     "unsupported",
                 )
+        tools = self._tools(options)
         conversation = options.get("conversation", "auto")
         if conversation not in ("auto", "none"):
             raise InvalidEvent("conversation must be auto or none", "response.conversation")
@@ -270,7 +274,18 @@ class ClientEvents:
             live.conversation.submit(SetOutputMedium(text=text_only))
             render.after_response = SetOutputMedium(text=self._s.config.text_only)
         answer = render.open(text_only, out_of_band=conversation == "none", metadata=metadata)
-        live.conversation.submit(Respond(instructions, out_of_band=answer.out_of_band))
+        live.conversation.submit(Respond(instructions, out_of_band=answer.out_of_band, tools=tools))
+
+    @staticmethod
+    def _tools(options: dict[str, Any]) -> ToolCatalogue | None:
+        """A response's own tools (its `tool_choice: none`: none at all), or the session's."""
+        choice = options.get("tool_choice")
+        if choice is not None and tool_choice(choice, "response.tool_choice") == "none":
+            return ToolCatalogue([])
+        if "tools" not in options:
+            return None
+        specs = tool_list(options["tools"], "response.tools")
+        return ToolCatalogue(function_tools(specs, "response.tools"))
 
     def _modality(self, options: dict[str, Any]) -> bool:
         name = "modalities" if self._s.beta else "output_modalities"

@@ -109,9 +109,9 @@ def updated(config: SessionConfig, session: Any, beta: bool, max_chars: int) -> 
     if "instructions" in session:
         new.instructions = text_field(session["instructions"], "session.instructions", max_chars)
     if "tools" in session:
-        new.tools = _tools(session["tools"])
+        new.tools = tool_list(session["tools"], "session.tools")
     if "tool_choice" in session:
-        new.tool_choice = _tool_choice(session["tool_choice"])
+        new.tool_choice = tool_choice(session["tool_choice"], "session.tool_choice")
     if "temperature" in session:
         new.temperature = _number(session["temperature"], "session.temperature", 0.0, 2.0)
     limit = "max_response_output_tokens" if beta else "max_output_tokens"
@@ -227,26 +227,26 @@ def _transcription(value: Any, param: str) -> dict[str, Any] | None:
     return {key: value[key] for key in ("model", "language", "prompt") if key in value}
 
 
-def _tools(value: Any) -> list[dict[str, Any]]:
+def tool_list(value: Any, param: str) -> list[dict[str, Any]]:
+    """Function tools as the client gave them, checked."""
     if not isinstance(value, list) or len(value) > MAX_TOOLS:
-        raise InvalidEvent(f"tools must be a list of at most {MAX_TOOLS}", "session.tools")
+        raise InvalidEvent(f"tools must be a list of at most {MAX_TOOLS}", param)
     for index, tool in enumerate(value):
-        param = f"session.tools[{index}]"
+        where = f"{param}[{index}]"
         if not isinstance(tool, dict) or tool.get("type", "function") != "function":
-            raise InvalidEvent("only function tools are served here", f"{param}.type")
+            raise InvalidEvent("only function tools are served here", f"{where}.type")
         if not isinstance(tool.get("name"), str) or not tool["name"]:
-            raise InvalidEvent("a tool needs a name", f"{param}.name")
+            raise InvalidEvent("a tool needs a name", f"{where}.name")
         if "parameters" in tool and not isinstance(tool["parameters"], dict):
-            raise InvalidEvent("parameters must be a JSON schema object", f"{param}.parameters")
+            raise InvalidEvent("parameters must be a JSON schema object", f"{where}.parameters")
     return [dict(tool) for tool in value]
 
 
-def _tool_choice(value: Any) -> str:
+def tool_choice(value: Any, param: str) -> str:
     if value in ("auto", "none"):
         return str(value)
     raise InvalidEvent(
-        "tool_choice may be auto or none: Parley's models choose their own tools",
-        "session.tool_choice",
+        "tool_choice may be auto or none: Parley's models choose their own tools", param
     )
 
 

@@ -34,7 +34,9 @@ def turn_taking(detection: TurnDetection | None, *, vad: bool) -> TurnTaking:
     )
 
 
-def function_tools(tools: list[dict[str, Any]]) -> list[FunctionTool | BuiltinTool]:
+def function_tools(
+    tools: list[dict[str, Any]], param: str = "session.tools"
+) -> list[FunctionTool | BuiltinTool]:
     out: list[FunctionTool | BuiltinTool] = []
     for index, tool in enumerate(tools):
         try:
@@ -47,5 +49,5 @@ def function_tools(tools: list[dict[str, Any]]) -> list[FunctionTool | BuiltinTo
                 )
             )
         except ValidationError as exc:
-            raise InvalidEvent(describe_errors(exc.errors()), f"session.tools[{index}]") from None
+            raise InvalidEvent(describe_errors(exc.errors()), f"{param}[{index}]") from None
     return out
