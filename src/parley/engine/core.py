@@ -20,16 +20,15 @@ not answered.
 from __future__ import annotations
 
 import functools
-import json
 import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from parley.engine import tool_answers
 from parley.engine.effects import Effect, EndSession, Outbox
 from parley.engine.events import (
-    Citation,
     Disconnected,
     DropTurn,
     Ended,
@@ -43,7 +42,6 @@ from parley.engine.events import (
     Medium,
     Notice,
     PlaybackProgress,
-    Reaction,
     Ready,
     Reconfigure,
     Remember,
@@ -66,7 +64,7 @@ from parley.engine.response import Response, ResponseEvent, TurnTiming
 from parley.engine.speaking import Speaker
 from parley.engine.status import Status
 from parley.engine.timers import TimerFired
-from parley.engine.tooldesk import DispatchedCall, ServerToolDone, ToolDesk
+from parley.engine.tooldesk import ServerToolDone, ToolDesk
 from parley.engine.transcript import Record
 from parley.engine.turns import TurnDetector
 from parley.providers.base import Transcription
@@ -85,7 +83,6 @@ class Close:
 
 
 RESPONSE_EVENTS: tuple[type, ...] = get_args(ResponseEvent)
-MAX_STATE_BYTES = 16 * 1024  # the call state tools share, as JSON
 MAX_QUEUED = 8  # agent messages waiting for their turn (a bounded queue, like every queue)
 
 
@@ -104,7 +101,7 @@ class SessionCore(AgentSide):
             next_seq=self.status.next_seq,
             client_timeout_s=plan.client_tool_timeout_s,
             server_timeout_s=plan.server_tool_timeout_s,
-            facts=functools.partial(_facts, self.status, self.history, plan),
+            facts=functools.partial(tool_answers.facts, self.status, self.history, plan),
         )
         speaker = Speaker(
             plan.output_format,
@@ -358,69 +355,7 @@ class SessionCore(AgentSide):
         if change.tools is not None:
             self.desk.catalogue = change.tools
 
-    # Tools and timers -------------------------------------------------------------------------
-
-    def _client_tool_result(self, result: ToolResult, now: float) -> None:
-        call = self.desk.resolve(
-            result.call_id, result.result, failed=result.is_error, from_client=True
-        )
-        if call is None:
-            message = f"no client tool call {result.call_id!r} is waiting for a result"
-            self.out.emit(Notice("unknown_tool_call", message))
-            return
-        self._tool_asks(call, result.hang_up, result.reaction, result.state)
-        self._tool_done(call, now)
-
-    def _server_tool_done(self, done: ServerToolDone, now: float) -> None:
-        call = self.desk.resolve(done.call_id, done.result, failed=done.failed)
-        if call is not None and done.answer is not None:
-            answer = done.answer
-            self._tool_asks(call, answer.hang_up, answer.reaction, answer.state)
-            self._cite(call, answer.citations)
-        self._tool_done(call, now)
-
-    def _cite(self, call: DispatchedCall, citations: tuple[dict[str, Any], ...]) -> None:
-        """A result's sources: told to the client before the words that use them (the
-        model's next round), and stored with the response's words."""
-        response = self.responding.current
-        if not citations or response is None or response.id != call.response:
-            return
-        for source in citations:
-            citation = Citation(**source)
-            response.citations.append(citation.as_dict())
-            self.out.emit(citation)
-
-    def _tool_asks(
-        self,
-        call: DispatchedCall,
-        hang_up: bool,
-        reaction: Reaction | None,
-        state: dict[str, Any] | None,
-    ) -> None:
-        """What a tool's answer asks beyond its result: only its own, current response
-        hangs up or changes how it goes on; the call's state changes either way."""
-        if state:
-            merged = {**self.status.call_state, **state}
-            if len(json.dumps(merged)) > MAX_STATE_BYTES:
-                message = f"the call state may hold at most {MAX_STATE_BYTES} bytes of JSON"
-                self.out.emit(Notice("call_state_too_large", message))
-            else:
-                self.status.call_state = merged
-        response = self.responding.current
-        if response is None or response.id != call.response:
-            return
-        if hang_up:
-            response.ends_with = response.ends_with or "agent_hangup"
-        reaction = reaction or (call.definition.reaction if call.definition else None)
-        if reaction is not None and reaction != "speaks":
-            response.reaction = reaction
-
-    def _tool_done(self, call: DispatchedCall | None, now: float) -> None:
-        if call is None:
-            return
-        group = call.invocation.group
-        if not self.desk.outstanding(call.response, group):
-            self.responding.tools_settled(call.response, group, now)
+    # Timers -------------------------------------------------------------------------
 
     def _timer(self, fired: TimerFired, now: float) -> None:
         if not self.out.timers.accept(fired):
@@ -429,10 +364,7 @@ class SessionCore(AgentSide):
         if kind == "pace":
             self.responding.pace(now)
         elif kind == "tool_timeout":
-            call = self.desk.timed_out(str(key))
-            if call is not None:  # the tool's own reaction holds however its call ends
-                self._tool_asks(call, False, None, None)
-            self._tool_done(call, now)
+            tool_answers.timed_out(self, str(key), now)
         elif kind == "played_out":
             finished = self.responding.played_out(int(key), now)
             if finished is not None:
@@ -478,27 +410,17 @@ class SessionCore(AgentSide):
         self.out.emit(Ended(event.reason, self.history.transcript()))
 
 
-def _facts(status: Status, history: History, plan: Plan) -> dict[str, Any]:
-    """What a server-side tool may ask the call about itself."""
-    return {
-        "call_id": plan.call_id,
-        "conversation_history": history.transcript(),
-        "call_state": dict(status.call_state),
-        "output_sample_rate": plan.output_format.sample_rate,
-    }
-
-
 # Handlers by event type, as plain functions of (core, event, now): a table of bound methods
 # on each core would be a reference cycle per session.
 _HANDLERS: dict[type, Callable[[SessionCore, Any, float], None]] = {
     HeardFrames: lambda core, event, now: core.hearing.frames(event, now),
     TimerFired: SessionCore._timer,
     Transcription: lambda core, event, now: core.hearing.transcription(event, now),
-    ServerToolDone: SessionCore._server_tool_done,
+    ServerToolDone: tool_answers.server_done,
     PlaybackProgress: SessionCore._played,
     UserText: SessionCore._typed,
     Interrupt: SessionCore._interrupt,
-    ToolResult: SessionCore._client_tool_result,
+    ToolResult: tool_answers.client_result,
     Stop: SessionCore._stop,
     Disconnected: SessionCore._disconnected,
     RecognitionFailed: lambda core, event, now: core.hearing.recognition_failed(event, now),
