@@ -13,13 +13,24 @@ from typing import Annotated, Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from parley.engine.lifecycle_plan import LifecyclePlan, Prompt
 from parley.providers.specs import LlmEndpoint as LlmEndpoint  # agents describe endpoints
 from parley.providers.specs import ToolEndpoint as ToolEndpoint
 
-BUILTIN_TOOLS = ("hang_up", "hangUp", "query_knowledge", "queryCorpus")
+BUILTIN_TOOLS = ("hang_up", "hangUp", "query_knowledge", "queryCorpus", "transfer_call")
+# Where `transfer_call` may send a caller: E.164 numbers, or SIP addresses.
+DESTINATION_PATTERN = r"^(\+[1-9][0-9]{6,14}|sips?:[^\s<>\"']{3,250})$"
 TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -86,6 +97,15 @@ class BuiltinTool(BaseModel):
 
     builtin: str
     description: str | None = Field(default=None, max_length=4096)  # what the model reads
+    # `transfer_call` only: the places the model may hand the caller to, by name (`sales`:
+    # `+15551230000`). The model picks a name, never a number: it cannot dial anything else.
+    destinations: (
+        dict[
+            Annotated[str, StringConstraints(pattern=TOOL_NAME_PATTERN)],
+            Annotated[str, StringConstraints(pattern=DESTINATION_PATTERN)],
+        ]
+        | None
+    ) = Field(default=None, max_length=50)
 
     @field_validator("builtin")
     @classmethod
@@ -95,6 +115,14 @@ class BuiltinTool(BaseModel):
                 f"unknown built-in tool {value!r} (available: {', '.join(BUILTIN_TOOLS)})"
             )
         return value
+
+    @model_validator(mode="after")
+    def _destinations(self) -> BuiltinTool:
+        if self.builtin == "transfer_call" and not self.destinations:
+            raise ValueError("transfer_call needs `destinations`: a name for each number")
+        if self.builtin != "transfer_call" and self.destinations is not None:
+            raise ValueError("only transfer_call takes `destinations`")
+        return self
 
 
 def _tool_kind(value: Any) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from parley.engine import tool_answers
+from parley.engine import keypad, tool_answers
 from parley.engine.effects import Effect, EndSession, Outbox
 from parley.engine.events import (
     Disconnected,
@@ -39,6 +39,7 @@ from parley.engine.events import (
     InjectionRefused,
     Interrupt,
     Interrupted,
+    KeyPress,
     Medium,
     Notice,
     PlaybackProgress,
@@ -135,6 +136,8 @@ class SessionCore(AgentSide):
         self._queued: deque[SayAsAgent] = deque()  # said once the agent and caller are done
         self._answer_owed = False  # a typed turn came mid-reply: answer it once that is done
         self._owed_respond: Respond | None = None  # a client's, waiting for quiet
+        self.keypad = keypad.Keypad()
+        self.transfer_to: str | None = None  # where a `transfer` ending hands the caller
 
     @property
     def state(self) -> State:
@@ -378,6 +381,8 @@ class SessionCore(AgentSide):
         elif kind == "opening":
             if self.responding.current is None and not self.lifecycle.closing:
                 self._opening(now)  # else the agent is already speaking: no greeting over it
+        elif kind == "keypad":
+            keypad.gap_over(self, int(key), now)
         elif kind == "inactivity":
             self.lifecycle.prompt_due(int(key), self.responding, self.turn, now)
         elif kind == "max_duration":
@@ -390,6 +395,7 @@ class SessionCore(AgentSide):
     def _response_finished(self, response: Response) -> None:
         self.lifecycle.response_finished(response)
         if response.ends_with is not None:
+            self.transfer_to = self.transfer_to or response.transfer_to
             self._end(response.ends_with)
         elif response.turn >= self.plan.max_turns and not self._answer_owed:
             self._end("max_turns")
@@ -407,7 +413,8 @@ class SessionCore(AgentSide):
         self.desk.close()
         self.hearing.close()
         self.status.set_state("idle")
-        self.out.emit(Ended(event.reason, self.history.transcript()))
+        transfer_to = self.transfer_to if event.reason == "transfer" else None
+        self.out.emit(Ended(event.reason, self.history.transcript(), transfer_to))
 
 
 # Handlers by event type, as plain functions of (core, event, now): a table of bound methods
@@ -419,6 +426,7 @@ _HANDLERS: dict[type, Callable[[SessionCore, Any, float], None]] = {
     ServerToolDone: tool_answers.server_done,
     PlaybackProgress: SessionCore._played,
     UserText: SessionCore._typed,
+    KeyPress: keypad.pressed,
     Interrupt: SessionCore._interrupt,
     ToolResult: tool_answers.client_result,
     Stop: SessionCore._stop,

@@ -23,6 +23,7 @@ EndReason = Literal[
     "server_shutdown",  # the process was stopped (SIGTERM) and the drain's grace ran out
     "error",
     "disconnect",
+    "transfer",  # the agent handed the caller to a person (`transfer_call`): `Ended.transfer_to`
 ]
 ToolStatus = Literal["requested", "running", "completed", "failed", "cancelled"]
 Reaction = Literal["speaks", "listens", "speaks_once"]  # what the agent does after a tool
@@ -46,6 +47,14 @@ class UserText:
 
     text: str
     respond: Literal["now", "after", "no"] = "now"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPress:
+    """The caller pressed a key of the phone's keypad (DTMF): `0`-`9`, `*`, `#` or `A`-`D`.
+    A burst of keys becomes one user turn (engine/keypad.py)."""
+
+    digit: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +192,7 @@ class Reconfigure:
 Command = (
     UserAudio
     | UserText
+    | KeyPress
     | Interrupt
     | ToolResult
     | PlaybackProgress
@@ -391,8 +401,12 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class Ended:
+    """The session is over. `transfer_to`: with reason `transfer`, the number (or SIP
+    address) the caller is to be handed to, for the transport to dial."""
+
     reason: EndReason
     transcript: list[dict[str, str]] = field(default_factory=list)
+    transfer_to: str | None = None
 
 
 Event = (

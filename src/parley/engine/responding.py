@@ -290,8 +290,9 @@ class Responding:
         self._out.emit(AgentThinking(f"calling {names}"))
         response.model = RoundPhase.TOOLS
         response.tools_announced = False
-        if self.desk.dispatch(calls, **where, now=now, catalogue=response.tools):
-            response.ends_with = response.ends_with or "agent_hangup"
+        ending = self.desk.dispatch(calls, **where, now=now, catalogue=response.tools)
+        if ending is not None and response.ends_with is None:
+            response.ends_with, response.transfer_to = ending.reason, ending.transfer_to
         self._announce_tools(response)  # at once if nothing was to be said first
         if not self.desk.outstanding(response.id, segment.group):
             self.tools_settled(response.id, segment.group, now)

@@ -158,6 +158,7 @@ class Response:
     speech: SpeechPhase = SpeechPhase.SYNTHESISING
     play: PlayPhase = PlayPhase.SILENT
     ends_with: EndReason | None = None  # the session ends once this response has been heard
+    transfer_to: str | None = None  # with `ends_with` `transfer`: where the caller goes
     uninterruptible: bool = False  # the caller cannot talk over it
     reaction: Reaction = "speaks"  # after this round's tool results: speak again or listen
     citations: list[dict[str, Any]] = field(default_factory=list)  # the sources it drew on

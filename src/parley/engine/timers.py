@@ -29,6 +29,7 @@ TimerKind = Literal[
     "opening",  # the opening's delay is over (cancelled if the caller speaks first)
     "max_duration",  # the call has lasted as long as it may (key 1: the closing line's backstop)
     "inactivity",  # the caller has been quiet long enough for the next inactivity prompt
+    "keypad",  # no key pressed for a while: the digits so far are the caller's turn
 ]
 TimerKey = int | str
 

@@ -25,7 +25,14 @@ from typing import Any
 from parley.engine.effects import Outbox, RunTool
 from parley.engine.events import ToolCallUpdate, ToolStatus
 from parley.engine.history import History, Invocation
-from parley.engine.tools import HANGS_UP, SEARCHES, ToolCatalogue, ToolDefinition
+from parley.engine.tools import (
+    HANGS_UP,
+    SEARCHES,
+    TRANSFERS,
+    Ending,
+    ToolCatalogue,
+    ToolDefinition,
+)
 from parley.engine.transcript import Record
 from parley.providers.base import ToolAnswer, ToolCall
 
@@ -81,18 +88,17 @@ class ToolDesk:
         turn: int,
         now: float,
         catalogue: ToolCatalogue | None = None,
-    ) -> bool:
+    ) -> Ending | None:
         """Dispatch a finished round's calls (`catalogue`: a response's own tools, else the
-        session's); True if one of them was `hang_up`."""
-        hang_up = False
+        session's); how the session ends if one of them was `hang_up` or `transfer_call`."""
+        ending: Ending | None = None
         for call in calls:
             entry = self._enter(call, response, group, turn, catalogue)
             definition = entry.definition
             if definition is None:
                 self._settle(entry, error_result(f"no tool named {call.name!r}"), "failed")
             elif definition.kind == "builtin" and definition.name not in SEARCHES:
-                hang_up = hang_up or definition.name in HANGS_UP
-                self._settle(entry, json.dumps({"ok": True}), "completed")
+                ending = ending or self._builtin(entry, definition, call)
             elif definition.kind == "client":
                 self._update(entry, "requested")
                 timeout = definition.timeout_s or self._client_timeout
@@ -104,7 +110,24 @@ class ToolDesk:
                 asks = definition.endpoint is not None and bool(definition.endpoint.placement)
                 facts = self._facts() if asks else {}  # only what a tool asks for is built
                 self._out.add(RunTool(call.id, definition, call.arguments, facts))
-        return hang_up
+        return ending
+
+    def _builtin(
+        self, entry: DispatchedCall, definition: ToolDefinition, call: ToolCall
+    ) -> Ending | None:
+        """Settle a call the engine answers itself; a transfer only to a named destination."""
+        if definition.name in TRANSFERS:
+            name = call.arguments.get("destination")
+            number = dict(definition.destinations).get(name) if isinstance(name, str) else None
+            if number is None:
+                names = ", ".join(n for n, _ in definition.destinations)
+                message = f"unknown destination {name!r}; choose one of: {names}"
+                self._settle(entry, error_result(message), "failed")
+                return None
+            self._settle(entry, json.dumps({"ok": True, "transferring_to": name}), "completed")
+            return Ending("transfer", number)
+        self._settle(entry, json.dumps({"ok": True}), "completed")
+        return Ending("agent_hangup") if definition.name in HANGS_UP else None
 
     def refuse(
         self,

@@ -4,7 +4,9 @@
   and the client sends the result back.
 - `http`: a function with an `endpoint`: the server calls it (through a `ServerToolRunner`).
 - `builtin`: Parley's own: `hang_up` (Ultravox spells it `hangUp`) ends the call once the
-  agent has finished speaking, decided by the engine; `query_knowledge` (Ultravox's
+  agent has finished speaking, decided by the engine; `transfer_call` ends it the same way
+  with reason `transfer` and the number of the destination the model chose by name (the
+  transport, a phone call, dials it); `query_knowledge` (Ultravox's
   `queryCorpus`) searches the session's knowledge, run like a server-side tool by the
   runner the host gives the conversation (its result cites its passages).
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from parley.engine.agent import BuiltinTool, FunctionTool, ToolEndpoint
-from parley.engine.events import Reaction
+from parley.engine.events import EndReason, Reaction
 from parley.providers.base import ToolAnswer, ToolSpec
 
 ToolKind = Literal["client", "http", "builtin"]
@@ -49,6 +51,7 @@ _BUILTIN_SPECS = {
     ),
 }
 HANGS_UP = frozenset({"hang_up", "hangUp"})
+TRANSFERS = frozenset({"transfer_call"})
 SEARCHES = frozenset({"query_knowledge", "queryCorpus"})  # run by the server's tool runner
 
 
@@ -59,6 +62,7 @@ class ToolDefinition:
     endpoint: ToolEndpoint | None = None
     timeout_s: float | None = None  # else the session's default for the kind
     reaction: Reaction | None = None  # after its result, unless the result says otherwise
+    destinations: tuple[tuple[str, str], ...] = ()  # `transfer_call`: (name, number)
 
     @property
     def name(self) -> str:
@@ -70,7 +74,11 @@ class ToolCatalogue:
         self._tools: dict[str, ToolDefinition] = {}
         for tool in tools:
             definition = (
-                ToolDefinition(_builtin_spec(tool), "builtin")
+                ToolDefinition(
+                    _builtin_spec(tool),
+                    "builtin",
+                    destinations=tuple((tool.destinations or {}).items()),
+                )
                 if isinstance(tool, BuiltinTool)
                 else ToolDefinition(
                     ToolSpec(tool.name, tool.description, tool.parameters),
@@ -93,11 +101,35 @@ class ToolCatalogue:
         return self._tools.get(name)
 
 
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """A built-in tool's call ends the session once the agent has finished speaking."""
+
+    reason: EndReason
+    transfer_to: str | None = None
+
+
 def _builtin_spec(tool: BuiltinTool) -> ToolSpec:
+    if tool.builtin in TRANSFERS:
+        return _transfer_spec(tool)
     spec = _BUILTIN_SPECS[tool.builtin]
     if tool.description:
         return ToolSpec(spec.name, tool.description, spec.parameters)
     return spec
+
+
+def _transfer_spec(tool: BuiltinTool) -> ToolSpec:
+    names = sorted(tool.destinations or {})
+    description = tool.description or (
+        "Hand the caller over to a person and end your part of the call. Say that you are "
+        "transferring them first. Destinations: " + ", ".join(names) + "."
+    )
+    parameters = {
+        "type": "object",
+        "properties": {"destination": {"type": "string", "enum": names}},
+        "required": ["destination"],
+    }
+    return ToolSpec("transfer_call", description, parameters)
 
 
 class ServerToolRunner(Protocol):
