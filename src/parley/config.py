@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     # file in data_dir. Servers sharing a database must share this.
     secret_key: str | None = None
     public_url: str | None = None
+    # Phone calls (docs/telephony.md): the deployment's own Twilio account, for numbers of
+    # accounts that have not given theirs (`PUT /v1/telephony/twilio`); the API's URL moves
+    # only for tests and gateways.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
     session_ttl: float = 300.0
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

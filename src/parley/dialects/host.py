@@ -20,7 +20,7 @@ from parley.engine.history import Entry
 from parley.engine.plan import Opening
 from parley.providers.specs import LlmChoice
 
-Dialect = Literal["native", "deepgram", "ultravox", "realtime"]
+Dialect = Literal["native", "deepgram", "ultravox", "realtime", "twilio"]
 
 
 class SessionRefused(Exception):

@@ -168,9 +168,9 @@ class ServerHost:
         services = self._services
         store = services.store
         scripted_first: str | None = None
-        if "ultravox" in (admission.dialect, dialect) and admission.dialect != dialect:
-            # A call's join URL opens only its socket, configured as the call was created;
-            # another dialect's start would escape the call's limits.
+        if {"ultravox", "twilio"} & {admission.dialect, dialect} and admission.dialect != dialect:
+            # A call's join URL (or phone call's token) opens only its socket, configured as
+            # the call was created; another dialect's start would escape the call's limits.
             raise SessionRefused("session_unavailable", "this token is for another kind of session")
         if admission.session_id is not None:
             session = await store.sessions.get(admission.account_id, admission.session_id)

@@ -257,6 +257,7 @@ def configured_secrets(settings: Settings) -> list[str | None]:
         *(settings.secret_key or "").split(","),
         _password(settings.resolved_database_url),
         _password(settings.redis_url),
+        settings.twilio_auth_token,
     ]
 
 

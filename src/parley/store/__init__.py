@@ -15,6 +15,7 @@ from parley.store.agents import Agents
 from parley.store.database import create_engine, migrate
 from parley.store.knowledge import Knowledge
 from parley.store.messages import Messages
+from parley.store.phones import Phones
 from parley.store.sealing import KEYRING, load_keys
 from parley.store.secrets import Secrets
 from parley.store.sessions import Sessions
@@ -36,6 +37,7 @@ class Store:
         self.knowledge = Knowledge(sessions)
         self.secrets = Secrets(sessions)
         self.webhooks = Webhooks(sessions)
+        self.phones = Phones(sessions)
 
     @classmethod
     async def open(

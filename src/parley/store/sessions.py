@@ -177,6 +177,13 @@ class Sessions:
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def add_metadata(self, session_id: str, values: dict[str, Any]) -> None:
+        """Merge `values` into the session's metadata (what is learnt after it was made)."""
+        async with self._sessions.begin() as db:
+            session = await db.get(Session, session_id)
+            if session is not None:
+                session.meta = {**(session.meta or {}), **values}
+
     async def recorded(self, session_id: str) -> None:
         """The session is being recorded (decided when it was joined)."""
         async with self._sessions.begin() as db:

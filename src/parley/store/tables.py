@@ -330,3 +330,31 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     worker_id: Mapped[str | None] = mapped_column(String(40), default=None)
+
+
+class PhoneNumber(Base):
+    """A phone number that reaches an agent: the voice webhook finds the agent by the number
+    called (`To`). A number belongs to one account of the deployment."""
+
+    __tablename__ = "phone_numbers"
+    __table_args__ = (Index("ix_phone_numbers_account_listing", "account_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(32), unique=True)  # E.164
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TwilioAccount(Base):
+    """An account's own Twilio credentials (its webhooks are checked with its auth token and
+    its calls placed and ended with them); sealed, never shown again."""
+
+    __tablename__ = "twilio_accounts"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    auth_token: Mapped[str] = mapped_column(SealedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
