@@ -26,6 +26,7 @@ END_REASONS: dict[str, str] = {
     "stop": "hangup",
     "disconnect": "hangup",
     "agent_hangup": "agent_hangup",
+    "transfer": "agent_hangup",  # a phone call handed on: the agent ended its part
     "inactivity": "agent_hangup",
     "max_duration": "timeout",
     "max_turns": "timeout",
