@@ -89,6 +89,39 @@ async def test_talking_over_the_agent_clears_twilios_buffer(phone: Phone) -> Non
     assert agent and agent[0]["interrupted"] is True
 
 
+WORDS = " ".join(f"word{n}" for n in range(1, 21))  # 20 words, 300 ms each: 6 s
+
+
+async def test_what_twilio_played_not_what_was_sent_is_what_the_caller_heard(
+    phone: Phone,
+) -> None:
+    """A phone line plays audio 1.5 s after Parley sent it. The marks Twilio echoes say so,
+    and the barge-in keeps only the words that had really played."""
+    assert phone.llm is not None
+    phone.llm.chat_script = [Reply(WORDS)]
+    twiml, call_sid, session_id = await answered(
+        phone, greeting=None, llm="openai:gpt-test", tts="fake-tts:delay=10,word_ms=300"
+    )
+
+    async with TwilioCall.answer(
+        twiml, call_sid=call_sid, account_sid=ACCOUNT_SID, latency_s=1.5
+    ) as call:
+        await call.say(mulaw_quiet(0.5) + mulaw_tone(0.8) + mulaw_quiet(0.8))
+        await until(lambda: len(call.played.audio) > 8000 * 1.0)  # 1 s of the answer played
+        await call.say(mulaw_tone(1.0) + mulaw_quiet(0.5))
+        await until(lambda: bool(call.played.clears))
+        await call.hang_up()
+        await ended(phone, session_id)
+
+    played_ms = call.played.played_at_clear[0] / 8  # μ-law: 8 bytes a millisecond
+    expected = min(20, int(played_ms // 300) + 1)  # a word counts once it has started
+    agents = [m for m in await phone.rest.transcript(session_id) if m["role"] == "agent"]
+    agent = agents[0]
+    heard = len(agent["text"].split())
+    assert agent["interrupted"] is True
+    assert abs(heard - expected) <= 2, (heard, expected, played_ms)
+
+
 async def test_keys_pressed_reach_the_agent_as_text(phone: Phone) -> None:
     twiml, call_sid, session_id = await answered(phone, greeting=None)
 

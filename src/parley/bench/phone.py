@@ -6,7 +6,8 @@ does (docs/protocols/twilio.md).
   of the `<Stream>` and the μ-law 8 kHz media format.
 - The caller's audio goes as `media` messages of 20 ms (160 μ-law bytes) in real time, with
   `sequenceNumber`, `chunk` and `timestamp` counting as Twilio's do.
-- The agent's audio is buffered and "played" at real-time pace, 20 ms a tick. A `mark`
+- The agent's audio is buffered and "played" at real-time pace, 20 ms a tick, each piece
+  `latency_s` after it arrived (the phone network and the handset's jitter buffer). A `mark`
   Parley sends is echoed only once the audio before it has played. A `clear` drops what
   is buffered and echoes the pending marks at once, as Twilio does.
 - Keys go as `dtmf`, and hanging up sends `stop`.
@@ -54,11 +55,20 @@ class Played:
     audio: bytearray = field(default_factory=bytearray)
     marks_echoed: list[str] = field(default_factory=list)
     clears: list[float] = field(default_factory=list)  # loop times
+    played_at_clear: list[int] = field(default_factory=list)  # bytes played by each clear
     first_audio_at: list[float] = field(default_factory=list)  # loop time of each reply's start
 
 
 class TwilioCall:
-    def __init__(self, ws: Any, twiml: StreamTwiml, *, call_sid: str, account_sid: str) -> None:
+    def __init__(
+        self,
+        ws: Any,
+        twiml: StreamTwiml,
+        *,
+        call_sid: str,
+        account_sid: str,
+        latency_s: float = 0.0,
+    ) -> None:
         self._ws = ws
         self.twiml = twiml
         self.call_sid = call_sid
@@ -67,7 +77,9 @@ class TwilioCall:
         self.played = Played()
         self.closed = asyncio.Event()
         self.close_code: int | None = None
+        self.latency_s = latency_s
         self._buffer: deque[bytes | str] = deque()  # audio bytes and mark names, in order
+        self._arriving: deque[tuple[float, bytes | str]] = deque()  # not yet playable
         self._sequence = 0
         self._chunk = 0
         self._silent = True  # nothing was playing at the last tick
@@ -76,11 +88,11 @@ class TwilioCall:
     @classmethod
     @contextlib.asynccontextmanager
     async def answer(
-        cls, twiml: str, *, call_sid: str, account_sid: str
+        cls, twiml: str, *, call_sid: str, account_sid: str, latency_s: float = 0.0
     ) -> AsyncIterator[TwilioCall]:
         stream = read_twiml(twiml)
         async with websockets.connect(stream.url, max_size=2**20) as ws:
-            call = cls(ws, stream, call_sid=call_sid, account_sid=account_sid)
+            call = cls(ws, stream, call_sid=call_sid, account_sid=account_sid, latency_s=latency_s)
             await call._start()
             try:
                 yield call
@@ -156,14 +168,19 @@ class TwilioCall:
             async for frame in self._ws:
                 message = json.loads(frame)
                 kind = message.get("event")
+                ready_at = asyncio.get_running_loop().time() + self.latency_s
                 if kind == "media":
-                    self._buffer.append(base64.b64decode(message["media"]["payload"]))
+                    audio = base64.b64decode(message["media"]["payload"])
+                    self._arriving.append((ready_at, audio))
                 elif kind == "mark":
-                    self._buffer.append(message["mark"]["name"])
+                    self._arriving.append((ready_at, message["mark"]["name"]))
                 elif kind == "clear":
                     self.played.clears.append(asyncio.get_running_loop().time())
-                    pending = [item for item in self._buffer if isinstance(item, str)]
+                    self.played.played_at_clear.append(len(self.played.audio))
+                    waiting = [*self._buffer, *(item for _, item in self._arriving)]
+                    pending = [item for item in waiting if isinstance(item, str)]
                     self._buffer.clear()
+                    self._arriving.clear()
                     for name in pending:
                         await self._echo(name)
         except websockets.ConnectionClosed:
@@ -177,6 +194,9 @@ class TwilioCall:
         loop = asyncio.get_running_loop()
         began, tick = loop.time(), 0
         while True:
+            now = loop.time()
+            while self._arriving and self._arriving[0][0] <= now:
+                self._buffer.append(self._arriving.popleft()[1])
             await self._echo_ready()
             budget = FRAME_BYTES
             while budget and self._buffer and isinstance(self._buffer[0], bytes):
