@@ -116,3 +116,22 @@ def test_an_offered_run_counts_who_was_admitted_and_who_refused(
     assert (result["offered"], result["admitted"], result["refused"]) == (3, 2, 1)
     assert list(result["refusals"]) == ["rest 503 server_busy"]
     assert result["turns"] >= 2 and result["missing_replies"] == 0
+
+
+def test_the_phone_benchmark_compares_a_twilio_call_with_a_native_one(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "phone.json"
+    parley(
+        cli_env,
+        *("bench-phone", "--stack", "neural", "--turns", "2", "--json", str(out)),
+        timeout=300,
+    )
+
+    result = json.loads(out.read_text())
+    paths = {row["path"]: row for row in result["paths"]}
+    assert set(paths) == {"native 16 kHz", "phone 8 kHz μ-law"}
+    for row in paths.values():
+        assert row["turns"] == 2 and row["unanswered"] == 0, row
+        assert row["first_audio_ms"]["p50"] >= 300, "answered after the endpoint, not before"
+        assert 0 <= row["wer"] <= 1

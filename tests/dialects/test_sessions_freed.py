@@ -21,10 +21,23 @@ from contextlib import contextmanager
 
 from websockets.asyncio.client import connect
 
+from parley.bench.phone import TwilioCall
 from parley.client import VoiceClient
 from tests.dialects.conftest import Stack
 from tests.dialects.test_deepgram_raw import Client, v1_settings
+from tests.dialects.twilio_support import (
+    CALLER,
+    NUMBER,
+    Phone,
+    mulaw_quiet,
+    mulaw_tone,
+    phone,
+    until,
+)
+from tests.support.fakes.twilio_server import ACCOUNT_SID
 from tests.voice.conftest import KEY, QUICK, collect, quiet, stream, tone
+
+__all__ = ["phone"]  # the fixture
 
 OURS = ("parley.", "starlette.websockets", "uvicorn.protocols.websockets")
 
@@ -140,5 +153,32 @@ async def test_realtime_calls_leave_nothing_in_cycles(stack: Stack) -> None:
     async def calls() -> None:
         for _ in range(3):
             await call_once()
+
+    assert await left_in_cycles(calls) == Counter()
+
+
+async def test_phone_calls_leave_nothing_in_cycles(phone: Phone) -> None:
+    lifecycle = {"inactivity": [{"after_s": 1.5, "message": "Goodbye.", "hang_up": "strict"}]}
+    agent = await phone.agent(**QUICK, lifecycle=lifecycle)
+    await phone.number(agent["id"])
+
+    async def call_once(caller_hangs_up: bool) -> None:
+        incoming = phone.twilio.incoming(NUMBER, CALLER)
+        twiml = await phone.stream_for(incoming)
+        async with TwilioCall.answer(twiml, call_sid=incoming.sid, account_sid=ACCOUNT_SID) as call:
+            await call.say(mulaw_quiet(0.3) + mulaw_tone(0.6) + mulaw_quiet(0.8))
+            await until(lambda: bool(call.played.first_audio_at))
+            await call.press("1")
+            if caller_hangs_up:
+                await call.hang_up()
+            await until(call.closed.is_set, within=15)  # else the agent hangs up (REST)
+        await asyncio.sleep(0.2)
+
+    await call_once(True)
+    await call_once(False)
+
+    async def calls() -> None:
+        for hangs_up in (True, False, True):
+            await call_once(hangs_up)
 
     assert await left_in_cycles(calls) == Counter()

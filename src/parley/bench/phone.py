@@ -57,6 +57,7 @@ class Played:
     clears: list[float] = field(default_factory=list)  # loop times
     played_at_clear: list[int] = field(default_factory=list)  # bytes played by each clear
     first_audio_at: list[float] = field(default_factory=list)  # loop time of each reply's start
+    last_audio_at: float = 0.0  # loop time of the last tick that played agent audio
 
 
 class TwilioCall:
@@ -100,6 +101,7 @@ class TwilioCall:
                 for task in call._tasks:
                     task.cancel()
                 await asyncio.gather(*call._tasks, return_exceptions=True)
+                call._tasks = []  # each task's coroutine holds the call: no cycle is left
 
     async def _start(self) -> None:
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
@@ -208,6 +210,7 @@ class TwilioCall:
                 if self._silent and take:
                     self.played.first_audio_at.append(loop.time())
                 self._silent = False
+                self.played.last_audio_at = loop.time()
                 self.played.audio.extend(take)
                 budget -= len(take)
             if budget == FRAME_BYTES:

@@ -22,6 +22,7 @@ from parley.cli import (
     demo,
     keys,
     knowledge_bench,
+    phone_bench,
     remote,
     serve,
     sessions,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         talk,
         bench,
         speech_bench,
+        phone_bench,
         knowledge_bench,
         soak,
     ):
