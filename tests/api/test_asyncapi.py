@@ -49,8 +49,9 @@ ROOT = Path(__file__).parent.parent.parent
 SRC = ROOT / "src" / "parley"
 SCHEMA = json.loads((ROOT / "tests" / "data" / "asyncapi-3.0.0.schema.json").read_text())
 # Codes the engine has that no native message can cause: they answer `SayAsAgent`, which
-# only the Deepgram and Ultravox dialects send, and `Respond`, which only Realtime's does.
-NOT_NATIVE = {"queue_full", "ending", "response_active"}
+# only the Deepgram and Ultravox dialects send, `Respond`, which only Realtime's does, and
+# `KeyPress`, which only a phone call's (Twilio) does.
+NOT_NATIVE = {"queue_full", "ending", "response_active", "invalid_key"}
 
 
 async def _fetch(tmp_path: Path) -> tuple[dict[str, Any], str]:

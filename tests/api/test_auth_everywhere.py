@@ -44,6 +44,10 @@ PUBLIC = {
 }
 
 
+# Routes Twilio calls: their credential is Twilio's signature of the request, not a key.
+SIGNED_BY_TWILIO = {"/telephony/twilio/voice"}
+
+
 def every_route(routes: list[Any], prefix: str = "") -> list[tuple[str, Any]]:
     """(full path, route) for every route, through included routers."""
     found = []
@@ -59,7 +63,7 @@ def every_route(routes: list[Any], prefix: str = "") -> list[tuple[str, Any]]:
 def http_routes(app: FastAPI) -> list[tuple[str, str]]:
     found = []
     for path, route in every_route(app.routes):
-        if isinstance(route, APIRoute) and path not in PUBLIC:
+        if isinstance(route, APIRoute) and path not in PUBLIC | SIGNED_BY_TWILIO:
             concrete = re.sub(r"\{[^}]+\}", "x_123", path)
             found.extend((method, concrete) for method in sorted(route.methods))
     return found
@@ -75,6 +79,16 @@ async def test_every_rest_route_refuses_a_missing_or_wrong_key(
             answer = await anonymous.request(method, path, headers=headers, json={})
             assert answer.status_code == 401, (method, path, headers, answer.text)
             assert answer.json()["error"]["code"] == "unauthorized"
+
+
+async def test_twilios_webhook_refuses_a_request_it_did_not_sign(
+    app: FastAPI, anonymous: httpx.AsyncClient
+) -> None:
+    for path in SIGNED_BY_TWILIO:
+        for headers in ({}, {"X-Twilio-Signature": "bm90IHNpZ25lZA=="}):
+            answer = await anonymous.post(path, headers=headers, data={"To": "+15550001111"})
+            assert answer.status_code == 403, (path, headers, answer.text)
+            assert answer.json()["error"]["code"] == "forbidden"
 
 
 async def test_every_socket_refuses_a_missing_or_wrong_credential(app: FastAPI) -> None:

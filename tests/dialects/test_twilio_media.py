@@ -219,15 +219,23 @@ async def test_an_outbound_call_twilio_refuses_is_a_502_and_the_session_ends(
     assert [s["status"] for s in sessions["data"]] == ["ended"]
 
 
+async def test_a_stream_for_no_waiting_call_is_refused_at_the_handshake(phone: Phone) -> None:
+    url = phone.base_url.replace("http://", "ws://") + "/telephony/twilio/media/ses_unknown"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(url):
+            pass
+    assert refused.value.response.status_code == 401
+
+
 @pytest.mark.parametrize("token", ["", "st_not_a_real_token"])
 async def test_a_stream_without_its_calls_token_is_closed(phone: Phone, token: str) -> None:
-    url = phone.base_url.replace("http://", "ws://") + "/telephony/twilio/media"
-    async with websockets.connect(url) as ws:
+    twiml, call_sid, _session_id = await answered(phone)
+    async with websockets.connect(read_twiml(twiml).url) as ws:
         await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         start = {
             "streamSid": "MZ1",
             "accountSid": ACCOUNT_SID,
-            "callSid": "CA1",
+            "callSid": call_sid,
             "customParameters": {"token": token} if token else {},
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
         }

@@ -29,9 +29,11 @@ async def test_a_signed_call_to_a_known_number_gets_a_stream_to_its_agent(phone:
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/xml")
     stream = read_twiml(answer.text)
-    assert stream.url == phone.base_url.replace("http://", "ws://") + "/telephony/twilio/media"
+    session_id = stream.parameters["session_id"]
+    media = phone.base_url.replace("http://", "ws://") + "/telephony/twilio/media/"
+    assert stream.url == media + session_id
     assert stream.parameters["token"].startswith("st_")
-    session = await phone.rest.get_session(stream.parameters["session_id"])
+    session = await phone.rest.get_session(session_id)
     assert session["agent_id"] == agent["id"]
     assert session["metadata"]["phone"] == {
         "provider": "twilio",
@@ -107,7 +109,9 @@ async def test_behind_a_proxy_the_public_url_is_what_twilio_signed(tmp_path: Pat
         as_local = await front.ring(call)
 
     assert as_public.status_code == 200
-    assert read_twiml(as_public.text).url == "wss://voice.example.com/telephony/twilio/media"
+    stream = read_twiml(as_public.text)
+    media = "wss://voice.example.com/telephony/twilio/media/"
+    assert stream.url == media + stream.parameters["session_id"]
     assert as_local.status_code == 403
 
 

@@ -86,7 +86,8 @@ async def prepare_call(
         start=start,
         dialect="twilio",
     )
-    url = websocket_url(request, found.settings.public_url, MEDIA_PATH).removesuffix("?")
+    path = f"{MEDIA_PATH}/{session.id}"  # a path, not a query: Twilio drops query strings
+    url = websocket_url(request, found.settings.public_url, path).removesuffix("?")
     return session, stream_twiml(url, {"token": token, "session_id": session.id})
 
 

@@ -83,6 +83,17 @@ class Sessions:
         query = select(Session).where(Session.id == session_id, Session.account_id == account_id)
         return await self._fresh(query)
 
+    async def awaiting(self, session_id: str, dialect: str) -> bool:
+        """Whether a session of this dialect is active and not yet joined (a media stream
+        may be let in to present its token)."""
+        session = await self._fresh(select(Session).where(Session.id == session_id))
+        return (
+            session is not None
+            and session.dialect == dialect
+            and session.status == "active"
+            and session.joined_at is None
+        )
+
     async def by_token(self, token: str) -> Session | None:
         """The session a WebSocket token names (any status: the caller decides what to allow)."""
         query = select(Session).where(Session.token_hash == hash_secret(token))

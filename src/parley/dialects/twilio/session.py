@@ -1,8 +1,8 @@
 """One Twilio Media Stream: a phone call's audio both ways (docs/protocols/twilio.md).
 
-Twilio opens the socket after the voice webhook's TwiML told it to, and announces the call
-in `start`, whose custom parameters carry the one-call token the webhook minted; the session
-opens then. Caller audio is μ-law 8 kHz in `media` messages; the agent's goes back the same
+Twilio opens the socket (at a URL naming the call's session) after the voice webhook's TwiML
+told it to, and announces the call in `start`, whose custom parameters carry the one-call
+token the webhook minted for that session; the session opens then. Caller audio is μ-law 8 kHz in `media` messages; the agent's goes back the same
 way, each batch followed by a `mark` whose echo says it has played (`marks.py`), so a
 barge-in cuts the transcript where the caller really stopped hearing. A barge-in sends
 `clear`, which drops what Twilio still buffers. Keys pressed are `KeyPress` commands.
@@ -57,8 +57,14 @@ class CallControl(Protocol):
 
 class TwilioSession:
     def __init__(
-        self, socket: Socket, host: SessionHost, limits: Limits, control: CallControl
+        self,
+        socket: Socket,
+        host: SessionHost,
+        limits: Limits,
+        control: CallControl,
+        session_id: str,
     ) -> None:
+        self._session_id = session_id  # the call the stream's URL names
         self._socket = socket
         self._host = host
         self._limits = limits
@@ -116,8 +122,8 @@ class TwilioSession:
             if not token:
                 raise SessionRefused("unauthorized", "the stream's parameters carry no token")
             admission = await self._host.admit(token)
-            if admission.dialect != "twilio":
-                raise SessionRefused("unauthorized", "this token is not for a phone call")
+            if admission.dialect != "twilio" or admission.session_id != self._session_id:
+                raise SessionRefused("unauthorized", "this token is not for this call")
             prepared = admission.prepared or {}
             if prepared.get("call_sid") not in (None, start.call_sid):
                 raise SessionRefused("unauthorized", "this token is for another call")

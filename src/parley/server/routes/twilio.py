@@ -90,14 +90,21 @@ async def voice_webhook(request: Request, found: ServicesDep) -> Response:
     return _twiml(twiml)
 
 
-@router.websocket(telephony.MEDIA_PATH)
-async def media_stream(websocket: WebSocket, found: ServicesDep) -> None:
-    """The bidirectional Media Stream; its `start` carries the call's token."""
+@router.websocket(telephony.MEDIA_PATH + "/{session_id}")
+async def media_stream(websocket: WebSocket, session_id: str, found: ServicesDep) -> None:
+    """The bidirectional Media Stream of the call whose session the path names; its
+    `start` carries that call's token. A path naming no call waiting for its stream is
+    refused at the handshake (401)."""
+    if not await found.store.sessions.awaiting(session_id[:40], "twilio"):
+        body = {"error": {"code": "unauthorized", "message": "no phone call awaits this stream"}}
+        await websocket.send_denial_response(JSONResponse(body, status_code=401))
+        return
     host = ServerHost(found)
     try:
         await websocket.accept()
         limits = connection_limits(found.settings)
         control = telephony.ServerCallControl(found)
-        await TwilioSession(StarletteSocket(websocket), host, limits, control).run()
+        socket = StarletteSocket(websocket)
+        await TwilioSession(socket, host, limits, control, session_id).run()
     finally:
         host.release()
