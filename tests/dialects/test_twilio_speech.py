@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
@@ -16,13 +15,10 @@ from parley.audio.resample import Resampler
 from parley.bench import corpus
 from parley.bench.phone import TwilioCall, read_twiml
 from parley.bench.wer import word_error_rate
-from parley.client import ParleyClient
 from parley.config import NEURAL_STT, _installed
 from parley.providers.tts.espeak import EspeakEngine
-from parley.server.runner import serving
-from tests.dialects.twilio_support import CALLER, NUMBER, Phone, until
-from tests.support.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-from tests.voice.conftest import KEY, server_settings
+from tests.dialects.twilio_support import CALLER, NUMBER, phone_server, until
+from tests.support.fakes.twilio_server import ACCOUNT_SID
 
 SAID = "could you move my appointment to thursday morning"
 
@@ -42,15 +38,7 @@ async def test_a_spoken_phone_call_on_the_embedded_stack(
         monkeypatch.delenv(name, raising=False)
     speech = phone_line(await corpus.speak(EspeakEngine.shared().synthesizer("en-us"), SAID, 3))
     quiet = pcm_to_ulaw(np.random.default_rng(1).normal(0, 50, 8000).astype(np.int16))
-    settings = server_settings(
-        tmp_path, twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN
-    )
-    async with (
-        serving(settings) as base,
-        ParleyClient(base, KEY) as rest,
-        httpx.AsyncClient(base_url=base) as http,
-    ):
-        phone = Phone(base, rest, FakeTwilio(), http)
+    async with phone_server(tmp_path) as phone:
         agent = await phone.agent(greeting="Hello, how can I help?")
         await phone.number(agent["id"])
         incoming = phone.twilio.incoming(NUMBER, CALLER)
@@ -63,7 +51,7 @@ async def test_a_spoken_phone_call_on_the_embedded_stack(
             await call.say(speech + quiet * 2)
             await until(lambda: len(call.played.first_audio_at) >= 2, within=30)
             await call.hang_up()
-        lines = [(m["role"], m["text"]) for m in await rest.transcript(session_id)]
+        lines = [(m["role"], m["text"]) for m in await phone.rest.transcript(session_id)]
 
     heard = [text for role, text in lines if role == "user"]
     assert heard, lines

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
 from parley.bench.phone import read_twiml
-from parley.client import ParleyClient
-from parley.server.runner import serving
-from tests.dialects.twilio_support import CALLER, NUMBER, Phone, auth, phone
-from tests.support.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-from tests.voice.conftest import KEY, server_settings
+from tests.dialects.twilio_support import CALLER, NUMBER, Phone, auth, phone, phone_server
+from tests.support.fakes.twilio_server import AUTH_TOKEN
 
 __all__ = ["phone"]  # the fixture
 
@@ -89,18 +85,7 @@ async def test_a_paused_agent_is_not_put_through(phone: Phone) -> None:
 
 async def test_behind_a_proxy_the_public_url_is_what_twilio_signed(tmp_path: Path) -> None:
     public = "https://voice.example.com"
-    settings = server_settings(
-        tmp_path,
-        public_url=public,
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-    )
-    async with (
-        serving(settings) as base,
-        ParleyClient(base, KEY) as rest,
-        httpx.AsyncClient(base_url=base) as http,
-    ):
-        front = Phone(base, rest, FakeTwilio(), http)
+    async with phone_server(tmp_path, public_url=public) as front:
         agent = await front.agent()
         await front.number(agent["id"])
         call = front.twilio.incoming(NUMBER, CALLER)
@@ -119,24 +104,14 @@ async def test_an_account_with_its_own_twilio_credentials_is_checked_with_its_to
     tmp_path: Path,
 ) -> None:
     own_sid, own_token = "AC" + "ab" * 16, "1234567890abcdef1234567890abcdef"
-    settings = server_settings(
-        tmp_path,
-        secret_key="dGhpcnR5LXR3by1ieXRlcy1vZi1hLWZlcm5ldC1rZXk=",
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-    )
-    async with (
-        serving(settings) as base,
-        ParleyClient(base, KEY) as rest,
-        httpx.AsyncClient(base_url=base) as http,
-    ):
-        front = Phone(base, rest, FakeTwilio(), http)
-        put = await http.put(
+    key = "dGhpcnR5LXR3by1ieXRlcy1vZi1hLWZlcm5ldC1rZXk="  # a Fernet key: 32 bytes, base64
+    async with phone_server(tmp_path, secret_key=key) as front:
+        put = await front.http.put(
             "/v1/telephony/twilio",
             json={"account_sid": own_sid, "auth_token": own_token},
             headers=auth(),
         )
-        shown = await http.get("/v1/telephony/twilio", headers=auth())
+        shown = await front.http.get("/v1/telephony/twilio", headers=auth())
         agent = await front.agent()
         await front.number(agent["id"])
         call = front.twilio.incoming(NUMBER, CALLER)

@@ -4,6 +4,7 @@ voice webhook exactly as the real one does (form body, `X-Twilio-Signature`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,25 +92,33 @@ def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {KEY}"}
 
 
+@contextlib.asynccontextmanager
+async def phone_server(
+    tmp_path: Path, twilio: FakeTwilio | None = None, **settings: Any
+) -> AsyncIterator[Phone]:
+    """Parley on a loopback port with these settings (the deployment's Twilio account by
+    default), its REST client and a plain HTTP client for Twilio's requests."""
+    given = {"twilio_account_sid": ACCOUNT_SID, "twilio_auth_token": AUTH_TOKEN, **settings}
+    async with (
+        serving(server_settings(tmp_path, **given)) as base,
+        ParleyClient(base, KEY) as rest,
+        httpx.AsyncClient(base_url=base) as http,
+    ):
+        yield Phone(base, rest, twilio or FakeTwilio(), http)
+
+
 @pytest.fixture
 async def phone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Phone]:
+    """Parley with the loudness VAD, a fake of Twilio's REST API and a fake OpenAI model."""
     twilio, llm = FakeTwilio(), FakeOpenAI()
     async with run_asgi(twilio.app) as twilio_url, run_asgi(llm.app) as llm_url:
         monkeypatch.setenv("OPENAI_BASE_URL", llm_url + "/v1")
         monkeypatch.setenv("OPENAI_API_KEY", llm.key)
-        settings = server_settings(
-            tmp_path,
-            vad="fake-vad",
-            twilio_account_sid=ACCOUNT_SID,
-            twilio_auth_token=AUTH_TOKEN,
-            twilio_api_url=twilio_url,
-        )
-        async with (
-            serving(settings) as base,
-            ParleyClient(base, KEY) as rest,
-            httpx.AsyncClient(base_url=base) as http,
-        ):
-            yield Phone(base, rest, twilio, http, llm)
+        async with phone_server(
+            tmp_path, twilio, vad="fake-vad", twilio_api_url=twilio_url
+        ) as server:
+            server.llm = llm
+            yield server
 
 
 def mulaw_tone(seconds: float) -> bytes:

@@ -31,6 +31,7 @@ from parley.bench import corpus
 from parley.bench.phone import TwilioCall, read_twiml
 from parley.bench.report import percentiles
 from parley.bench.server import BenchServer
+from parley.bench.speech import bench_agent
 from parley.bench.wer import word_error_rate
 from parley.client import ParleyClient, VoiceClient
 from parley.providers.tts.espeak import EspeakEngine
@@ -150,14 +151,7 @@ async def run(
     result: dict[str, Any] = {"callers": callers, "turns": turns, "paths": []}
     with BenchServer(1, env) as server:
         async with ParleyClient(server.url, server.key) as rest:
-            agent = await rest.create_agent(
-                name="phone bench",
-                voice_id="default",
-                system_prompt="Repeat.",
-                greeting="Hello.",
-                keyterms=list(corpus.KEYTERMS),
-                max_turns=10_000,
-            )
+            agent = await bench_agent(rest, "phone bench")
             async with httpx.AsyncClient(base_url=server.url) as http:
                 added = await http.post(
                     "/v1/phone-numbers",

@@ -168,6 +168,19 @@ class _Caller:
                 heard = heard or message["type"] == "audio"
 
 
+async def bench_agent(rest: ParleyClient, name: str) -> dict[str, Any]:
+    """The agent the conversation benchmarks talk to: the `echo` model (it repeats), a
+    greeting, and the corpus's domain words as keyterms, as a deployment would declare."""
+    return await rest.create_agent(
+        name=name,
+        voice_id="default",
+        system_prompt="Repeat.",
+        greeting="Hello.",
+        keyterms=list(corpus.KEYTERMS),
+        max_turns=10_000,
+    )
+
+
 async def conversation(
     stack: str, callers: int, turns: int, progress: Callable[[str], None]
 ) -> dict[str, Any]:
@@ -179,14 +192,7 @@ async def conversation(
     env = {"PARLEY_STT": STACKS[stack]["stt"], "PARLEY_TTS": STACKS[stack]["tts"]}
     with BenchServer(1, env) as server:
         async with ParleyClient(server.url, server.key) as rest:
-            agent = await rest.create_agent(
-                name="speech bench",
-                voice_id="default",
-                system_prompt="Repeat.",
-                greeting="Hello.",
-                keyterms=list(corpus.KEYTERMS),  # as deployed: the agent's domain words
-                max_turns=10_000,
-            )
+            agent = await bench_agent(rest, "speech bench")
             sessions = [await rest.create_session(agent["id"]) for _ in range(callers)]
         progress(f"{stack}: {callers} caller(s) talking")
 

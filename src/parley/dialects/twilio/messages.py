@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parley.dialects.frames import ProtocolError as ProtocolError
-from parley.validation import BadFrame, BadText, load_frame
+from parley.dialects.frames import typed_frame
 
 MEDIA_ENCODING = "audio/x-mulaw"
 SAMPLE_RATE = 8000
@@ -63,14 +63,9 @@ Parsed = Connected | Start | Media | Mark | Dtmf | StreamStopped | ProtocolError
 
 
 def parse(text: str, max_depth: int) -> Parsed:
-    try:
-        frame = load_frame(text, max_depth)
-    except BadText as exc:
-        return ProtocolError("invalid_message", str(exc))
-    except BadFrame as exc:
-        return ProtocolError("invalid_json", f"frame is not acceptable JSON: {exc}")
-    if not isinstance(frame, dict) or not isinstance(frame.get("event"), str):
-        return ProtocolError("invalid_message", "a frame must be an object with an `event`")
+    frame = typed_frame(text, max_depth, "an object with a string `event`", key="event")
+    if isinstance(frame, ProtocolError):
+        return frame
     reader = _READERS.get(frame["event"])
     if reader is None:
         return ProtocolError("unknown_event", f"unknown event {frame['event'][:40]!r}")

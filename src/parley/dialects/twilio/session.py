@@ -2,9 +2,10 @@
 
 Twilio opens the socket (at a URL naming the call's session) after the voice webhook's TwiML
 told it to, and announces the call in `start`, whose custom parameters carry the one-call
-token the webhook minted for that session; the session opens then. Caller audio is μ-law 8 kHz in `media` messages; the agent's goes back the same
-way, each batch followed by a `mark` whose echo says it has played (`marks.py`), so a
-barge-in cuts the transcript where the caller really stopped hearing. A barge-in sends
+token the webhook minted for that session; the session opens then. Caller audio is μ-law
+8 kHz in `media` messages; the agent's goes back the same way, each batch followed by a
+`mark` whose echo says it has played (`marks.py`), so a barge-in cuts the transcript where
+the caller really stopped hearing. A barge-in sends
 `clear`, which drops what Twilio still buffers. Keys pressed are `KeyPress` commands.
 
 How a call ends: Twilio's `stop` (the caller hung up) ends the session; a session that ends
