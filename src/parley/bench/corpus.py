@@ -88,11 +88,15 @@ async def utterances(
     return spoken
 
 
+def phone_line(samples: Int16Array) -> bytes:
+    """16 kHz speech as a phone line carries it: 8 kHz μ-law."""
+    down = Resampler(RATE, 8000, "HQ")
+    return pcm_to_ulaw(np.concatenate([down.process(samples), down.flush()]))
+
+
 def telephone(samples: Int16Array) -> Int16Array:
     """Through a phone line and back: 8 kHz μ-law, resampled to 16 kHz for recognition."""
-    down = Resampler(RATE, 8000, "HQ")
-    narrow = np.concatenate([down.process(samples), down.flush()])
-    line = ulaw_to_pcm(pcm_to_ulaw(narrow))
+    line = ulaw_to_pcm(phone_line(samples))
     up = Resampler(8000, RATE, "HQ")
     return np.concatenate([up.process(line), up.flush()])
 

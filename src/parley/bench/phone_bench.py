@@ -26,7 +26,6 @@ from twilio.request_validator import RequestValidator
 
 from parley.audio.g711 import pcm_to_ulaw
 from parley.audio.pcm import Int16Array
-from parley.audio.resample import Resampler
 from parley.bench import corpus
 from parley.bench.phone import TwilioCall, read_twiml
 from parley.bench.report import percentiles
@@ -44,11 +43,6 @@ REPLY_DONE_S = 0.8  # no agent audio for this long: the reply is over
 UNANSWERED_S = 10.0
 START = {"binary_audio": True, "audio": {"output": {"encoding": "linear16", "sample_rate": 16000}}}
 Line = tuple[str, Int16Array]
-
-
-def _mulaw(samples: Int16Array) -> bytes:
-    down = Resampler(corpus.RATE, 8000, "HQ")
-    return pcm_to_ulaw(np.concatenate([down.process(samples), down.flush()]))
 
 
 def _more(times: list[float], seen: int) -> bool:
@@ -74,7 +68,7 @@ async def _reply(started: Callable[[], bool], last_audio: Callable[[], float]) -
         await asyncio.sleep(0.05)
 
 
-async def _phone_caller(server: BenchServer, agent_id: str, lines: list[Line]) -> list[Any]:
+async def _phone_caller(server: BenchServer, lines: list[Line]) -> list[Any]:
     call_sid = "CA" + np.random.default_rng(len(lines)).bytes(16).hex()
     form = {"CallSid": call_sid, "AccountSid": ACCOUNT_SID, "From": "+15550199999", "To": NUMBER}
     url = server.url + "/telephony/twilio/voice"
@@ -89,7 +83,7 @@ async def _phone_caller(server: BenchServer, agent_id: str, lines: list[Line]) -
         room = pcm_to_ulaw(np.zeros(int(8000 * QUIET_AFTER_S), np.int16))
         await _reply(lambda: bool(played.first_audio_at), lambda: played.last_audio_at)
         for _text, samples in lines:
-            speech, replies = _mulaw(samples), len(played.first_audio_at)
+            speech, replies = corpus.phone_line(samples), len(played.first_audio_at)
             speech_end = loop.time() + len(speech) / 8000 - corpus.EDGE_S
             await call.say(speech + room)
             answered = functools.partial(_more, played.first_audio_at, replies)
@@ -114,7 +108,6 @@ async def _native_caller(rest: ParleyClient, agent_id: str, lines: list[Line]) -
 
         reader = asyncio.create_task(read())
         room = np.zeros(int(corpus.RATE * QUIET_AFTER_S), np.int16)
-        frame = corpus.RATE // 50
 
         def last() -> float:
             return arrivals[-1] if arrivals else 0.0
@@ -122,12 +115,8 @@ async def _native_caller(rest: ParleyClient, agent_id: str, lines: list[Line]) -
         try:
             await _reply(lambda: bool(arrivals), last)
             for _text, samples in lines:
-                audio = np.concatenate([samples, room])
-                began = loop.time()
-                speech_end = began + samples.size / corpus.RATE - corpus.EDGE_S
-                for n, at in enumerate(range(0, audio.size, frame)):
-                    await call.send_audio(audio[at : at + frame].tobytes())
-                    await asyncio.sleep(max(0.0, began + (n + 1) * 0.02 - loop.time()))
+                speech_end = loop.time() + samples.size / corpus.RATE - corpus.EDGE_S
+                await call.send_audio(np.concatenate([samples, room]).tobytes(), realtime=True)
                 await _reply(functools.partial(_after, arrivals, speech_end), last)
                 later = [t for t in arrivals if t > speech_end]
                 latencies.append((later[0] - speech_end) * 1000 if later else None)
@@ -165,9 +154,7 @@ async def run(
                     [lines[(i * 7 + k) % len(lines)] for k in range(turns)] for i in range(callers)
                 ]
                 if path.startswith("phone"):
-                    done = await asyncio.gather(
-                        *(_phone_caller(server, agent["id"], m) for m in mine)
-                    )
+                    done = await asyncio.gather(*(_phone_caller(server, m) for m in mine))
                 else:
                     done = await asyncio.gather(
                         *(_native_caller(rest, agent["id"], m) for m in mine)
