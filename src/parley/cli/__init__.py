@@ -29,6 +29,7 @@ from parley.cli import (
     soak,
     speech_bench,
     talk,
+    turns_bench,
     voices,
 )
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         speech_bench,
         phone_bench,
         knowledge_bench,
+        turns_bench,
         soak,
     ):
         module.register(commands)
