@@ -41,8 +41,8 @@ from parley.engine.events import (
     Ready,
     ToolCallUpdate,
     Transcript,
-    TurnMetrics,
 )
+from parley.engine.measures import TurnMetrics
 from parley.server.runner import serving
 
 ROOT = Path(__file__).parent.parent.parent

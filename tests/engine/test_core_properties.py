@@ -12,7 +12,10 @@ leftovers from responses already cancelled. After every step the invariants hold
 - a stale timer firing changes nothing;
 - the turn detector agrees with the caller's phase (it never sticks in speech);
 - every dispatched tool call ends in the history with a final status, and every session
-  ends with a reason.
+  ends with a reason;
+- a paused response sends nothing, and is paused only while the caller's speech over it is
+  undecided (a pause is never left behind);
+- an end-of-turn answer, current or stale, never ends a turn the caller is still speaking.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from parley.engine.effects import (
     AbandonRecognition,
     AskModel,
     BeginRecognition,
+    CheckTurn,
     CloseResponse,
     Effect,
     Emit,
@@ -43,6 +47,7 @@ from parley.engine.effects import (
     Speak,
     StartSpeech,
 )
+from parley.engine.end_of_turn import TurnCheck
 from parley.engine.events import (
     AgentAudio,
     DropTurn,
@@ -123,9 +128,15 @@ class Shell:
     old_utterances: list[int] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
     calls: int = 0
+    checks: list[CheckTurn] = field(default_factory=list)  # asked of the end-of-turn model
 
     def feed(self, event: object) -> list[Effect]:
+        current = self.core.responding.current
+        held = current is not None and current.held_since is not None
         effects = self.core.handle(event, self.now)
+        if held and self.core.responding.current is current and current.held_since is not None:
+            sent = [e for e in effects if isinstance(e, Emit) and isinstance(e.event, AgentAudio)]
+            assert not sent, "a paused response sent audio"
         for effect in effects:
             self._note(effect)
         return effects
@@ -152,6 +163,8 @@ class Shell:
             self.closed.append(effect.response)
         elif isinstance(effect, RunTool):
             self.server_runs.append(effect.call_id)
+        elif isinstance(effect, CheckTurn):
+            self.checks.append(effect)
         elif isinstance(effect, BeginRecognition):
             self.recognising = effect.utterance
         elif isinstance(effect, FinishRecognition):
@@ -173,18 +186,23 @@ class Shell:
                 self.ended.append(event.reason)
 
 
-def new_core(max_tool_rounds: int, opening: Opening) -> SessionCore:
+def new_core(max_tool_rounds: int, opening: Opening, turns: tuple[str, str]) -> SessionCore:
+    detection, interruption = turns
     plan = Plan(
         system_prompt="test",
         input_format=PCM,
         output_format=PCM,
         tools=TOOLS,
-        vad=VadSettings(min_turn_ms=100),
+        vad=VadSettings(
+            min_turn_ms=100,
+            turn_detection=detection,  # type: ignore[arg-type]
+            interruption=interruption,  # type: ignore[arg-type]
+        ),
         opening=opening,
         max_turns=6,
         max_tool_rounds=max_tool_rounds,
     )
-    return SessionCore(plan, vad_frame_ms=FRAME_S * 1000, vad_trailing_frames=1)
+    return SessionCore(plan, vad_frame_ms=FRAME_S * 1000, vad_trailing_frames=1, turn_model=True)
 
 
 def check(shell: Shell) -> None:
@@ -199,6 +217,8 @@ def check(shell: Shell) -> None:
     else:
         assert hearing.utterance is not None, "a client-ended turn must always be open"
     assert (hearing.utterance is None) == (hearing.phase is CallerPhase.QUIET)
+    if current is not None and current.held_since is not None:
+        assert hearing.utterance is not None and hearing.utterance.holding, "a pause left behind"
 
 
 def no_trace(shell: Shell, event: object) -> None:
@@ -231,6 +251,8 @@ def step(shell: Shell, data: st.DataObject) -> None:
             actions += ["speech", "speech", "speech"]
     if shell.closed:
         actions.append("leftover")
+    if shell.checks:
+        actions += ["turn_checked", "turn_checked"]
     if shell.server_runs:
         actions.append("server_result")
     if shell.client_calls:
@@ -344,6 +366,15 @@ def step(shell: Shell, data: st.DataObject) -> None:
             )
         )
         no_trace(shell, leftover)
+    elif action == "turn_checked":
+        asked = shell.checks.pop(data.draw(st.integers(0, len(shell.checks) - 1)))
+        probability = data.draw(st.sampled_from([None, 0.1, 0.9]))
+        utterance = core.hearing.utterance
+        speaking = core.hearing.phase is CallerPhase.SPEAKING
+        shell.feed(TurnCheck(asked.utterance, asked.check, probability, 40.0))
+        if speaking:  # an answer never ends a turn the caller is still speaking
+            assert core.hearing.utterance is utterance
+            assert core.hearing.phase is CallerPhase.SPEAKING
     elif action == "server_result":
         call_id = shell.server_runs.pop(data.draw(st.integers(0, len(shell.server_runs) - 1)))
         shell.feed(ServerToolDone(call_id, '{"ok": true}', failed=data.draw(st.booleans())))
@@ -366,11 +397,18 @@ def step(shell: Shell, data: st.DataObject) -> None:
         [Opening(), Opening("say", "Hello there."), Opening("user", "hi"), Opening("context", "x")]
     ),
     steps=st.integers(1, 80),
+    turns=st.sampled_from(
+        [("silence", "immediate"), ("semantic", "confirm"), ("semantic", "immediate")]
+    ),
 )
 def test_the_core_keeps_its_invariants_under_any_interleaving(
-    data: st.DataObject, max_tool_rounds: int, opening: Opening, steps: int
+    data: st.DataObject,
+    max_tool_rounds: int,
+    opening: Opening,
+    steps: int,
+    turns: tuple[str, str],
 ) -> None:
-    shell = Shell(new_core(max_tool_rounds, opening))
+    shell = Shell(new_core(max_tool_rounds, opening, turns))
     opened = shell.feed(Open())
     assert opened[0] == Emit(Ready())  # said first: the engine takes audio
     check(shell)

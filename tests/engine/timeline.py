@@ -29,6 +29,7 @@ from parley.providers.base import (
     SpeechRecognizer,
     SpeechSynthesizer,
     TextDelta,
+    TurnModel,
     VoiceActivityDetector,
 )
 from parley.providers.fakes import FakeModel, FakeRecognizer, FakeSynthesizer, ToneShape
@@ -84,6 +85,7 @@ class Timeline:
     synthesizer: SpeechSynthesizer | None = None
     recognizer: Callable[[RecognitionListener], SpeechRecognizer] | None = None
     detector: VoiceActivityDetector | None = None
+    turn_model: TurnModel | None = None
 
     def __post_init__(self) -> None:
         self.events: list[tuple[float, Event]] = []
@@ -120,6 +122,7 @@ class Timeline:
             self.recognizer or recognizer,
             self.llm,
             self.synthesizer or FakeSynthesizer(self.tts),
+            self.turn_model,
         )
         self.conversation = Conversation(
             plan, voice, self.transcript, self._record, self.server_tools

@@ -34,14 +34,27 @@ DESTINATION_PATTERN = r"^(\+[1-9][0-9]{6,14}|sips?:[^\s<>\"']{3,250})$"
 TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
+TurnDetection = Literal["silence", "semantic"]
+Interruption = Literal["immediate", "confirm"]
+
+
 class VadSettings(BaseModel):
     """Turn-taking. Every field has a default; an agent stores only what it overrides.
 
     - `threshold`: speech probability above which a frame counts as speech.
     - `start_ms`: speech must last this long before it counts as the caller talking.
-    - `endpoint_ms`: silence after speech that ends the caller's turn.
+    - `endpoint_ms`: silence after speech that ends the caller's turn (`silence`), and the
+      rule `semantic` falls back to when the end-of-turn model cannot answer.
     - `min_turn_ms`: shorter turns (coughs, "uh") are dropped, not answered.
     - `min_interruption_ms`: speech over the agent must last this long to barge in.
+    - `turn_detection`: `silence` ends a turn after `endpoint_ms` of silence; `semantic`
+      asks the end-of-turn model as soon as the caller falls silent and ends the turn when
+      it sounds finished, waiting up to `max_endpoint_ms` when it does not.
+    - `eot_threshold`: the model's probability at which a turn counts as finished.
+    - `interruption`: `immediate` stops the agent for good once speech over it has lasted
+      `min_interruption_ms`; `confirm` pauses the agent at once and resumes it where it
+      paused if the speech was only a backchannel ("uh-huh") or no words at all.
+    - `backchannels`: what counts as a backchannel (None: the agent language's own list).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -51,6 +64,13 @@ class VadSettings(BaseModel):
     endpoint_ms: int = Field(default=350, ge=50, le=5000)
     min_turn_ms: int = Field(default=0, ge=0, le=5000)
     min_interruption_ms: int = Field(default=200, ge=0, le=5000)
+    turn_detection: TurnDetection = "silence"
+    max_endpoint_ms: int = Field(default=2500, ge=200, le=10000)
+    eot_threshold: float = Field(default=0.5, gt=0, lt=1)
+    interruption: Interruption = "immediate"
+    backchannels: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]] | None = (
+        Field(default=None, max_length=100)
+    )
 
 
 class FunctionTool(BaseModel):

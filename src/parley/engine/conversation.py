@@ -33,6 +33,7 @@ from parley.engine.effects import (
     AbandonRecognition,
     AskModel,
     BeginRecognition,
+    CheckTurn,
     CloseResponse,
     Effect,
     Emit,
@@ -46,8 +47,10 @@ from parley.engine.effects import (
     Speak,
     StartSpeech,
 )
+from parley.engine.end_of_turn import MODEL_WAIT_MS, TurnCheck
 from parley.engine.events import (
     AgentAudio,
+    AgentPaused,
     Command,
     DropTurn,
     Ended,
@@ -134,10 +137,12 @@ class Conversation:
         self._work: dict[int, ResponseWork] = {}
         self._tools: set[asyncio.Task[None]] = set()  # server-side tool calls
         self._closing: set[asyncio.Task[None]] = set()  # responses being cancelled
+        self._checks: set[asyncio.Task[None]] = set()  # end-of-turn model questions
         self.core = SessionCore(
             plan,
             vad_frame_ms=voice.vad.frame_samples * 1000 / RECOGNITION_RATE,
             vad_trailing_frames=voice.vad.trailing_frames,
+            turn_model=voice.turn_model is not None,
         )
 
     # The dialect's side -----------------------------------------------------------------------
@@ -188,6 +193,7 @@ class Conversation:
             vad=self.voice.vad,
             recognizer=self.voice.recognizer(_Posting(self._inbox.put)),
             results_ready=functools.partial(self._inbox.put, _HEARD_MORE),
+            keep_samples=self.voice.turn_model.window_samples if self.voice.turn_model else 0,
         )
         self._llm, self._tts = self.voice.llm, self.voice.tts
         reason: EndReason = "error"
@@ -290,6 +296,8 @@ class Conversation:
                 self._listener.resume(effect.utterance)
             elif isinstance(effect, AbandonRecognition):
                 self._listener.abandon(effect.utterance)
+            elif isinstance(effect, CheckTurn):
+                self._check_turn(effect)
             elif isinstance(effect, RunTool):
                 self._run_tool(effect)
             elif isinstance(effect, EndSession):
@@ -307,8 +315,10 @@ class Conversation:
         assert self.recorder is not None
         if isinstance(event, AgentAudio):
             self.recorder.agent(event.data, self._loop.time())
-        elif isinstance(event, Interrupted):
-            self.recorder.cut(self._loop.time())
+        elif isinstance(event, Interrupted) or (
+            isinstance(event, AgentPaused) and self.plan.pause_clears
+        ):
+            self.recorder.cut(self._loop.time())  # what was sent after this never played
 
     def _arm(self, timer: ArmTimer) -> None:
         key = (timer.kind, timer.key)
@@ -320,6 +330,32 @@ class Conversation:
     def _fire(self, key: tuple[TimerKind, TimerKey], fired: TimerFired) -> None:
         self._timers.pop(key, None)
         self._inbox.put(fired)
+
+    def _check_turn(self, effect: CheckTurn) -> None:
+        """Ask the end-of-turn model about the caller's latest audio; no answer in time (or
+        a busy or failed model) is an answer of None, and the silence rule decides."""
+        model = self.voice.turn_model
+        if model is None:
+            self._inbox.put(TurnCheck(effect.utterance, effect.check, None))
+            return
+        audio = self._listener.recent(model.window_samples)
+
+        async def check() -> None:
+            try:
+                async with asyncio.timeout(MODEL_WAIT_MS / 1000):
+                    verdict = await model.predict(audio)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("no end-of-turn answer: %s", exc or type(exc).__name__)
+                self._inbox.put(TurnCheck(effect.utterance, effect.check, None))
+            else:
+                answer = TurnCheck(
+                    effect.utterance, effect.check, verdict.probability, verdict.compute_ms
+                )
+                self._inbox.put(answer)
+
+        self._own(self._checks, check(), f"turn-check-{effect.utterance}-{effect.check}")
 
     def _run_tool(self, effect: RunTool) -> None:
         runner = self._server_tools
@@ -365,9 +401,9 @@ class Conversation:
             for work in self._work.values():
                 self._own(self._closing, work.cancel(), f"close-{work.response}")
             self._work.clear()
-            for task in self._tools:
+            for task in [*self._tools, *self._checks]:
                 task.cancel()
-            for task in [*self._tools, *self._closing]:
+            for task in [*self._tools, *self._checks, *self._closing]:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self.voice.vad.close()

@@ -26,8 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from parley.engine import keypad, tool_answers
+from parley.engine import end_of_turn, keypad, tool_answers
+from parley.engine.agent_side import AgentSide
 from parley.engine.effects import Effect, EndSession, Outbox
+from parley.engine.end_of_turn import TurnCheck
 from parley.engine.events import (
     Disconnected,
     DropTurn,
@@ -56,9 +58,10 @@ from parley.engine.events import (
     TurnTaking,
     UserText,
 )
-from parley.engine.hearing import AgentSide, HeardFrames, Hearing, RecognitionFailed
+from parley.engine.hearing import HeardFrames, Hearing, RecognitionFailed
 from parley.engine.history import History, Said
 from parley.engine.lifecycle import Lifecycle
+from parley.engine.measures import BargeIn
 from parley.engine.plan import Plan
 from parley.engine.responding import Responding
 from parley.engine.response import Response, ResponseEvent, TurnTiming
@@ -88,7 +91,15 @@ MAX_QUEUED = 8  # agent messages waiting for their turn (a bounded queue, like e
 
 
 class SessionCore(AgentSide):
-    def __init__(self, plan: Plan, *, vad_frame_ms: float, vad_trailing_frames: int) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        vad_frame_ms: float,
+        vad_trailing_frames: int,
+        turn_model: bool = False,
+    ) -> None:
+        """`turn_model`: an end-of-turn model answers `CheckTurn` (semantic end of turn)."""
         self.plan = plan
         self.turn = 0
         self.history = History(plan.history)
@@ -131,6 +142,8 @@ class SessionCore(AgentSide):
             out=self.out,
             agent=weakref.proxy(self),
             status=self.status,
+            language=plan.language,
+            turn_model=turn_model,
         )
         self.lifecycle = Lifecycle(plan.lifecycle, self.out)
         self._queued: deque[SayAsAgent] = deque()  # said once the agent and caller are done
@@ -185,8 +198,18 @@ class SessionCore(AgentSide):
         current = self.responding.current
         return current is None or not current.uninterruptible
 
-    def barge_in(self, now: float) -> bool:
-        return self.interruptible() and self.responding.cancel(now)
+    def barge_in(self, now: float, resolved: BargeIn | None = None) -> bool:
+        return self.interruptible() and self.responding.cancel(now, resolved)
+
+    def hold(self, now: float) -> float | None:
+        return self.responding.hold(now) if self.interruptible() else None
+
+    def resume(self, now: float, resolved: BargeIn) -> None:
+        self.responding.resume(now, resolved)
+
+    def held_turn(self) -> int:
+        current = self.responding.current
+        return current.turn if current is not None else self.turn
 
     def caller_active(self) -> None:
         self.lifecycle.caller_active(self.responding.current)
@@ -374,6 +397,8 @@ class SessionCore(AgentSide):
                 self._response_finished(finished)
         elif kind == "endpoint":
             self.hearing.endpoint(int(key), now)
+        elif kind == "turn_check":
+            end_of_turn.due(self.hearing, int(key), now)
         elif kind == "barge_in":
             self.hearing.barge_in_due(int(key), now)
         elif kind == "recognition":
@@ -411,7 +436,7 @@ class SessionCore(AgentSide):
             self.out.add(cancel)
         self.responding.cancel(now)
         self.desk.close()
-        self.hearing.close()
+        self.hearing.close(now)
         self.status.set_state("idle")
         transfer_to = self.transfer_to if event.reason == "transfer" else None
         self.out.emit(Ended(event.reason, self.history.transcript(), transfer_to))
@@ -423,6 +448,7 @@ _HANDLERS: dict[type, Callable[[SessionCore, Any, float], None]] = {
     HeardFrames: lambda core, event, now: core.hearing.frames(event, now),
     TimerFired: SessionCore._timer,
     Transcription: lambda core, event, now: core.hearing.transcription(event, now),
+    TurnCheck: lambda core, event, now: end_of_turn.answered(core.hearing, event, now),
     ServerToolDone: tool_answers.server_done,
     PlaybackProgress: SessionCore._played,
     UserText: SessionCore._typed,

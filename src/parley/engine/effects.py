@@ -69,6 +69,15 @@ class AbandonRecognition:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckTurn:
+    """Ask the end-of-turn model whether `utterance` sounds finished (its `check`-th
+    question), from the caller's latest audio; the answer comes back as a `TurnCheck`."""
+
+    utterance: int
+    check: int
+
+
+@dataclass(frozen=True, slots=True)
 class StartSpeech:
     """A new response: open its speech stream (sentences in, synthesised audio back)."""
 
@@ -129,6 +138,7 @@ Effect = (
     | PauseRecognition
     | ResumeRecognition
     | AbandonRecognition
+    | CheckTurn
     | StartSpeech
     | Speak
     | EndSpeech

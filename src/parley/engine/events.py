@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from parley.engine.measures import BargeIn, TurnMetrics
+
 State = Literal["idle", "listening", "thinking", "speaking"]
 EndReason = Literal[
     "stop",
@@ -335,28 +337,27 @@ class Interrupted:
 
 
 @dataclass(frozen=True, slots=True)
-class TurnMetrics:
-    """Latency of one turn, ms. `total_ms` runs from the end of the caller's speech (or the
-    arrival of a typed turn) to the first agent audio frame sent."""
+class AgentPaused:
+    """The caller spoke over the agent: its reply is on hold (`interruption: confirm`).
+    The client drops unplayed agent audio (what it dropped is counted as played, as after
+    `Interrupted`); the reply resumes (`AgentResumed`) or is cut (`Interrupted`)."""
 
     turn: int
-    endpoint_ms: float | None = None
-    stt_ms: float | None = None
-    llm_ttft_ms: float | None = None
-    tts_ttfb_ms: float | None = None
-    total_ms: float | None = None
-    stt_fallback: bool = False  # the turn's recogniser was overloaded; a lighter one heard it
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "turn": self.turn,
-            "endpoint_ms": self.endpoint_ms,
-            "stt_ms": self.stt_ms,
-            "stt_fallback": self.stt_fallback,
-            "llm_ttft_ms": self.llm_ttft_ms,
-            "tts_ttfb_ms": self.tts_ttfb_ms,
-            "total_ms": self.total_ms,
-        }
+
+@dataclass(frozen=True, slots=True)
+class AgentResumed:
+    """The speech over the agent was a backchannel or noise: the reply goes on from where
+    it paused (audio that was dropped is sent again)."""
+
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class BargeInResolved:
+    """How speech over a paused agent ended (a `metrics` item for the agent's turn)."""
+
+    barge_in: BargeIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +428,9 @@ Event = (
     | AgentAudioDone
     | ToolsAwaited
     | Interrupted
+    | AgentPaused
+    | AgentResumed
+    | BargeInResolved
     | TurnMetrics
     | Citation
     | Notice

@@ -5,13 +5,23 @@ The turn detector (a pure state machine over VAD probabilities) is owned here: V
 arrive as events (`HeardFrames`, batched as they came back) and only this module moves the
 detector. Its signals drive the caller's phase:
 
-    QUIET ──onset──► SPEAKING ──silence──► PAUSED ──endpoint timer──► RECOGNISING ──final──► QUIET
-                        ▲                     │                          (a user turn)
+    QUIET ──onset──► SPEAKING ──silence──► PAUSED ──end of turn──► RECOGNISING ──final──► QUIET
+                        ▲                     │                       (a user turn)
                         └──────resumed────────┘
 
 - Speech that starts while the agent is busy (thinking or speaking) becomes a barge-in only
   once it has lasted `min_interruption_ms` (a `barge_in` timer); shorter sounds are ignored.
   Over an uninterruptible response (a firm greeting, a closing line) it never does.
+- Under `interruption: confirm` speech over the agent *pauses* it at once (its onset) and
+  the words decide: a transcript with words that are not a backchannel, or speech that goes
+  on past `CONFIRM_LONG_MS`, is a barge-in (the reply is cut where it paused); a
+  backchannel ("uh-huh"), no words (a cough) or speech under `min_interruption_ms` resumes
+  the agent from where it paused and is not a turn. Such an utterance is *holding* until
+  then; every way it ends resolves the hold one way or the other.
+- Under `turn_detection: semantic` the end of a turn is the end-of-turn model's to judge
+  (`engine/end_of_turn.py`): asked at the first silence, again as it grows, with the
+  `endpoint` timer at `max_endpoint_ms` as the backstop. Speech over a paused agent is
+  judged by silence alone (a backchannel should not wait for a model).
 - An utterance shorter than `min_turn_ms`, or over the agent and never confirmed, is dropped
   at its endpoint (QUIET again, no transcript owed).
 - The final transcript is awaited at most `recognition_timeout_s` (a `recognition` timer).
@@ -23,11 +33,13 @@ Every method runs inside one `SessionCore.handle` call; effects go to the outbox
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import dataclass
 
+from parley.engine import end_of_turn
 from parley.engine.agent import VadSettings
+from parley.engine.agent_side import AgentSide
+from parley.engine.backchannel import Backchannels, Heard
 from parley.engine.effects import (
     AbandonRecognition,
     BeginRecognition,
@@ -39,7 +51,6 @@ from parley.engine.effects import (
 from parley.engine.events import (
     Failure,
     Interrupted,
-    Medium,
     NothingHeard,
     State,
     Transcript,
@@ -47,39 +58,18 @@ from parley.engine.events import (
     UserStartedSpeaking,
     UserStoppedSpeaking,
 )
+from parley.engine.measures import BargeIn, BargeInOutcome, BargeInReason
 from parley.engine.response import TurnTiming
 from parley.engine.status import Status
 from parley.engine.timers import TimerKind
 from parley.engine.turns import Signal, SilenceStarted, SpeechResumed, SpeechStarted, TurnDetector
+from parley.engine.utterance import CallerPhase, Utterance
 from parley.providers.base import Transcription
 
 log = logging.getLogger("parley.engine")
 
-_UTTERANCE_TIMERS: tuple[TimerKind, ...] = ("endpoint", "barge_in", "recognition")
-
-
-class CallerPhase(enum.Enum):
-    QUIET = "quiet"  # no utterance open
-    SPEAKING = "speaking"  # speech going on
-    PAUSED = "paused"  # silence after speech; the endpoint timer runs
-    RECOGNISING = "recognising"  # the turn is over; the final transcript is awaited
-
-
-@dataclass
-class Utterance:
-    """One stretch of caller speech, from onset to the end of the turn."""
-
-    id: int
-    started_at: float
-    interrupting: bool  # began while the agent was thinking or speaking
-    confirmed: bool  # counts: not interrupting, or long enough to barge in
-    ended_at: float | None = None  # when the speech itself ended (estimated)
-    endpoint_at: float | None = None  # when the turn was declared over
-    partial: str = ""
-
-    def duration_ms(self) -> float:
-        end = self.ended_at if self.ended_at is not None else self.started_at
-        return (end - self.started_at) * 1000
+_UTTERANCE_TIMERS: tuple[TimerKind, ...] = ("endpoint", "turn_check", "barge_in", "recognition")
+CONFIRM_LONG_MS = 1500  # speech over a paused agent this long is a barge-in, words or not
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,39 +85,6 @@ class RecognitionFailed:
     error: Exception
 
 
-class AgentSide:
-    """What hearing needs from the rest of the core (implemented by `SessionCore`)."""
-
-    def busy(self) -> bool:
-        raise NotImplementedError
-
-    def barge_in(self, now: float) -> bool:
-        """Cancel the agent's response; True if the caller had heard some of it."""
-        raise NotImplementedError
-
-    def interruptible(self) -> bool:
-        """False while the agent says something the caller may not talk over."""
-        raise NotImplementedError
-
-    def caller_active(self) -> None:
-        """The caller made a sound (the call's inactivity clock starts over)."""
-        raise NotImplementedError
-
-    def user_turn(
-        self,
-        text: str,
-        timing: TurnTiming,
-        now: float,
-        medium: Medium = "voice",
-        *,
-        answer: bool = True,
-    ) -> None:
-        raise NotImplementedError
-
-    def next_turn(self) -> int:
-        raise NotImplementedError
-
-
 class Hearing:
     def __init__(
         self,
@@ -138,13 +95,19 @@ class Hearing:
         out: Outbox,
         agent: AgentSide,
         status: Status,
+        language: str = "en",
+        turn_model: bool = False,
     ) -> None:
         """`agent` is the core behind a weak proxy: nothing of a session points back at its
-        owner, so it forms no reference cycle (see `engine/status.py`)."""
+        owner, so it forms no reference cycle (see `engine/status.py`). `turn_model`: an
+        end-of-turn model answers `CheckTurn` (without one, `semantic` is `silence`)."""
         self.settings = settings
+        self.language = language
+        self.turn_model = turn_model
+        self._backchannels = Backchannels.for_agent(language, settings.backchannels)
         self.detector = detector
         self._recognition_timeout = recognition_timeout_s
-        self._out = out
+        self.out = out
         self._agent = agent
         self._set_state = status.set_state
         self.phase = CallerPhase.QUIET
@@ -164,15 +127,16 @@ class Hearing:
         if turn_taking.vad:
             self.settings = self.settings.model_copy(update=turn_taking.vad)
             self.detector.retune(self.settings.threshold, self.settings.start_ms)
+            self._backchannels = Backchannels.for_agent(self.language, self.settings.backchannels)
         if manual and not was_manual:
             if self.phase is not CallerPhase.RECOGNISING:
-                self._forget()
+                self._forget(now)
                 self._open_buffer(now)
         elif was_manual and not manual:  # the VAD decides again, from a fresh start
             if self.phase is CallerPhase.RECOGNISING:
                 self.detector.reset()
             else:
-                self._drop()
+                self._drop(now)
 
     def _open_buffer(self, now: float) -> None:
         """Client-ended turns: the next turn starts now, heard in full."""
@@ -182,7 +146,7 @@ class Hearing:
         self._next_id += 1
         self.utterance = utterance
         self.phase = CallerPhase.SPEAKING
-        self._out.add(BeginRecognition(utterance.id))  # with what was said since the commit
+        self.out.add(BeginRecognition(utterance.id))  # with what was said since the commit
         if self._commit_owed:
             self._commit_owed = False
             self.commit(now)
@@ -218,40 +182,48 @@ class Hearing:
         elif isinstance(signal, SilenceStarted) and self.phase is CallerPhase.SPEAKING:
             self.phase = CallerPhase.PAUSED
             utterance.ended_at = signal.at
-            if self.turn_taking.auto_end:  # else the client ends the turn (`commit`)
-                endpoint_at = signal.at + self.settings.endpoint_ms / 1000
-                self._out.arm("endpoint", utterance.id, endpoint_at)
-            self._out.add(PauseRecognition(utterance.id))
+            utterance.heard_in_pause = False
+            end_of_turn.silence_began(self, utterance, signal.at)
+            self.out.add(PauseRecognition(utterance.id))
         elif isinstance(signal, SpeechResumed) and self.phase is CallerPhase.PAUSED:
             self.phase = CallerPhase.SPEAKING
             utterance.ended_at = None
-            self._out.disarm("endpoint", utterance.id)
-            self._out.add(ResumeRecognition(utterance.id))
+            self.out.disarm("endpoint", utterance.id)
+            self.out.disarm("turn_check", utterance.id)
+            self.out.add(ResumeRecognition(utterance.id))
 
     def _onset(self, signal: SpeechStarted, now: float) -> None:
-        self._forget()  # an earlier utterance still awaiting its transcript is superseded
+        # an earlier utterance still awaiting its transcript is superseded (and a pause it
+        # holds the agent in passes to this one)
+        self._forget(now, superseded=True)
         self._agent.caller_active()
         busy = self._agent.busy()
         utterance = Utterance(self._next_id, signal.at, interrupting=busy, confirmed=not busy)
         self._next_id += 1
         self.utterance = utterance
         self.phase = CallerPhase.SPEAKING
-        self._out.add(BeginRecognition(utterance.id))
+        self.out.add(BeginRecognition(utterance.id))
         if busy and not self._agent.interruptible():
             return  # talking over an uninterruptible agent: dropped at its endpoint
         if busy and not self.turn_taking.barge_in:  # heard, and answered after the agent
             utterance.confirmed = True
-            self._out.emit(UserStartedSpeaking())
+            self.out.emit(UserStartedSpeaking())
             return
         if not busy:
-            self._out.emit(UserStartedSpeaking())
+            self.out.emit(UserStartedSpeaking())
             self._set_state("listening")
             return
+        if self.settings.interruption == "confirm":
+            utterance.held_since = self._agent.hold(now)
+            if utterance.held_since is not None:
+                long_ms = max(CONFIRM_LONG_MS, self.settings.min_interruption_ms)
+                self.out.arm("barge_in", utterance.id, signal.at + long_ms / 1000)
+                return
         barge_at = signal.at + self.settings.min_interruption_ms / 1000
         if barge_at <= now:
             self._barge_in(utterance, now)
         else:
-            self._out.arm("barge_in", utterance.id, barge_at)
+            self.out.arm("barge_in", utterance.id, barge_at)
 
     def barge_in_due(self, utterance_id: int, now: float) -> None:
         """The speech over the agent has lasted long enough, if it is still going on."""
@@ -262,14 +234,32 @@ class Hearing:
             and self.phase is CallerPhase.SPEAKING
             and self._agent.interruptible()  # a firm response began since: not a barge-in
         ):
-            self._barge_in(utterance, now)
+            self._barge_in(utterance, now, "long")
 
-    def _barge_in(self, utterance: Utterance, now: float) -> None:
+    def _barge_in(self, utterance: Utterance, now: float, reason: BargeInReason = "long") -> None:
+        """The speech over the agent takes the turn: the agent stops for good."""
         utterance.confirmed = True
-        self._out.emit(UserStartedSpeaking())
-        if self._agent.barge_in(now):
-            self._out.emit(Interrupted())
+        resolved = self._resolution(utterance, now, "confirmed", reason)
+        utterance.held_since = None
+        self.out.emit(UserStartedSpeaking())
+        if self._agent.barge_in(now, resolved):
+            self.out.emit(Interrupted())
         self._set_state("listening")
+
+    def _resume_agent(self, utterance: Utterance, now: float, reason: BargeInReason) -> None:
+        """The speech over the paused agent did not take the turn: the agent goes on."""
+        resolved = self._resolution(utterance, now, "resumed", reason)
+        utterance.held_since = None
+        if resolved is not None:
+            self._agent.resume(now, resolved)
+
+    def _resolution(
+        self, utterance: Utterance, now: float, outcome: BargeInOutcome, reason: BargeInReason
+    ) -> BargeIn | None:
+        if utterance.held_since is None:
+            return None
+        paused_ms = (now - utterance.held_since) * 1000
+        return BargeIn(self._agent.held_turn(), outcome, reason, paused_ms, utterance.partial)
 
     def commit(self, now: float) -> None:
         """The client ends the caller's turn now: what was said counts, however short the
@@ -279,11 +269,15 @@ class Hearing:
             self._commit_owed = True  # the next buffer opens at the transcript: commit it then
             return
         if utterance is None or not self.mid_speech:
-            self._out.emit(UserStoppedSpeaking(speech=False))
+            self.out.emit(UserStoppedSpeaking(speech=False))
             return
-        self._out.disarm("endpoint", utterance.id)
-        self._out.disarm("barge_in", utterance.id)
+        self.out.disarm("endpoint", utterance.id)
+        self.out.disarm("turn_check", utterance.id)
+        self.out.disarm("barge_in", utterance.id)
+        if utterance.holding:  # a committed turn takes the floor: the paused reply is cut
+            self._barge_in(utterance, now, "words")
         utterance.confirmed = True
+        utterance.decided_by = "commit"
         if utterance.ended_at is None:
             utterance.ended_at = now
         self.endpoint(utterance.id, now, committed=True)
@@ -291,27 +285,41 @@ class Hearing:
     def discard(self, now: float) -> None:
         """The client drops what the caller has said since the last turn."""
         if self.utterance is not None and self.phase is not CallerPhase.RECOGNISING:
-            self._drop()
+            self._drop(now)
             self._idle("listening")
         self._open_buffer(now)
 
     def endpoint(self, utterance_id: int, now: float, *, committed: bool = False) -> None:
-        """The caller's silence lasted `endpoint_ms` (or the client `committed`, and then
-        however short it was): the turn is over."""
+        """The turn is over: the silence rule's `endpoint_ms`, the end-of-turn model, its
+        longest wait, or the client `committed` (and then however short the silence)."""
         utterance = self.utterance
         if utterance is None or utterance.id != utterance_id or not self.mid_speech:
             return
+        self.out.disarm("turn_check", utterance.id)
+        self.out.disarm("endpoint", utterance.id)
         self.detector.end_turn()
         utterance.endpoint_at = now
+        if utterance.holding:  # speech over the paused agent: its words decide
+            if utterance.duration_ms() < self.settings.min_interruption_ms:
+                self._resume_agent(utterance, now, "short")
+                self._drop(now)
+            else:
+                self.phase = CallerPhase.RECOGNISING
+                self.out.add(FinishRecognition(utterance.id))
+                self.out.arm("recognition", utterance.id, now + self._recognition_timeout)
+            return
         short = not committed and utterance.duration_ms() < self.settings.min_turn_ms
         if not utterance.confirmed or short:
-            self._drop()
+            self._drop(now)
             self._idle("listening")
             return
+        self._recognise(utterance, now)
+
+    def _recognise(self, utterance: Utterance, now: float) -> None:
         self.phase = CallerPhase.RECOGNISING
-        self._out.emit(UserStoppedSpeaking())
-        self._out.add(FinishRecognition(utterance.id))
-        self._out.arm("recognition", utterance.id, now + self._recognition_timeout)
+        self.out.emit(UserStoppedSpeaking())
+        self.out.add(FinishRecognition(utterance.id))
+        self.out.arm("recognition", utterance.id, now + self._recognition_timeout)
         self._idle("thinking")
 
     def transcription(self, result: Transcription, now: float) -> None:
@@ -320,18 +328,35 @@ class Hearing:
             return
         if not result.final:
             utterance.partial = result.text
-            self._out.emit(
+            utterance.heard_in_pause = self.phase is CallerPhase.PAUSED
+            self.out.emit(
                 Transcript("user", result.text, final=False, turn=self._agent.next_turn())
             )
+            if (
+                utterance.holding
+                and self._backchannels.classify(result.text) is Heard.WORDS
+                and utterance.duration_ms(now) >= self.settings.min_interruption_ms
+            ):
+                self.out.disarm("barge_in", utterance.id)
+                self._barge_in(utterance, now, "words")
             return
         if self.phase is not CallerPhase.RECOGNISING or utterance.endpoint_at is None:
             return  # a final before the endpoint (a streaming provider's own): wait for ours
-        self._out.disarm("recognition", utterance.id)
+        self.out.disarm("recognition", utterance.id)
+        text = result.text.strip()
+        if utterance.holding:
+            heard = self._backchannels.classify(text)
+            utterance.partial = text
+            if heard is not Heard.WORDS:
+                self._resume_agent(utterance, now, heard.value)
+                self._settle_quiet()
+                return
+            self._barge_in(utterance, now, "words")
+            self.out.emit(UserStoppedSpeaking())
         self.utterance = None
         self.phase = CallerPhase.QUIET
-        text = result.text.strip()
         if not text:
-            self._out.emit(NothingHeard())  # its end was told: so is its outcome
+            self.out.emit(NothingHeard())  # its end was told: so is its outcome
             self._set_state("listening")
             self._open_buffer(now)  # client-ended turns: the next one is heard from now on
             return
@@ -341,6 +366,7 @@ class Hearing:
             endpoint_ms=round((utterance.endpoint_at - ended) * 1000, 1),
             stt_ms=round((now - utterance.endpoint_at) * 1000, 1),
             stt_fallback=result.fallback,
+            end_of_turn=end_of_turn.summary(utterance, not self.turn_taking.auto_end),
         )
         self._agent.user_turn(text, timing, now, answer=self.turn_taking.answer)
         self._open_buffer(now)
@@ -348,8 +374,8 @@ class Hearing:
     def recognition_failed(self, event: RecognitionFailed, now: float) -> None:
         utterance = self.utterance
         if utterance is not None and utterance.id == event.utterance:
-            self._drop()
-        self._out.emit(Failure("stt_error", f"speech recognition failed: {event.error}", False))
+            self._drop(now)
+        self.out.emit(Failure("stt_error", f"speech recognition failed: {event.error}", False))
         self._idle("listening")
         self._open_buffer(now)
 
@@ -358,28 +384,38 @@ class Hearing:
         if utterance is None or utterance.id != utterance_id:
             return
         log.warning("no transcript for utterance %s in time; dropping the turn", utterance_id)
-        self._drop()
-        self._out.emit(Failure("stt_timeout", "speech recognition did not answer in time", False))
+        self._drop(now)
+        self.out.emit(Failure("stt_timeout", "speech recognition did not answer in time", False))
         self._idle("listening")
         self._open_buffer(now)
 
-    def close(self) -> None:
-        self._forget()
+    def close(self, now: float) -> None:
+        self._forget(now, superseded=True)  # the session ends: nothing to resume
 
-    def _drop(self) -> None:
-        """Forget the current utterance and start listening afresh."""
-        self._forget()
+    def _settle_quiet(self) -> None:
+        """A holding utterance ended without a turn: listening again, the agent going on."""
+        self.utterance = None
+        self.phase = CallerPhase.QUIET
         self.detector.reset()
 
-    def _forget(self) -> None:
+    def _drop(self, now: float) -> None:
+        """Forget the current utterance and start listening afresh."""
+        self._forget(now)
+        self.detector.reset()
+
+    def _forget(self, now: float, *, superseded: bool = False) -> None:
+        """Drop the current utterance; a pause it held the agent in ends with it (the agent
+        goes on), unless the next utterance takes the pause over (`superseded`)."""
         utterance = self.utterance
         if utterance is None:
             return
         for kind in _UTTERANCE_TIMERS:
-            self._out.disarm(kind, utterance.id)
-        self._out.add(AbandonRecognition(utterance.id))
+            self.out.disarm(kind, utterance.id)
+        self.out.add(AbandonRecognition(utterance.id))
         self.utterance = None
         self.phase = CallerPhase.QUIET
+        if utterance.holding and not superseded:
+            self._resume_agent(utterance, now, "unheard")
 
     def _idle(self, state: State) -> None:
         """Show the caller's side of the state, unless the agent is busy with a response."""

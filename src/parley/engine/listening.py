@@ -8,6 +8,9 @@ the turn detector lives. Recognition runs only while the core has an utterance o
 first syllable is not lost while the VAD made up its mind) and then live audio until
 `FinishRecognition` or `AbandonRecognition`.
 
+For an end-of-turn model the listener also keeps the caller's last seconds (`recent`,
+`keep_samples`): references to the chunks as they came, joined only when the model asks.
+
 No decisions here: what a result means (an onset, a barge-in, a turn) is the core's.
 """
 
@@ -35,6 +38,7 @@ class Listener:
         vad: VoiceActivityDetector,
         recognizer: SpeechRecognizer,
         results_ready: Callable[[], None],
+        keep_samples: int = 0,
     ) -> None:
         self.vad = vad
         self.recognizer = recognizer
@@ -48,6 +52,7 @@ class Listener:
         self._analysing = False  # inside `audio`: the shell takes the results right after
         self._current: int | None = None  # the utterance the recogniser works on
         self._feeding = False  # … and is fed live audio (until the turn ends)
+        self._recent = _Recent(keep_samples) if keep_samples else None
 
     def audio(self, data: bytes, now: float) -> None:
         samples = self._converter.convert(data)
@@ -57,6 +62,8 @@ class Listener:
             self.recognizer.feed(samples)
         else:
             self._remember(samples)
+        if self._recent is not None:
+            self._recent.add(samples)
         already = self._framer.pending
         frames = self._framer.push(samples)
         size = self._framer.size
@@ -77,6 +84,12 @@ class Listener:
         self._results.append((probability, frame_end))
         if len(self._results) == 1 and not self._analysing:
             self._results_ready()
+
+    def recent(self, samples: int) -> Int16Array:
+        """The caller's last `samples` of 16 kHz audio (less at the start of a call)."""
+        if self._recent is None:
+            return np.zeros(0, np.int16)
+        return self._recent.last(samples)
 
     def take_results(self) -> list[tuple[float, float]]:
         results, self._results = self._results, []
@@ -122,3 +135,24 @@ class Listener:
             self._preroll and self._preroll_samples - self._preroll[0].size >= self._preroll_limit
         ):
             self._preroll_samples -= self._preroll.popleft().size
+
+
+class _Recent:
+    """The last `limit` samples, as the chunks they came in (no copy per chunk)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._chunks: deque[Int16Array] = deque()
+        self._samples = 0
+
+    def add(self, samples: Int16Array) -> None:
+        self._chunks.append(samples)
+        self._samples += samples.size
+        while self._chunks and self._samples - self._chunks[0].size >= self._limit:
+            self._samples -= self._chunks.popleft().size
+
+    def last(self, count: int) -> Int16Array:
+        if not self._chunks:
+            return np.zeros(0, np.int16)
+        joined = np.concatenate(list(self._chunks))
+        return joined[-count:] if count < joined.size else joined

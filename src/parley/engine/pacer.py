@@ -7,14 +7,20 @@ was sent. When the queue runs dry the stream pauses and resumes where playback i
 
 Pure and I/O-free: the owner asks `due(now)` for what to send and `next_due()` for when to
 ask again, and drives it from a timer.
+
+A pause (the caller talking over the agent) is the owner's: it stops asking. If the client
+dropped what it had not played, `rewind` takes those frames back (the last `RECENT_MS` sent
+are kept for it) so they are sent again; `restart` then plays on from the position reached.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 # Timers fire at exactly the computed instant; rounding must not make a due frame "not yet".
 _TOLERANCE_MS = 1e-6
+RECENT_MS = 600.0  # sent frames kept to take back: over the lead and a bunch, with room
 
 
 class Pacer:
@@ -22,6 +28,7 @@ class Pacer:
         self.frame_ms = frame_ms
         self.lead_ms = lead_ms
         self._queue: deque[bytes] = deque()
+        self._recent: deque[bytes] = deque(maxlen=max(1, math.ceil(RECENT_MS / frame_ms)))
         self._origin: float | None = None  # loop time at which stream position 0 plays
         self.sent_ms = 0.0
 
@@ -45,7 +52,24 @@ class Pacer:
         while self._queue and self.sent_ms + self.frame_ms <= allowed:
             out.append(self._queue.popleft())
             self.sent_ms += self.frame_ms
+        self._recent.extend(out)
         return out
+
+    def rewind(self, now: float) -> float:
+        """The client dropped the audio it had not played: take back every frame from the one
+        playing now, to be sent again. Returns the audio taken back, in ms."""
+        playing = math.floor(self.played_ms(now) / self.frame_ms + 1e-9) * self.frame_ms
+        count = min(len(self._recent), max(0, round((self.sent_ms - playing) / self.frame_ms)))
+        back = [self._recent.pop() for _ in range(count)]
+        self._queue.extendleft(back)  # popped newest first, so they land in order
+        self.sent_ms -= count * self.frame_ms
+        return count * self.frame_ms
+
+    def restart(self, now: float) -> None:
+        """Go on after a pause: playback continues from what was sent, once the client has
+        played what it still holds."""
+        if self._origin is not None:
+            self._origin = max(self._origin, now - self.sent_ms / 1000)
 
     def has_due(self, now: float) -> bool:
         if self._origin is None or not self._queue:

@@ -21,6 +21,7 @@ from parley.providers.base import (
     RecognitionListener,
     SpeechRecognizer,
     SpeechSynthesizer,
+    TurnModel,
     VoiceActivityDetector,
 )
 
@@ -63,6 +64,10 @@ class Plan:
     call_id: str = ""  # the session's id, for tools that ask for it
     initial_state: dict[str, Any] = field(default_factory=dict)  # the call state tools share
     text_output: bool = False  # replies written (transcripts only), not spoken
+    language: str = "en"  # the agent's (backchannels, words that leave a sentence open)
+    # The dialect tells its client to drop unplayed audio when the agent pauses for speech
+    # over it (`AgentPaused`), so that audio is sent again if the agent goes on.
+    pause_clears: bool = True
 
 
 @dataclass
@@ -71,3 +76,4 @@ class Voice:
     recognizer: Callable[[RecognitionListener], SpeechRecognizer]
     llm: LanguageModel
     tts: SpeechSynthesizer
+    turn_model: TurnModel | None = None  # judges the end of a turn (`semantic`), if any

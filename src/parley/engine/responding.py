@@ -28,8 +28,11 @@ from parley.engine.chunker import Sentence
 from parley.engine.effects import AskModel, CloseResponse, EndSpeech, Outbox, Speak, StartSpeech
 from parley.engine.events import (
     AgentAudioDone,
+    AgentPaused,
+    AgentResumed,
     AgentStartedSpeaking,
     AgentThinking,
+    BargeInResolved,
     EndReason,
     Failure,
     Medium,
@@ -37,10 +40,10 @@ from parley.engine.events import (
     ResponseStarted,
     ToolsAwaited,
     Transcript,
-    TurnMetrics,
 )
 from parley.engine.heard import checkpoint, commit
 from parley.engine.history import History, Said
+from parley.engine.measures import BargeIn, TurnMetrics
 from parley.engine.plan import Plan
 from parley.engine.response import (
     ModelDone,
@@ -326,8 +329,8 @@ class Responding:
 
     def pace(self, now: float) -> None:
         response = self.current
-        if response is None:
-            return
+        if response is None or response.held_since is not None:
+            return  # nothing leaves a held response
         if response.play is PlayPhase.SILENT and self.speaker.pacer.has_due(now):
             response.play = PlayPhase.AUDIBLE
             response.timing.first_frame = now
@@ -382,11 +385,14 @@ class Responding:
             llm_ttft_ms=_ms(t.model_asked, t.first_token),
             tts_ttfb_ms=_ms(t.first_sentence, t.first_audio),
             total_ms=_ms(t.turn_end, t.first_frame),
+            end_of_turn=t.end_of_turn,
         )
 
     def _maybe_finished(self, response: Response) -> None:
         if response.model is not RoundPhase.CLOSED or response.speech is not SpeechPhase.DONE:
             return
+        if response.held_since is not None:
+            return  # it finishes once it goes on
         if self.speaker.pacer.pending or self.desk.outstanding(response.id, response.group):
             return
         at = self.speaker.pacer.finished_at()
@@ -412,13 +418,52 @@ class Responding:
             return len(response.text)  # written replies are read in full as they come
         return self.speaker.heard_until(now)
 
+    # Holding (speech over the agent, `interruption: confirm`) ------------------------------------
+
+    def hold(self, now: float) -> float | None:
+        """Pause the current response: nothing more is sent, and the client is told to drop
+        what it has not played (where the dialect can say so, `Plan.pause_clears`). Returns
+        when the hold began, or None if there is no response to hold."""
+        response = self.current
+        if response is None:
+            return None
+        if response.held_since is None:
+            response.held_since = now
+            self._out.disarm("pace", response.id)
+            self._out.disarm("played_out", response.id)
+            if response.play is not PlayPhase.SILENT:
+                self.speaker.hold(now, dropped=self.plan.pause_clears)
+                if self.speaker.pacer.pending:  # taken back: it plays again once resumed
+                    response.play = PlayPhase.AUDIBLE
+                self._out.emit(AgentPaused(response.turn))
+        return response.held_since
+
+    def resume(self, now: float, resolved: BargeIn) -> None:
+        """The speech over the agent did not take the turn: go on from where it paused."""
+        response = self.current
+        if response is None or response.held_since is None:
+            return
+        response.held_since = None
+        response.barge_ins.append(resolved)
+        self._out.emit(BargeInResolved(resolved))
+        self.speaker.release(now)  # audio that came during the hold plays from now
+        if response.play is not PlayPhase.SILENT:
+            self._out.emit(AgentResumed(response.turn))
+            self._status.set_state("speaking")
+        self.pace(now)
+        self._maybe_finished(response)
+
     # Cancelling -------------------------------------------------------------------------------
 
-    def cancel(self, now: float) -> bool:
-        """Stop the current response; commit what was heard. True if audio had been sent."""
+    def cancel(self, now: float, resolved: BargeIn | None = None) -> bool:
+        """Stop the current response; commit what was heard. True if audio had been sent.
+        `resolved`: the speech it was held for, now a barge-in (kept with its metrics)."""
         response = self.current
         if response is None:
             return False
+        if resolved is not None and response.held_since is not None:
+            response.barge_ins.append(resolved)
+            self._out.emit(BargeInResolved(resolved))
         self.current = None
         self._out.disarm("pace", response.id)
         self._out.disarm("played_out", response.id)
@@ -433,6 +478,8 @@ class Responding:
     def _commit(self, response: Response, heard: int) -> None:
         """Store each round's text, cut at what the caller heard, and tell the client."""
         metrics = self.metrics(response).as_dict() if response.timing.first_frame else None
+        if metrics is not None and response.barge_ins:
+            metrics["barge_ins"] = [barge_in.as_dict() for barge_in in response.barge_ins]
         commit(response, heard, self._history, self._out, metrics, self._medium)
 
     @property

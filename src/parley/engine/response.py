@@ -11,7 +11,9 @@ spans all of them. Three things go on at once, each with its own phase:
   DRAINED once the last frame has been sent (`AgentAudioDone`).
 
 The response is complete when the model is CLOSED, speech DONE, every frame sent and played
-out. Events carry the response id; the core applies one only to the current response, so a
+out. While *held* (the caller speaks over it and `interruption` is `confirm`) nothing is
+sent and it cannot complete; it is then resumed from where the caller stopped hearing it,
+or cancelled. Events carry the response id; the core applies one only to the current response, so a
 cancelled response's late text, audio or tool calls never reach the conversation.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 
 from parley.engine.chunker import Sentence, SentenceChunker
 from parley.engine.events import EndReason, Reaction
+from parley.engine.measures import BargeIn, EndOfTurn
 from parley.providers.base import SpeechChunk, ToolCall
 
 
@@ -126,6 +129,7 @@ class TurnTiming:
     endpoint_ms: float | None = None
     stt_ms: float | None = None
     stt_fallback: bool = False  # the recogniser was overloaded; a lighter one heard the turn
+    end_of_turn: EndOfTurn | None = None  # how the caller's spoken turn was judged over
     model_asked: float | None = None
     first_token: float | None = None
     first_sentence: float | None = None
@@ -170,6 +174,8 @@ class Response:
     tools_announced: bool = False  # `ToolsAwaited` was said for the current tool round
     usage: tuple[int, int] | None = None  # (input, output) tokens over its rounds, if told
     tools: Any = None  # ToolCatalogue: this response's own tools, instead of the session's
+    held_since: float | None = None  # paused for speech over it (`interruption: confirm`)
+    barge_ins: list[BargeIn] = field(default_factory=list)  # speech over it, as resolved
 
     @property
     def group(self) -> int:

@@ -7,7 +7,9 @@ Each sentence's tail is flushed from the resampler and padded to a whole frame, 
 is held back between sentences.
 
 A client that reports playback (`played`) refines the estimate: from its last report on,
-playback is assumed to continue in real time.
+playback is assumed to continue in real time. A hold (the caller talking over the agent)
+stops the sending; where the client drops its unplayed audio, that audio is taken back and
+sent again when the agent goes on.
 """
 
 from __future__ import annotations
@@ -104,6 +106,18 @@ class Speaker:
 
     def heard_until(self, now: float) -> int:
         return self.ledger.heard_until(self.played_ms(now))
+
+    def hold(self, now: float, *, dropped: bool) -> None:
+        """The caller talks over the agent: the owner sends nothing until `release`.
+        `dropped`: the client dropped what it had not played, so that audio is taken back
+        to be sent again; the client counts the dropped audio as played, so this response
+        starts that much later in its stream."""
+        if dropped:
+            self._stream_offset_ms += self.pacer.rewind(now)
+
+    def release(self, now: float) -> None:
+        """Go on after a hold, from where the caller stopped hearing."""
+        self.pacer.restart(now)
 
     def stop(self) -> None:
         """Drop everything not yet sent (barge-in)."""

@@ -21,7 +21,8 @@ from typing import Literal
 
 TimerKind = Literal[
     "endpoint",  # the caller's silence has lasted `endpoint_ms`: the turn is over
-    "barge_in",  # speech over the agent has lasted `min_interruption_ms`
+    "turn_check",  # the caller's silence is long enough to ask the end-of-turn model
+    "barge_in",  # speech over the agent has lasted long enough to barge in
     "recognition",  # the final transcript is overdue
     "pace",  # the next bunch of agent audio frames is due
     "played_out",  # the caller's player has played the whole response

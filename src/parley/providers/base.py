@@ -78,6 +78,37 @@ class VoiceActivityDetector(abc.ABC):
         """Release per-session state; results still in flight are dropped."""
 
 
+# End of turn --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TurnVerdict:
+    """`probability` that the caller has finished their turn; `compute_ms`: what working it
+    out cost the model (features and inference), without any wait for its turn to run."""
+
+    probability: float
+    compute_ms: float
+
+
+class TurnModelBusy(ProviderError):
+    """Too many turn checks are already waiting: refused at once rather than queued as lag."""
+
+
+class TurnModel(abc.ABC):
+    """Whether the caller's turn sounds finished, from the last seconds of their audio.
+
+    Shared by every session of a server process. `predict` may be cancelled (the engine's
+    own timeout): the late result is then dropped. It raises `TurnModelBusy` when too many
+    checks are waiting, and `ProviderError` when the model fails.
+    """
+
+    window_samples: int  # how much 16 kHz audio it looks at: anything earlier is ignored
+
+    @abc.abstractmethod
+    async def predict(self, audio: Int16Array) -> TurnVerdict:
+        """The verdict on 16 kHz mono audio that ends where the caller fell silent."""
+
+
 # Speech recognition -----------------------------------------------------------------------
 
 

@@ -27,6 +27,8 @@ from parley.providers.base import (
     SpeechSynthesizer,
     TextDelta,
     Transcription,
+    TurnModel,
+    TurnVerdict,
     WordMark,
 )
 
@@ -176,3 +178,24 @@ def tone(rate: int, seconds: float, hz: float = 440.0, amplitude: float = 8000.0
     samples = (np.sin(2 * np.pi * hz * t) * amplitude).astype(np.int16)
     samples.flags.writeable = False
     return samples
+
+
+class FakeTurnModel(TurnModel):
+    """An end-of-turn model that waits `delay_ms` and answers from a script: the `n`-th
+    question's probability (the last one repeats), or raises it if it is an exception.
+    `asked` keeps how much audio each question carried."""
+
+    window_samples = 8 * 16000
+
+    def __init__(self, answers: Sequence[float | Exception], delay_ms: float = 50.0) -> None:
+        self._answers = list(answers)
+        self._delay_s = delay_ms / 1000
+        self.asked: list[int] = []
+
+    async def predict(self, audio: Int16Array) -> TurnVerdict:
+        answer = self._answers[min(len(self.asked), len(self._answers) - 1)]
+        self.asked.append(audio.size)
+        await asyncio.sleep(self._delay_s)
+        if isinstance(answer, Exception):
+            raise answer
+        return TurnVerdict(answer, compute_ms=self._delay_s * 1000)

@@ -27,7 +27,8 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
-from parley.engine.events import Event, Failure, TurnMetrics
+from parley.engine.events import Event, Failure
+from parley.engine.measures import TurnMetrics
 
 LATENCY_BUCKETS = (
     0.01,

@@ -25,9 +25,9 @@ from parley.engine.events import (
     Notice,
     ToolCallUpdate,
     Transcript,
-    TurnMetrics,
     UserStartedSpeaking,
 )
+from parley.engine.measures import TurnMetrics
 
 # Parley's failure codes as Deepgram's warning codes (the session goes on) …
 WARNING_CODES = {

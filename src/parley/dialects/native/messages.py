@@ -33,10 +33,10 @@ from parley.engine.events import (
     ToolCallUpdate,
     ToolResult,
     Transcript,
-    TurnMetrics,
     UserAudio,
     UserText,
 )
+from parley.engine.measures import TurnMetrics
 
 MAX_ID = 200
 MAX_PLAYED_MS = 1e12  # finite, and a float (a huge int would overflow float())

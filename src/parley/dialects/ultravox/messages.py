@@ -35,9 +35,9 @@ from parley.engine.events import (
     ToolCallUpdate,
     ToolResult,
     Transcript,
-    TurnMetrics,
     UserText,
 )
+from parley.engine.measures import TurnMetrics
 
 MAX_ID = 200
 DEFAULT_LIMITS = Limits()

@@ -7,11 +7,11 @@ never echoes them back, and a masked value in an update means "keep what is stor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from parley.engine.agent import LifecycleOptions, VadSettings
+from parley.engine.agent import Interruption, LifecycleOptions, TurnDetection, VadSettings
 
 SECRET_MASK = "********"
 
@@ -26,6 +26,13 @@ class VadOverrides(BaseModel):
     endpoint_ms: int | None = Field(default=None, ge=50, le=5000)
     min_turn_ms: int | None = Field(default=None, ge=0, le=5000)
     min_interruption_ms: int | None = Field(default=None, ge=0, le=5000)
+    turn_detection: TurnDetection | None = None
+    max_endpoint_ms: int | None = Field(default=None, ge=200, le=10000)
+    eot_threshold: float | None = Field(default=None, gt=0, lt=1)
+    interruption: Interruption | None = None
+    backchannels: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]] | None = (
+        Field(default=None, max_length=100)
+    )
 
     def stored(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

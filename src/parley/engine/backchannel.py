@@ -1,0 +1,91 @@
+"""What the caller said over the agent: words that take the turn, a backchannel, or nothing.
+
+A caller who says "uh-huh", "yeah" or "okay" while the agent talks is listening, not taking
+the turn; a cough or a bump is not speech at all. Both should leave the agent talking. So
+when `interruption` is `confirm`, the transcript of speech over the agent is sorted here:
+
+- `NOISE`: no words (an empty transcript, or only a recogniser's non-speech tags such as
+  "[coughing]" or "(laughs)");
+- `BACKCHANNEL`: nothing but backchannel phrases, in any order and number ("yeah, yeah",
+  "uh-huh, right");
+- `WORDS`: anything else, a real barge-in.
+
+Matching is on normalised words: lower case, punctuation dropped, hyphens as spaces
+("Mm-hmm." is "mm hmm"), so a recogniser's spelling and punctuation do not matter. The
+lists are per language (the agent's `language`, its primary subtag); an agent's own list
+(`VadSettings.backchannels`) replaces its language's. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+
+_TAGS = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|♪")
+_NOT_WORD = re.compile(r"[^\w']+")
+
+# Listener sounds and short acknowledgements that do not take the turn. "no" and "wait"
+# are deliberately absent: they are how a caller stops an agent.
+BACKCHANNELS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "uh huh", "mm hmm", "mhm", "mm", "hmm", "hm", "mmm", "uh", "um", "ah", "oh", "aha",
+        "yeah", "yes", "yep", "yup", "ya", "okay", "ok", "right", "alright", "all right",
+        "sure", "i see", "got it", "cool", "great", "nice", "wow", "really", "true",
+        "exactly", "indeed", "of course", "i know", "makes sense", "sounds good", "gotcha",
+    ),
+    "es": ("sí", "si", "ajá", "aja", "vale", "claro", "ya", "mhm", "bueno", "ok", "entiendo",
+           "exacto", "de acuerdo", "eh", "ah"),
+    "fr": ("oui", "ouais", "d'accord", "ok", "mhm", "ah", "oh", "je vois", "bien sûr",
+           "exactement", "bon", "hein", "euh"),
+    "de": ("ja", "genau", "okay", "ok", "mhm", "aha", "achso", "ach so", "stimmt",
+           "alles klar", "klar", "richtig", "gut", "äh", "ähm"),
+    "it": ("sì", "si", "certo", "ok", "va bene", "esatto", "mhm", "ah", "capisco", "giusto"),
+    "pt": ("sim", "tá", "ta", "claro", "ok", "certo", "entendi", "mhm", "ah", "pois", "uhum"),
+    "nl": ("ja", "oké", "oke", "ok", "precies", "klopt", "mhm", "aha", "inderdaad", "goed"),
+}  # fmt: skip
+
+
+class Heard(enum.Enum):
+    NOISE = "noise"
+    BACKCHANNEL = "backchannel"
+    WORDS = "words"
+
+
+def words(text: str) -> list[str]:
+    """The words of a transcript: tags dropped, lower case, punctuation and hyphens gone."""
+    bare = _TAGS.sub(" ", text).lower().replace("-", " ")
+    return [word.strip("'") for word in _NOT_WORD.split(bare) if word.strip("'")]
+
+
+class Backchannels:
+    """One language's (or one agent's) backchannel phrases, ready to match."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self._phrases = {tuple(words(phrase)) for phrase in phrases} - {()}
+        self._longest = max((len(phrase) for phrase in self._phrases), default=0)
+
+    @classmethod
+    def for_agent(cls, language: str, own: Iterable[str] | None = None) -> Backchannels:
+        if own is not None:
+            return cls(own)
+        primary = language.split("-")[0].lower()
+        return cls(BACKCHANNELS.get(primary, BACKCHANNELS["en"]))
+
+    def classify(self, text: str) -> Heard:
+        said = words(text)
+        if not said:
+            return Heard.NOISE
+        return Heard.BACKCHANNEL if self._covers(said) else Heard.WORDS
+
+    def _covers(self, said: list[str]) -> bool:
+        """True if `said` splits into backchannel phrases (longest match first, with the
+        shorter ones tried when a longer one leads nowhere)."""
+        reachable = [True] + [False] * len(said)  # reachable[i]: said[:i] is covered
+        for start in range(len(said)):
+            if not reachable[start]:
+                continue
+            for size in range(1, min(self._longest, len(said) - start) + 1):
+                if tuple(said[start : start + size]) in self._phrases:
+                    reachable[start + size] = True
+        return reachable[-1]

@@ -1,0 +1,51 @@
+"""One stretch of the caller's speech, and the phase the caller's side is in.
+
+    QUIET ──onset──► SPEAKING ──silence──► PAUSED ──end of turn──► RECOGNISING ──final──► QUIET
+                        ▲                     │                          (a user turn)
+                        └──────resumed────────┘
+
+The `Utterance` is plain data that `Hearing` (engine/hearing.py) and the end-of-turn judge
+(engine/end_of_turn.py) update inside one `SessionCore.handle` call.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from parley.engine.measures import DecidedBy
+
+
+class CallerPhase(enum.Enum):
+    QUIET = "quiet"  # no utterance open
+    SPEAKING = "speaking"  # speech going on
+    PAUSED = "paused"  # silence after speech; the end of turn is being judged
+    RECOGNISING = "recognising"  # the turn is over; the final transcript is awaited
+
+
+@dataclass
+class Utterance:
+    """One stretch of caller speech, from onset to the end of the turn."""
+
+    id: int
+    started_at: float
+    interrupting: bool  # began while the agent was thinking or speaking
+    confirmed: bool  # counts: not interrupting, or a barge-in confirmed
+    ended_at: float | None = None  # when the speech itself ended (estimated)
+    endpoint_at: float | None = None  # when the turn was declared over
+    partial: str = ""
+    heard_in_pause: bool = False  # `partial` came during the current silence
+    held_since: float | None = None  # the agent is paused for this speech, undecided
+    checks: int = 0  # end-of-turn model questions asked
+    score: float | None = None  # its last answer
+    model_ms: float = 0.0  # its compute, all questions
+    decided_by: DecidedBy = "silence"  # what ends (or ended) the turn
+
+    def duration_ms(self, now: float | None = None) -> float:
+        """Speech so far (until `now` while it goes on)."""
+        end = self.ended_at if self.ended_at is not None else now
+        return ((end if end is not None else self.started_at) - self.started_at) * 1000
+
+    @property
+    def holding(self) -> bool:
+        return self.held_since is not None

@@ -1,0 +1,211 @@
+"""`interruption: confirm` on a scripted timeline: speech over the agent pauses it at once;
+a backchannel or a cough resumes it from where it paused, words stop it for good.
+
+The caller's first turn (0.5–2.0 s) is answered with a 12-word reply, one word every 200 ms,
+whose audio starts at 2.96 s; the caller then talks over it at 3.5 s. Speech counts once it
+has lasted `start_ms` (150), so the agent pauses at 3.66 s (the frame that completes it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from parley.engine.agent import VadSettings
+from parley.engine.events import (
+    AgentAudio,
+    AgentPaused,
+    AgentResumed,
+    BargeInResolved,
+    Interrupt,
+    Interrupted,
+    Stop,
+    Transcript,
+    UserStartedSpeaking,
+)
+from parley.providers.base import RecognitionListener, Transcription
+from parley.providers.fakes import FakeRecognizer
+from tests.engine.timeline import PCM16K, Timeline, words
+
+pytestmark = pytest.mark.looptime
+
+LONG_REPLY = "one two three four five six seven eight nine ten eleven twelve."
+REPLY_S = 12 * 0.2
+CONFIRM = VadSettings(interruption="confirm")
+PAUSE_AT = 3.66
+
+
+def reply_line(caller_says: str, vad: VadSettings = CONFIRM, **options: object) -> Timeline:
+    return Timeline(
+        stt_texts=["tell me a story", caller_says],
+        replies=[words(LONG_REPLY), words("Okay.")],
+        vad=vad,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def run(line: Timeline, until_s: float, speech: list[tuple[float, float]]) -> None:
+    await line.start()
+    await line.audio(until_s=until_s, speech=speech)
+    line.send(Stop())
+    await line.finish()
+
+
+def audio_seconds(line: Timeline, start: float = 0.0, end: float = 1e9) -> float:
+    sent = [e for t, e in line.events if isinstance(e, AgentAudio) and start <= t < end]
+    return sum(len(e.data) for e in sent) / PCM16K.bytes_for_ms(1000)
+
+
+def agent_rows(line: Timeline) -> list[tuple[str, bool]]:
+    return [(r.text, r.interrupted) for r in line.transcript.messages() if r.role == "agent"]
+
+
+@pytest.mark.parametrize(
+    ("said", "reason"),
+    [("uh-huh", "backchannel"), ("Mm-hmm. Yeah.", "backchannel"), ("", "noise")],
+)
+async def test_a_backchannel_or_noise_pauses_the_agent_then_it_goes_on(
+    said: str, reason: str
+) -> None:
+    line = reply_line(said)
+    await run(line, 9.0, [(0.5, 2.0), (3.5, 3.9)])
+
+    [paused_at] = line.at(AgentPaused)
+    assert paused_at == pytest.approx(PAUSE_AT, abs=0.001)
+    # speech ends 3.9 s → its silence rule ends it at 4.25 s → its transcript at 4.4 s
+    [resumed_at] = line.at(AgentResumed)
+    assert resumed_at == pytest.approx(4.4, abs=0.001)
+    assert audio_seconds(line, paused_at, resumed_at) == 0  # silent while paused
+    assert line.of(Interrupted) == [] and line.of(UserStartedSpeaking)[1:] == []
+    [resolved] = line.of(BargeInResolved)
+    assert (resolved.barge_in.outcome, resolved.barge_in.reason) == ("resumed", reason)
+    assert resolved.barge_in.paused_ms == pytest.approx(740, abs=1)
+    assert resolved.barge_in.heard == said
+    # the whole reply is heard and kept; the audio the client dropped was sent again
+    assert agent_rows(line) == [(LONG_REPLY, False)]
+    finals = [t.text for t in line.of(Transcript) if t.role == "agent" and t.final]
+    assert finals == [LONG_REPLY]
+    resent = audio_seconds(line) - REPLY_S
+    assert 0 < resent <= 0.26 + 1e-9  # the lead and a bunch at most
+    # not a turn: the model was asked once, and the caller's backchannel is on record
+    assert [r.role for r in line.transcript.messages()] == ["user", "agent"]
+    [agent] = [r for r in line.transcript.messages() if r.role == "agent"]
+    assert agent.metrics is not None
+    assert agent.metrics["barge_ins"] == [resolved.barge_in.as_dict()]
+
+
+async def test_words_over_the_paused_agent_stop_it_where_it_paused() -> None:
+    line = reply_line("stop please")
+    await run(line, 9.0, [(0.5, 2.0), (3.5, 4.0)])
+
+    assert line.at(AgentPaused) == [pytest.approx(PAUSE_AT, abs=0.001)]
+    # speech ends 4.0 s → 4.35 s → its transcript at 4.5 s: words, a barge-in
+    [interrupted_at] = line.at(Interrupted)
+    assert interrupted_at == pytest.approx(4.5, abs=0.001)
+    assert line.of(AgentResumed) == []
+    [resolved] = line.of(BargeInResolved)
+    assert (resolved.barge_in.outcome, resolved.barge_in.reason) == ("confirmed", "words")
+    # cut at the pause, 0.7 s into the reply (words at 0, 200, 400, 600 ms were heard),
+    # not at the barge-in's confirmation 0.84 s later
+    assert agent_rows(line)[0] == ("one two three four", True)
+    users = [r.text for r in line.transcript.messages() if r.role == "user"]
+    assert users == ["tell me a story", "stop please"]  # and it is answered
+    assert agent_rows(line)[1] == ("Okay.", False)
+
+
+async def test_speech_that_goes_on_is_a_barge_in_without_waiting_for_its_words() -> None:
+    line = reply_line("i said i wanted something else entirely")
+    await run(line, 10.0, [(0.5, 2.0), (3.5, 5.5)])
+
+    [interrupted_at] = line.at(Interrupted)
+    assert interrupted_at == pytest.approx(3.5 + 1.5, abs=0.001)  # CONFIRM_LONG_MS
+    [resolved] = line.of(BargeInResolved)
+    assert resolved.barge_in.reason == "long"
+    assert agent_rows(line)[0] == ("one two three four", True)
+
+
+async def test_a_sound_shorter_than_min_interruption_ms_resumes_without_recognition() -> None:
+    line = reply_line("uh", vad=CONFIRM.model_copy(update={"min_interruption_ms": 300}))
+    await run(line, 9.0, [(0.5, 2.0), (3.5, 3.74)])
+
+    # 240 ms of sound (an onset at 150 ms), under 300 ms: back at its end of turn, 3.74 +
+    # 0.35 s, with no transcript awaited
+    [resumed_at] = line.at(AgentResumed)
+    assert resumed_at == pytest.approx(4.09, abs=0.001)
+    [resolved] = line.of(BargeInResolved)
+    assert resolved.barge_in.reason == "short"
+    assert agent_rows(line) == [(LONG_REPLY, False)]
+
+
+class PartialSoon(FakeRecognizer):
+    """A streaming recogniser: a partial transcript 200 ms into the utterance."""
+
+    def __init__(
+        self, listener: RecognitionListener, line: Timeline, partial: str, final: str
+    ) -> None:
+        super().__init__(listener, delay_ms=150, texts=["tell me a story", final])
+        self._said, self._line = partial, line
+
+    def begin(self, utterance: int) -> None:
+        super().begin(utterance)
+        if utterance > 1:
+            loop = asyncio.get_running_loop()
+            result = Transcription(utterance, self._said, final=False)
+            loop.call_later(0.2, self._listener.on_transcription, result)
+
+
+async def test_a_partial_transcript_with_words_confirms_the_barge_in_at_once() -> None:
+    line = reply_line("wait a second")
+    line.recognizer = lambda listener: PartialSoon(listener, line, "wait", "wait a second")
+    await run(line, 9.0, [(0.5, 2.0), (3.5, 4.3)])
+
+    [interrupted_at] = line.at(Interrupted)
+    assert interrupted_at == pytest.approx(PAUSE_AT + 0.2, abs=0.001)
+    assert line.of(BargeInResolved)[0].barge_in.reason == "words"
+
+
+async def test_a_partial_backchannel_does_not_confirm() -> None:
+    line = reply_line("uh-huh")
+    line.recognizer = lambda listener: PartialSoon(listener, line, "uh", "uh-huh")
+    await run(line, 9.0, [(0.5, 2.0), (3.5, 3.9)])
+
+    assert line.of(Interrupted) == []
+    assert line.of(AgentResumed)
+
+
+async def test_a_backchannel_while_the_agent_thinks_holds_its_first_words() -> None:
+    # The reply is asked at 2.5 s and its audio would start at 2.96 s; "uh-huh" at 2.55 s
+    # holds it (nothing has been sent, so nothing is dropped) until its transcript at 3.4 s.
+    line = reply_line("uh-huh")
+    await run(line, 9.0, [(0.5, 2.0), (2.55, 2.9)])
+
+    assert line.of(AgentPaused) == [] and line.of(AgentResumed) == []
+    first = line.at(AgentAudio)[0]
+    assert first == pytest.approx(3.4, abs=0.001)
+    assert audio_seconds(line, first, first + 0.05) <= 0.26 + 1e-9  # paced, not a burst
+    assert audio_seconds(line) == pytest.approx(REPLY_S)  # nothing sent twice
+    assert agent_rows(line) == [(LONG_REPLY, False)]
+
+
+async def test_immediate_stops_the_agent_for_good_on_a_backchannel() -> None:
+    line = reply_line("uh-huh", vad=VadSettings(interruption="immediate"))
+    await run(line, 9.0, [(0.5, 2.0), (3.5, 3.9)])
+
+    assert line.at(Interrupted) == [pytest.approx(3.7, abs=0.001)]
+    assert line.of(AgentPaused) == [] and line.of(BargeInResolved) == []
+
+
+async def test_a_client_interrupt_while_paused_cuts_the_reply_and_nothing_resumes() -> None:
+    line = reply_line("uh-huh")
+    await line.start()
+    await line.audio(until_s=3.8, speech=[(0.5, 2.0), (3.5, 3.9)])
+    line.send(Interrupt())
+    await line.audio(until_s=9.0)
+    line.send(Stop())
+    await line.finish()
+
+    assert len(line.of(Interrupted)) == 1
+    assert line.of(AgentResumed) == []
+    assert agent_rows(line)[0] == ("one two three four", True)
+    assert audio_seconds(line, 3.8) == 0
