@@ -74,6 +74,8 @@ async def test_a_speculation_at_the_pause_is_the_final_when_the_turn_ends(
     recognizer.feed(await _said(OPEN_SPEECH))
     recognizer.pause()
     await asyncio.sleep(1.0)  # the speculation is done before the endpoint
+    said_so_far = heard.results[-1]  # … and told as the words so far, for the end of turn
+    assert not said_so_far.final and word_error_rate(OPEN_SPEECH, said_so_far.text) <= 0.2
     recognizer.finish()
     await asyncio.sleep(0)  # delivered at once, no second decode
     finals = [r for r in heard.results if r.final]

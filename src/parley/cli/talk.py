@@ -162,7 +162,7 @@ async def _converse(
             last_heard[0] = loop.time()
             if kind == "audio":
                 recording.agent(np.frombuffer(payload["data"], dtype=np.int16), now)
-            elif kind == "interrupted":
+            elif kind in ("interrupted", "paused"):  # a pause's audio is sent again
                 recording.interrupted(now)
             elif kind == "transcript" and payload["final"]:
                 out.print(f"{now:6.2f}s  {payload['role']:5}  {payload['text']}")

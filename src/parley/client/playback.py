@@ -2,7 +2,9 @@
 
 The caller's audio is placed where it was sent. The agent's audio is placed as a player
 would play it: in arrival order, never before it arrived, each chunk after the previous one;
-on `interrupted` everything not yet played is dropped, as a real client's buffer would be.
+on `interrupted` (or `paused`: the agent holds for speech over it, and sends again what was
+dropped if it goes on) everything not yet played is dropped, as a real client's buffer would
+be.
 The result is a stereo recording (caller left, agent right) that sounds like the call.
 """
 

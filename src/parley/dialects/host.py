@@ -85,6 +85,10 @@ class SessionOptions:
     text_output: bool = False
     record: bool = False
     lead_ms: float | None = None  # how far ahead of playback audio may be sent
+    # The dialect tells its client to drop unplayed audio when the agent pauses for speech
+    # over it (`AgentPaused`); one that cannot only stops sending (`Plan.pause_clears`).
+    pause_clears: bool = True
+    live_turn_taking: bool = False  # the client may change turn detection mid-session
     initial_state: dict[str, Any] = field(default_factory=dict)
     knowledge_ids: list[str] = field(default_factory=list)  # with the agent's own
     file_ids: list[str] = field(default_factory=list)  # small files read into the context

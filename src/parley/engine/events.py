@@ -233,9 +233,11 @@ class UserStartedSpeaking:
 @dataclass(frozen=True, slots=True)
 class UserStoppedSpeaking:
     """The caller's turn is over (its endpoint, or an `EndTurn`); its transcript follows.
-    `speech` is False for an `EndTurn` with nothing said since the last turn."""
+    `speech` is False for an `EndTurn` with nothing said since the last turn; `silence_ms`
+    is how long the caller had been silent when the turn was judged over."""
 
     speech: bool = True
+    silence_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -317,10 +317,15 @@ class Hearing:
 
     def _recognise(self, utterance: Utterance, now: float) -> None:
         self.phase = CallerPhase.RECOGNISING
-        self.out.emit(UserStoppedSpeaking())
+        self.out.emit(UserStoppedSpeaking(silence_ms=self._silence_ms(utterance, now)))
         self.out.add(FinishRecognition(utterance.id))
         self.out.arm("recognition", utterance.id, now + self._recognition_timeout)
         self._idle("thinking")
+
+    @staticmethod
+    def _silence_ms(utterance: Utterance, at: float) -> float:
+        ended = utterance.ended_at if utterance.ended_at is not None else at
+        return round((at - ended) * 1000, 1)
 
     def transcription(self, result: Transcription, now: float) -> None:
         utterance = self.utterance
@@ -352,7 +357,8 @@ class Hearing:
                 self._settle_quiet()
                 return
             self._barge_in(utterance, now, "words")
-            self.out.emit(UserStoppedSpeaking())
+            silence = utterance.endpoint_at
+            self.out.emit(UserStoppedSpeaking(silence_ms=self._silence_ms(utterance, silence)))
         self.utterance = None
         self.phase = CallerPhase.QUIET
         if not text:

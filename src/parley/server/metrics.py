@@ -27,7 +27,7 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
-from parley.engine.events import Event, Failure
+from parley.engine.events import BargeInResolved, Event, Failure
 from parley.engine.measures import TurnMetrics
 
 LATENCY_BUCKETS = (
@@ -95,6 +95,23 @@ STT_FALLBACKS = Counter(
     "parley_stt_fallbacks_total",
     "Turns the light recogniser heard because the Whisper decoder was saturated.",
 )
+END_OF_TURN = Counter(
+    "parley_end_of_turn_total",
+    "Spoken turns by how their end was judged: mode (silence, semantic, client) and "
+    "decided_by (silence, model, max_wait, fallback, commit).",
+    ["mode", "decided_by"],
+)
+TURN_MODEL_SECONDS = Histogram(
+    "parley_turn_model_seconds",
+    "The end-of-turn model's compute per semantic turn, all its checks.",
+    buckets=(0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0),
+)
+BARGE_INS = Counter(
+    "parley_barge_ins_total",
+    "Speech over a paused agent (interruption: confirm), by outcome (confirmed, resumed) "
+    "and reason (words, long, backchannel, noise, short, unheard).",
+    ["outcome", "reason"],
+)
 LOOP_LAG = Histogram(
     "parley_event_loop_lag_seconds",
     "How late the event loop runs a timer (sampled every 100 ms).",
@@ -126,6 +143,13 @@ def observe(emit: Callable[[Event], None]) -> Callable[[Event], None]:
                     TURN_SECONDS.labels(component.removesuffix("_ms")).observe(value / 1000)
             if event.stt_fallback:
                 STT_FALLBACKS.inc()
+            end = event.end_of_turn
+            if end is not None:
+                END_OF_TURN.labels(end.mode, end.decided_by).inc()
+                if end.checks:
+                    TURN_MODEL_SECONDS.observe(end.model_ms / 1000)
+        elif isinstance(event, BargeInResolved):
+            BARGE_INS.labels(event.barge_in.outcome, event.barge_in.reason).inc()
         elif isinstance(event, Failure):
             PROVIDER_ERRORS.labels(event.code).inc()
         emit(event)

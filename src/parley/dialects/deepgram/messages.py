@@ -17,6 +17,8 @@ from parley.dialects.frames import compact
 from parley.engine.events import (
     AgentAudio,
     AgentAudioDone,
+    AgentPaused,
+    AgentResumed,
     AgentStartedSpeaking,
     AgentThinking,
     Event,
@@ -62,6 +64,7 @@ class Renderer:
         self.output = output
         self.wav_container = wav_container
         self._header_due = False
+        self._caller_told = False  # UserStartedSpeaking was sent when the agent paused
 
     def render(self, event: Event) -> list[str | bytes]:
         if isinstance(event, AgentAudio):
@@ -85,7 +88,18 @@ class Renderer:
         if isinstance(event, ToolCallUpdate):
             return self._tool(event)
         if isinstance(event, UserStartedSpeaking):
+            if self._caller_told:  # said when the agent paused for it: once is enough
+                self._caller_told = False
+                return []
             return [message("UserStartedSpeaking")]
+        if isinstance(event, AgentPaused):
+            # Deepgram's clients stop playback at UserStartedSpeaking: the pause's "drop
+            # what you have not played"; audio that follows a resume simply plays
+            self._caller_told = True
+            return [message("UserStartedSpeaking")]
+        if isinstance(event, AgentResumed):
+            self._caller_told = False
+            return []
         if isinstance(event, AgentThinking):
             return [message("AgentThinking", content=event.content)]
         if isinstance(event, AgentAudioDone):

@@ -19,6 +19,9 @@ from parley.dialects.frames import typed_frame
 from parley.dialects.limits import Limits
 from parley.engine.events import (
     AgentAudio,
+    AgentPaused,
+    AgentResumed,
+    BargeInResolved,
     Citation,
     Command,
     Ended,
@@ -162,6 +165,13 @@ def render(event: Event, *, binary_audio: bool, transcripts: dict[str, bool]) ->
         )
     if isinstance(event, Interrupted):
         return frame("interrupted", {})
+    if isinstance(event, AgentPaused):
+        return frame("paused", {"turn": event.turn})
+    if isinstance(event, AgentResumed):
+        return frame("resumed", {"turn": event.turn})
+    if isinstance(event, BargeInResolved):
+        resolved = event.barge_in
+        return frame("metrics", {"turn": resolved.turn, "barge_in": resolved.as_dict()})
     if isinstance(event, TurnMetrics):
         return frame("metrics", event.as_dict())
     if isinstance(event, Citation):

@@ -38,11 +38,14 @@ class Caller:
             item_id=self._speech_item,
         )
 
-    def committed(self, speech: bool) -> None:
+    def committed(self, speech: bool, silence_ms: float | None = None) -> None:
+        """The caller's turn is over; `silence_ms`: the silence it ended after, where the
+        engine knows it (a semantic end of turn waits as long as it judges)."""
         wire = self._wire
         item_id, self._speech_item = self._speech_item or wire.ids.new("item"), None
         if self.auto_turns:
-            end = max(0.0, self.input_ms - self.silence_ms)
+            waited = silence_ms if silence_ms is not None else self.silence_ms
+            end = max(0.0, self.input_ms - waited)
             wire.emit("input_audio_buffer.speech_stopped", audio_end_ms=round(end), item_id=item_id)
         item = items.user_audio(item_id)
         previous = wire.items.last_id

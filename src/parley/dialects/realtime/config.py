@@ -23,9 +23,15 @@ from parley.dialects.realtime.errors import InvalidEvent, text_field
 from parley.engine.agent import VadSettings
 
 Modality = Literal["audio", "text"]
-# Until the semantic end-of-turn model (issue 20), `semantic_vad` is silence-based, its
-# eagerness choosing how long a silence ends the turn.
-EAGERNESS_SILENCE_MS = {"low": 800, "medium": 500, "auto": 500, "high": 300}
+# `semantic_vad` is the engine's semantic end of turn. Its eagerness sets how sure the
+# end-of-turn model must be and how long the caller may pause (OpenAI documents the longest
+# waits as 8, 4 and 2 s), and the silence that ends a turn if the model cannot answer.
+EAGERNESS = {  # eot_threshold, max_endpoint_ms, endpoint_ms
+    "low": (0.7, 8000, 800),
+    "medium": (0.5, 4000, 500),
+    "auto": (0.5, 4000, 500),
+    "high": (0.3, 2000, 300),
+}
 DEFAULT_VAD = VadSettings()
 
 
@@ -42,12 +48,20 @@ class TurnDetection:
 
     def vad(self) -> dict[str, Any]:
         """The engine's turn-taking settings for this detection."""
-        silence = (
-            EAGERNESS_SILENCE_MS[self.eagerness]
-            if self.kind == "semantic_vad"
-            else self.silence_duration_ms
-        )
-        return {"threshold": self.threshold, "endpoint_ms": silence}
+        if self.kind == "semantic_vad":
+            sure, longest, silence = EAGERNESS[self.eagerness]
+            return {
+                "threshold": self.threshold,
+                "turn_detection": "semantic",
+                "eot_threshold": sure,
+                "max_endpoint_ms": longest,
+                "endpoint_ms": silence,
+            }
+        return {
+            "threshold": self.threshold,
+            "turn_detection": "silence",
+            "endpoint_ms": self.silence_duration_ms,
+        }
 
 
 @dataclass
@@ -209,7 +223,7 @@ def _turn_detection(value: Any, param: str) -> TurnDetection | None:
                 raise InvalidEvent(f"{flag} must be a boolean", f"{param}.{flag}")
             setattr(detection, flag, value[flag])
     if value.get("eagerness") is not None:
-        if value["eagerness"] not in EAGERNESS_SILENCE_MS:
+        if value["eagerness"] not in EAGERNESS:
             raise InvalidEvent("eagerness must be low, medium, high or auto", f"{param}.eagerness")
         detection.eagerness = value["eagerness"]
     if value.get("idle_timeout_ms") is not None:

@@ -231,7 +231,7 @@ class Renderer:
         elif isinstance(event, UserStartedSpeaking):
             self.caller.speech_started()
         elif isinstance(event, UserStoppedSpeaking):
-            self.caller.committed(event.speech)
+            self.caller.committed(event.speech, event.silence_ms)
         elif isinstance(event, NothingHeard):
             self.caller.transcribed("")  # a turn that came to no words
         elif isinstance(event, ToolCallUpdate):

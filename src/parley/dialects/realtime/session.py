@@ -233,6 +233,10 @@ class RealtimeSession:
             opening=Opening("listen"),  # a Realtime model speaks when it is asked to
             text_output=config.text_only,
             vad=config.turn_detection.vad() if config.turn_detection else None,
+            # Realtime has no "drop what you have not played" without ending the response:
+            # a paused agent only stops sending
+            pause_clears=False,
+            live_turn_taking=True,  # a session.update may turn semantic_vad on
             overrides=AgentOverrides(
                 tools=[] if none else None,
                 more_tools=[] if none else tools,

@@ -30,6 +30,7 @@ from parley.dialects.twilio import messages
 from parley.dialects.twilio.marks import PlayedMarks
 from parley.engine.events import (
     AgentAudio,
+    AgentPaused,
     Ended,
     Event,
     Interrupted,
@@ -178,7 +179,7 @@ class TwilioSession:
             outbox.put(messages.media(self._stream_sid, event.data))
             name = self._marks.sent(MULAW_8K.ms_for_bytes(len(event.data)))
             outbox.put(messages.mark(self._stream_sid, name))
-        elif isinstance(event, Interrupted):
+        elif isinstance(event, Interrupted | AgentPaused):  # a pause's audio is sent again
             outbox.put(messages.clear(self._stream_sid))
             self._marks.clear()
         elif isinstance(event, Ended):

@@ -22,7 +22,9 @@ from parley.dialects.frames import ProtocolError as ProtocolError
 from parley.dialects.frames import compact, typed_frame
 from parley.dialects.limits import Limits
 from parley.engine.events import (
+    AgentPaused,
     AgentThinking,
+    BargeInResolved,
     Command,
     Event,
     Failure,
@@ -229,6 +231,10 @@ class Renderer:
             return [message("state", state=event.state)]
         if isinstance(event, Interrupted):
             return [message("playback_clear_buffer"), *self._close_unheard()]
+        if isinstance(event, AgentPaused):  # held, not cut: the agent's line stays open
+            return [message("playback_clear_buffer")]
+        if isinstance(event, BargeInResolved):
+            return self._debug(f"speech over the agent: {json.dumps(event.barge_in.as_dict())}")
         if isinstance(event, ToolCallUpdate):
             if event.client_side and event.status == "requested":
                 return [

@@ -5,7 +5,8 @@ keeps the utterance's audio and decodes it at the moments that matter:
 
 - **Speculatively, when the caller falls silent** (`pause`): most pauses end the turn, and
   the decode (~110 ms) fits inside the endpoint window (350 ms by default), so when the
-  endpoint fires the final transcript is usually already there. If speech resumes
+  endpoint fires the final transcript is usually already there. A speculation done before
+  the turn ends is also a partial transcript. If speech resumes
   (`resume`) the speculation is discarded: its audio is no longer the whole utterance.
   After a pause the recogniser is fed only silence (the VAD said so), so a speculation
   still standing at `finish` is the final.
@@ -161,8 +162,14 @@ class WhisperRecognizer(SpeechRecognizer):
             self._listener.on_transcription(Transcription(stamp[0], text, final=False))
 
     def _on_speculation(self, future: Future[str], stamp: _Stamp) -> None:
-        if future is self._speculation and self._finishing:
+        """The final if the turn ended meanwhile; else the words so far, as a partial (the
+        engine's end of turn reads them: "…and" is not a finished sentence)."""
+        if future is not self._speculation:
+            return
+        if self._finishing:
             self._deliver_final(future, stamp)
+        elif stamp == self._stamp() and stamp[0] is not None and (text := _text(future)):
+            self._listener.on_transcription(Transcription(stamp[0], text, final=False))
 
     def _on_final(self, future: Future[str], stamp: _Stamp) -> None:
         self._deliver_final(future, stamp)

@@ -151,7 +151,15 @@ export class CallPanel {
         this.view.citation(payload);
         break;
       case "metrics":
-        this.view.metrics(payload);
+        if (payload.barge_in) this.view.bargeIn(payload.turn, payload.barge_in);
+        else this.view.metrics(payload);
+        break;
+      case "paused": // the caller spoke over the agent: hold, and drop what is queued
+        this.audio?.flush();
+        this.setState("listening");
+        break;
+      case "resumed": // it was a backchannel or a noise: the agent goes on
+        this.setState("speaking");
         break;
       case "interrupted":
         this.audio?.flush();

@@ -126,6 +126,14 @@ export class LiveTranscript {
   metrics(figures) {
     appendItem(this.latency, latencyRow(figures));
   }
+
+  /** Speech over a paused agent, resolved: it went on (a backchannel, a noise) or stopped. */
+  bargeIn(turn, {outcome, reason, paused_ms: paused, heard}) {
+    const said = heard ? ` "${heard}"` : "";
+    const what = outcome === "resumed" ? "the agent went on" : "the agent stopped";
+    appendItem(this.latency, h("li", {class: `barge-in ${outcome}`, "data-turn": turn},
+      `turn ${turn}: speech over the agent${said} (${reason}): ${what} after ${ms(paused)} ms`));
+  }
 }
 
 /** A stacked bar: each stage's share of the turn, with the numbers written out. */
