@@ -148,11 +148,16 @@ async def pauses(
         "server_cpu_s": end.cpu_seconds - start.cpu_seconds,
         "worker_cpu_s": None if worker_end is None else worker_end - (worker_start or 0.0),
         "turns": sum(t["user_turns"] for t in trials),
-        "checks": sum(t["checks"] for t in trials if t["checks"] is not None)
-        if any(t["checks"] is not None for t in trials)
-        else None,
+        "checks": _total(trials, "checks"),
+        "model_ms": _total(trials, "model_ms"),
     }
     return trials, cpu
+
+
+def _total(trials: list[dict[str, Any]], key: str) -> float | None:
+    """The sum of a figure over the trials that report it (None if none does)."""
+    given = [t[key] for t in trials if t[key] is not None]
+    return sum(given) if given else None
 
 
 async def sounds_over(

@@ -18,7 +18,8 @@ onset is the clip's first loud sample. The reply **stopped for good** when `inte
 came, or the greeting's final agent transcript holds fewer words than the greeting; else
 it **resumed** (after a `paused`) or was **unaffected**. The stop time is the first
 `paused` or `interrupted` after the onset; one before the onset is `early` (the noise floor
-alone stopped it) and not timed.
+alone stopped it) and not timed. When the agent paused, the server's own verdict (the
+`metrics` message's `barge_in`: outcome, reason, how long it stayed paused) is kept.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def spoken_turn(said: Said, log: list[Heard]) -> dict[str, Any]:
     metrics = [h.payload for h in log if _user_metrics(h)]
     first = metrics[0] if metrics else {}
     audio = next((h.at for h in log if h.type == "audio" and h.at > end), None)
-    checks = [m["end_of_turn"].get("checks") for m in metrics if m.get("end_of_turn")]
+    judged = [m["end_of_turn"] for m in metrics if m.get("end_of_turn")]
+    checks = [j.get("checks") for j in judged]
+    model_ms = [j.get("model_ms") for j in judged if j.get("model_ms") is not None]
     row: dict[str, Any] = {
         "kind": clip.kind,
         "text": clip.text,
@@ -67,6 +70,7 @@ def spoken_turn(said: Said, log: list[Heard]) -> dict[str, Any]:
         "total_ms": first.get("total_ms"),
         "end_of_turn": first.get("end_of_turn"),
         "checks": sum(int(c or 0) for c in checks) if checks else None,
+        "model_ms": round(sum(model_ms), 1) if model_ms else None,
         "final_ms": _ms(finals[-1].at if finals else None, end),
         "first_audio_ms": _ms(audio, end),
     }
@@ -93,6 +97,10 @@ def over_agent(said: Said, log: list[Heard], greeting: str) -> dict[str, Any]:
         return next((h.at for h in log if h.type == kind), None)
 
     paused, resumed, interrupted = first("paused"), first("resumed"), first("interrupted")
+    verdict = next(
+        (h.payload["barge_in"] for h in log if h.type == "metrics" and h.payload.get("barge_in")),
+        None,
+    )
     final = next(
         (
             h.payload.get("text", "")
@@ -119,6 +127,7 @@ def over_agent(said: Said, log: list[Heard], greeting: str) -> dict[str, Any]:
         "resumed": resumed is not None,
         "interrupted": interrupted is not None,
         "greeting_heard": final,
+        "barge_in": verdict,  # the server's own verdict (`metrics.barge_in`), when it paused
         "early": early,
         "stop_ms": None if early else _ms(stop_at, onset),
         "interrupted_ms": None if early else _ms(interrupted, onset),

@@ -4,11 +4,13 @@ trials kept alongside for anyone who wants to look closer.
 
 Latencies are over the trials they apply to: a finished sentence heard as exactly one user
 turn and answered; a stop time over the trials that stopped (or paused) the agent after the
-sound began. A percentage is of every trial of its kind.
+sound began. A percentage is of every trial of its kind. `decided_by` tallies how the
+server says each turn ended (`metrics.end_of_turn`), `verdicts` its barge-in verdicts.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from parley.bench.report import percentiles
@@ -40,6 +42,16 @@ def pauses_row(mode: str, trials: list[dict[str, Any]]) -> dict[str, Any]:
         "first_audio_ms": _figures(clean, "first_audio_ms"),
         "server_total_ms": _figures(clean, "total_ms"),
         "paused_first_audio_ms": _figures(whole, "first_audio_ms"),
+        "decided_by": {
+            kind: dict(
+                Counter(
+                    (t["end_of_turn"] or {}).get("decided_by", "–")
+                    for t in trials
+                    if t["kind"] == kind
+                )
+            )
+            for kind in ("finished", "paused")
+        },
         "trials": trials,
     }
 
@@ -55,6 +67,13 @@ def _outcomes(trials: list[dict[str, Any]]) -> dict[str, Any]:
         "resumed_percent": _percent(tally["resumed"], count),
         "unaffected_percent": _percent(tally["unaffected"], count),
         "early": sum(1 for t in trials if t["early"]),
+        "verdicts": dict(
+            Counter(
+                f"{t['barge_in'].get('outcome')} {t['barge_in'].get('reason')}"
+                for t in trials
+                if t["barge_in"]
+            )
+        ),
         "unresolved": sum(
             1 for t in trials if t["greeting_heard"] is None and not t["interrupted"]
         ),
@@ -89,6 +108,9 @@ def cpu_row(mode: str, cpu: dict[str, Any]) -> dict[str, Any]:
         "turns": turns,
         "checks": checks,
         "worker_cpu_s": None if worker is None else round(worker, 3),
+        "model_ms_per_check": (  # the server's own timing of the model, for comparison
+            round(cpu["model_ms"] / checks, 2) if cpu["model_ms"] is not None and checks else None
+        ),
         "worker_ms_per_check": (
             round(worker * 1000 / checks, 2) if worker is not None and checks else None
         ),
