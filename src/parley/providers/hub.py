@@ -1,13 +1,13 @@
 """The process-wide provider hub: shared resources, and the per-session providers.
 
 One hub per server process. It owns what is expensive or shared (the Silero batching worker,
-the espeak engine, the recognition thread pool, the domain-LM cache, one pooled HTTP client,
-SDK clients per endpoint) and builds each session's providers from spec strings, wrapped in
-fallback chains. Which families exist and how each is built is `registry`'s table; the hub
-gives the builders what they share. Credentials come from the standard environment variables
-(`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `DEEPGRAM_API_KEY`, `ELEVENLABS_API_KEY`, …); a
-provider without them is skipped with a clear reason, and a chain with none left is a
-`ProviderUnavailable` at session start, never a stack trace mid-call.
+the smart-turn worker, the espeak engine, the recognition thread pool, the domain-LM cache,
+one pooled HTTP client, SDK clients per endpoint) and builds each session's providers from
+spec strings, wrapped in fallback chains. Which families exist and how each is built is
+`registry`'s table; the hub gives the builders what they share. Credentials come from the
+standard environment variables (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `DEEPGRAM_API_KEY`,
+`ELEVENLABS_API_KEY`, …); a provider without them is skipped with a clear reason, and a chain
+with none left is a `ProviderUnavailable` at session start, never a stack trace mid-call.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from parley.providers.base import (
     SpeechRecognizer,
     SpeechSynthesizer,
     TextEmbedder,
+    TurnModel,
     VoiceActivityDetector,
 )
 from parley.providers.chains import ModelChain, RecognizerChain, SynthesizerChain
@@ -38,6 +39,7 @@ from parley.providers.http_tools import HttpToolRunner
 from parley.providers.netguard import AddressPolicy, Flavour, guarded_client
 from parley.providers.specs import LlmChoice, LlmEndpoint
 from parley.providers.tts.espeak import EspeakEngine
+from parley.providers.turn.smart_turn import SmartTurnService
 from parley.providers.vad.silero import SileroService
 
 if TYPE_CHECKING:
@@ -74,6 +76,8 @@ class ProviderHub:
         self._sdk_clients: dict[tuple[Any, ...], Any] = {}
         self._endpoint_clients: dict[tuple[Any, ...], Any] = {}
         self._embedder: TextEmbedder | None = None
+        self._turn: SmartTurnService | None = None
+        self._turn_missing = False
 
     # Shared resources ---------------------------------------------------------------------------
 
@@ -120,6 +124,8 @@ class ProviderHub:
         light decoders, live as long as the process: loading them is the slow part)."""
         if self._silero is not None:
             self._silero.close()
+        if self._turn is not None:
+            self._turn.close()
         self.recognition_pool.shutdown(wait=False, cancel_futures=True)
         for client in self._sdk_clients.values():
             await client.close()
@@ -131,6 +137,19 @@ class ProviderHub:
         if self._silero is None:
             self._silero = SileroService()
         return self._silero
+
+    def turn_model(self) -> TurnModel | None:
+        """The process's end-of-turn model (smart-turn, its child started on the first
+        call), or None when its model file is not installed (said once, in the log)."""
+        if self._turn is None and not self._turn_missing:
+            try:
+                self._turn = SmartTurnService()
+            except ProviderUnavailable as exc:
+                self._turn_missing = True
+                log.info("no end-of-turn model: %s", exc)
+                return None
+            self._turn.warm()
+        return self._turn
 
     def whisper_decoder(self, model: str | None) -> WhisperDecoder:
         """The process's decoder for `model` (None: the bundled tiny.en), loaded once."""
