@@ -7,6 +7,8 @@ answer); the real one is tested in tests/providers/test_smart_turn.py.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from parley.engine.agent import VadSettings
@@ -19,6 +21,41 @@ from tests.engine.timeline import Timeline
 pytestmark = pytest.mark.looptime
 
 SEMANTIC = VadSettings(turn_detection="semantic", max_endpoint_ms=2000)
+
+
+class PartialOnPause(FakeRecognizer):
+    """A recogniser that, like Whisper's speculative decode or pocketsphinx's hypothesis,
+    tells the utterance's words so far when the caller falls silent (`punctuated`: as
+    Whisper does)."""
+
+    def __init__(
+        self, listener: RecognitionListener, partial: str, final: str, punctuated: bool = False
+    ) -> None:
+        super().__init__(listener, delay_ms=150, texts=[final])
+        self._partial, self._punctuated = partial, punctuated
+
+    def pause(self) -> None:
+        if self._utterance is not None:
+            said = Transcription(self._utterance, self._partial, False, punctuated=self._punctuated)
+            self._listener.on_transcription(said)
+
+
+def semantic_line(
+    answers: list[float | Exception],
+    *,
+    vad: VadSettings = SEMANTIC,
+    said: str = "what time is it",
+    partial: str | None = None,
+    punctuated: bool = False,
+    delay_ms: float = 50,
+) -> tuple[Timeline, FakeTurnModel]:
+    model = FakeTurnModel(answers, delay_ms=delay_ms)
+    line = Timeline(
+        vad=vad,
+        turn_model=model,
+        recognizer=lambda listener: PartialOnPause(listener, partial or said, said, punctuated),
+    )
+    return line, model
 
 
 def user_turns(line: Timeline) -> list[str]:
@@ -39,8 +76,7 @@ async def talk(line: Timeline, until_s: float, speech: list[tuple[float, float]]
 
 
 async def test_a_finished_turn_ends_when_the_model_says_so() -> None:
-    model = FakeTurnModel([0.92])
-    line = Timeline(vad=SEMANTIC, turn_model=model)
+    line, model = semantic_line([0.92])
     await talk(line, 5.0, [(0.5, 2.0)])
 
     # silence from 2.0 s: asked at +150 ms, answered 50 ms later: the turn ends at 2.2 s,
@@ -56,15 +92,16 @@ async def test_a_finished_turn_ends_when_the_model_says_so() -> None:
 
 
 async def test_a_caller_who_pauses_mid_sentence_is_not_answered_in_the_pause() -> None:
-    # "I'd like to order…" (0.5–1.5 s), a second's thought, "…a large pepperoni" (2.5–3.2 s)
-    model = FakeTurnModel([0.1, 0.15, 0.9])
-    line = Timeline(vad=SEMANTIC, turn_model=model, stt_texts=["i'd like to order a pizza"])
-    await talk(line, 6.0, [(0.5, 1.5), (2.5, 3.2)])
+    # "I'd like to order…" (0.5–1.5 s), 0.8 s of thought, "…a large pepperoni" (2.3–3.2 s)
+    line, model = semantic_line([0.1, 0.9], said="i'd like to order a pizza")
+    await talk(line, 6.0, [(0.5, 1.5), (2.3, 3.2)])
 
     assert user_turns(line) == ["i'd like to order a pizza"]  # one turn, after the second part
-    assert len(model.asked) == 3  # at 1.65 and 2.15 s (unfinished), at 3.35 s (finished)
+    # asked at 1.65 s (unfinished); not again in the pause (the next question would have
+    # been at 1 s of silence); asked at 3.35 s (finished)
+    assert len(model.asked) == 2
     [end] = ends_of_turns(line)
-    assert end.decided_by == "model" and end.checks == 3
+    assert end.decided_by == "model" and end.checks == 2
     assert end.silence_ms == pytest.approx(200, abs=1)  # of the last silence
     [started] = line.at(AgentStartedSpeaking)
     assert started > 3.2
@@ -79,14 +116,13 @@ async def test_silence_alone_would_have_answered_that_pause() -> None:
 
 
 async def test_the_turn_ends_at_the_longest_wait_if_the_model_never_says_finished() -> None:
-    model = FakeTurnModel([0.2])
-    line = Timeline(vad=SEMANTIC.model_copy(update={"max_endpoint_ms": 1000}), turn_model=model)
+    line, _ = semantic_line([0.2], vad=SEMANTIC.model_copy(update={"max_endpoint_ms": 1500}))
     await talk(line, 5.0, [(0.5, 2.0)])
 
     [end] = ends_of_turns(line)
     assert end.decided_by == "max_wait" and end.score == pytest.approx(0.2)
-    assert end.silence_ms == pytest.approx(1000, abs=1)
-    assert end.checks == 2  # at 150 and 650 ms; the next (1150) is past the longest wait
+    assert end.silence_ms == pytest.approx(1500, abs=1)
+    assert end.checks == 2  # at 150 and 1000 ms; the next (1750) is past the longest wait
 
 
 @pytest.mark.parametrize(
@@ -101,7 +137,7 @@ async def test_the_turn_ends_at_the_longest_wait_if_the_model_never_says_finishe
 async def test_without_an_answer_the_silence_rule_decides(
     answers: list[float | Exception], delay_ms: float, silence_ms: float
 ) -> None:
-    line = Timeline(vad=SEMANTIC, turn_model=FakeTurnModel(answers, delay_ms=delay_ms))
+    line, _ = semantic_line(answers, delay_ms=delay_ms)
     await talk(line, 5.0, [(0.5, 2.0)])
 
     [end] = ends_of_turns(line)
@@ -113,8 +149,7 @@ async def test_without_an_answer_the_silence_rule_decides(
 async def test_an_answer_about_a_silence_that_is_over_is_dropped() -> None:
     # Asked at 1.65 s; the caller speaks again at 1.66 s (heard at 1.68 s), before the
     # (finished!) answer arrives at 1.70 s: that answer is stale and the turn goes on.
-    model = FakeTurnModel([0.95, 0.95])
-    line = Timeline(vad=SEMANTIC, turn_model=model)
+    line, _ = semantic_line([0.95, 0.95])
     await talk(line, 5.0, [(0.5, 1.5), (1.66, 2.5)])
 
     assert user_turns(line) == ["what time is it"]
@@ -132,39 +167,93 @@ async def test_without_a_model_semantic_is_the_silence_rule() -> None:
     assert end.mode == "silence" and end.silence_ms == pytest.approx(350, abs=1)
 
 
-class PartialOnPause(FakeRecognizer):
-    """A recogniser that, like Whisper's speculative decode, has a transcript of the
-    utterance so far shortly after the caller falls silent."""
-
-    def __init__(self, listener: RecognitionListener, partial: str) -> None:
-        super().__init__(listener, delay_ms=150, texts=["i'd like to order and"])
-        self._partial = partial
-
-    def pause(self) -> None:
-        if self._utterance is not None:
-            self._listener.on_transcription(Transcription(self._utterance, self._partial, False))
-
-
 async def test_words_that_leave_the_sentence_open_overrule_a_finished_score() -> None:
-    line = Timeline(
-        vad=SEMANTIC.model_copy(update={"max_endpoint_ms": 1200}),
-        turn_model=FakeTurnModel([0.9]),
-        recognizer=lambda listener: PartialOnPause(listener, "I'd like to order, and"),
-    )
+    vad = SEMANTIC.model_copy(update={"max_endpoint_ms": 1200})
+    line, model = semantic_line([0.9], vad=vad, partial="I'd like to order, and")
     await talk(line, 5.0, [(0.5, 2.0)])
 
     [end] = ends_of_turns(line)
     assert end.decided_by == "max_wait" and end.score == pytest.approx(0.9)
     assert end.silence_ms == pytest.approx(1200, abs=1)
+    assert len(model.asked) == 2  # at 150 ms, and again past a thinking pause
 
 
 async def test_a_finished_sentence_is_not_held_back_by_its_words() -> None:
-    line = Timeline(
-        vad=SEMANTIC,
-        turn_model=FakeTurnModel([0.9]),
-        recognizer=lambda listener: PartialOnPause(listener, "I'd like to order a pizza."),
-    )
+    line, _ = semantic_line([0.9], partial="I'd like to order a pizza.")
     await talk(line, 5.0, [(0.5, 2.0)])
 
     [end] = ends_of_turns(line)
     assert end.decided_by == "model" and end.silence_ms == pytest.approx(200, abs=1)
+
+
+async def test_a_finished_verdict_waits_a_little_for_words_that_do_not_come() -> None:
+    # the plain fake recogniser says nothing until the turn is over
+    line = Timeline(vad=SEMANTIC, turn_model=FakeTurnModel([0.9]))
+    await talk(line, 5.0, [(0.5, 2.0)])
+
+    [end] = ends_of_turns(line)
+    assert end.decided_by == "model" and end.silence_ms == pytest.approx(400, abs=1)
+
+
+class LateWords(PartialOnPause):
+    """Its words come 220 ms after it was told of the silence: after the model's answer."""
+
+    def pause(self) -> None:
+        if self._utterance is not None:
+            result = Transcription(self._utterance, self._partial, False)
+            asyncio.get_running_loop().call_later(0.22, self._listener.on_transcription, result)
+
+
+async def test_words_that_come_after_the_verdict_decide_it() -> None:
+    # asked at 2.15 s, answered finished at 2.2 s; the silence was seen at 2.02 s, so the
+    # words come at 2.24 s, inside the wait for them: they end the turn there
+    line = Timeline(
+        vad=SEMANTIC,
+        turn_model=FakeTurnModel([0.9]),
+        recognizer=lambda listener: LateWords(listener, "what time is it", "what time is it"),
+    )
+    await talk(line, 5.0, [(0.5, 2.0)])
+
+    [end] = ends_of_turns(line)
+    assert end.decided_by == "model"
+    assert end.silence_ms == pytest.approx(240, abs=1)
+
+
+async def test_a_punctuating_recogniser_without_a_full_stop_holds_a_finished_verdict() -> None:
+    # Whisper heard "I would like to order" (no full stop: a sentence still going); the model
+    # says finished at 150 ms, but the turn waits to be asked again past a thinking pause
+    line, model = semantic_line([0.9, 0.9], partial="I would like to order", punctuated=True)
+    await talk(line, 5.0, [(0.5, 2.0)])
+
+    [end] = ends_of_turns(line)
+    assert end.decided_by == "model" and end.checks == 2
+    assert end.silence_ms == pytest.approx(1050, abs=1)  # asked at 1 s, answered 50 ms later
+    assert len(model.asked) == 2
+
+
+async def test_past_a_thinking_pause_a_finished_sentence_in_the_words_is_enough() -> None:
+    # the model never says finished (it misjudges this voice); Whisper heard a full stop
+    line, _ = semantic_line([0.1], partial="I would like a pizza.", punctuated=True)
+    await talk(line, 5.0, [(0.5, 2.0)])
+
+    [end] = ends_of_turns(line)
+    assert end.decided_by == "words" and end.score == pytest.approx(0.1)
+    assert end.silence_ms == pytest.approx(1050, abs=1)
+
+
+async def test_a_full_stop_alone_does_not_end_the_turn_at_the_first_question() -> None:
+    line, _ = semantic_line([0.1, 0.1], partial="I want to cancel.", punctuated=True)
+    await talk(line, 5.0, [(0.5, 1.5), (2.3, 3.0)])  # "…my subscription", after 0.8 s
+
+    assert len(user_turns(line)) == 1
+
+
+async def test_each_silence_is_asked_about_afresh() -> None:
+    # a first pause (unfinished), then the sentence's end: asked at 150 ms of the new
+    # silence (unfinished by the sound) and at 1 s, where the words' full stop ends it
+    line, _ = semantic_line([0.1, 0.1, 0.1], partial="I want to cancel it.", punctuated=True)
+    await talk(line, 6.0, [(0.5, 1.5), (2.3, 3.0)])
+
+    [end] = ends_of_turns(line)
+    assert end.decided_by == "words" and end.checks == 3
+    assert end.silence_ms == pytest.approx(1050, abs=1)

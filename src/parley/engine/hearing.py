@@ -323,7 +323,10 @@ class Hearing:
         self._idle("thinking")
 
     @staticmethod
-    def _silence_ms(utterance: Utterance, at: float) -> float:
+    def _silence_ms(utterance: Utterance, at: float) -> float | None:
+        """The silence the turn was judged over after (None for a client's commit)."""
+        if utterance.decided_by == "commit":
+            return None
         ended = utterance.ended_at if utterance.ended_at is not None else at
         return round((at - ended) * 1000, 1)
 
@@ -333,10 +336,15 @@ class Hearing:
             return
         if not result.final:
             utterance.partial = result.text
+            utterance.partial_punctuated = result.punctuated
             utterance.heard_in_pause = self.phase is CallerPhase.PAUSED
             self.out.emit(
                 Transcript("user", result.text, final=False, turn=self._agent.next_turn())
             )
+            if utterance.heard_in_pause:
+                end_of_turn.words_heard(self, utterance, now)
+                if self.utterance is not utterance or self.phase is not CallerPhase.PAUSED:
+                    return  # the words ended the turn
             if (
                 utterance.holding
                 and self._backchannels.classify(result.text) is Heard.WORDS

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 EndOfTurnMode = Literal["silence", "semantic", "client"]
-# silence: `endpoint_ms` of silence; model: the model said finished; max_wait: the model
-# never did, within `max_endpoint_ms`; fallback: the model could not answer (busy, failed,
-# too slow) and the silence rule decided; commit: the client ended the turn.
-DecidedBy = Literal["silence", "model", "max_wait", "fallback", "commit"]
+# silence: `endpoint_ms` of silence; model: the model said finished; words: past a thinking
+# pause, the recogniser heard a finished sentence though the model did not; max_wait:
+# neither did, within `max_endpoint_ms`; fallback: the model could not answer (busy,
+# failed, too slow) and the silence rule decided; commit: the client ended the turn.
+DecidedBy = Literal["silence", "model", "words", "max_wait", "fallback", "commit"]
 BargeInOutcome = Literal["confirmed", "resumed"]
 # words: a transcript with words that are not a backchannel; long: speech went on past the
 # confirm window; backchannel / noise: what was said did not take the turn; short: under

@@ -37,7 +37,11 @@ class Utterance:
     heard_in_pause: bool = False  # `partial` came during the current silence
     held_since: float | None = None  # the agent is paused for this speech, undecided
     checks: int = 0  # end-of-turn model questions asked
+    asked_in_pause: int = 0  # … of them in the current silence
     score: float | None = None  # its last answer
+    sounds_finished: bool = False  # its last answer: finished
+    awaiting_words: bool = False  # … and the words of the pause are awaited to have their say
+    partial_punctuated: bool = False  # `partial` is from a recogniser that punctuates
     model_ms: float = 0.0  # its compute, all questions
     decided_by: DecidedBy = "silence"  # what ends (or ended) the turn
 

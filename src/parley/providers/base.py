@@ -114,12 +114,15 @@ class TurnModel(abc.ABC):
 
 @dataclass(frozen=True, slots=True)
 class Transcription:
-    """`fallback`: the turn's recogniser was overloaded and a lighter one heard it."""
+    """`fallback`: the turn's recogniser was overloaded and a lighter one heard it.
+    `punctuated`: the recogniser punctuates what it hears (Whisper does), so a missing full
+    stop means something: it did not hear a finished sentence."""
 
     utterance: int
     text: str
     final: bool
     fallback: bool = False
+    punctuated: bool = False
 
 
 class RecognitionListener(abc.ABC):

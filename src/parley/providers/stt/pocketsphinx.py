@@ -39,7 +39,7 @@ PARTIAL_EVERY_SAMPLES = 3200  # a partial hypothesis at most every 200 ms of aud
 
 @dataclass(slots=True)
 class _Op:
-    kind: str  # "init" | "begin" | "feed" | "finish" | "abandon"
+    kind: str  # "init" | "begin" | "feed" | "pause" | "finish" | "abandon"
     utterance: int = 0
     samples: Int16Array | None = None
 
@@ -80,6 +80,11 @@ class PocketsphinxRecognizer(SpeechRecognizer):
 
     def finish(self) -> None:
         self._push(_Op("finish"))
+
+    def pause(self) -> None:
+        """The caller fell silent: the words so far, as a partial (the engine's end of turn
+        reads them), even if they have not changed since the last."""
+        self._push(_Op("pause"))
 
     def abandon(self) -> None:
         self._push(_Op("abandon"))
@@ -162,14 +167,16 @@ class PocketsphinxRecognizer(SpeechRecognizer):
             result = Transcription(self._utterance, text, final=True)
             self._utterance = None
             self._post(self._listener.on_transcription, result)
+        elif op.kind == "pause" and self._utterance is not None:
+            self._partial(again=True)
         elif op.kind == "abandon" and self._utterance is not None:
             self._decoder.end_utt()
             self._utterance = None
 
-    def _partial(self) -> None:
+    def _partial(self, *, again: bool = False) -> None:
         hypothesis = self._decoder.hyp()
         text = hypothesis.hypstr if hypothesis is not None else ""
-        if text and text != self._last_partial and self._utterance is not None:
+        if text and (again or text != self._last_partial) and self._utterance is not None:
             self._last_partial = text
             self._post(
                 self._listener.on_transcription, Transcription(self._utterance, text, final=False)

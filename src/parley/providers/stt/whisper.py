@@ -159,7 +159,7 @@ class WhisperRecognizer(SpeechRecognizer):
             self._partial = None
         text = _text(future)
         if text and stamp[0] is not None and stamp[0] == self._utterance and not self._finishing:
-            self._listener.on_transcription(Transcription(stamp[0], text, final=False))
+            self._listener.on_transcription(Transcription(stamp[0], text, False, punctuated=True))
 
     def _on_speculation(self, future: Future[str], stamp: _Stamp) -> None:
         """The final if the turn ended meanwhile; else the words so far, as a partial (the
@@ -169,7 +169,7 @@ class WhisperRecognizer(SpeechRecognizer):
         if self._finishing:
             self._deliver_final(future, stamp)
         elif stamp == self._stamp() and stamp[0] is not None and (text := _text(future)):
-            self._listener.on_transcription(Transcription(stamp[0], text, final=False))
+            self._listener.on_transcription(Transcription(stamp[0], text, False, punctuated=True))
 
     def _on_final(self, future: Future[str], stamp: _Stamp) -> None:
         self._deliver_final(future, stamp)
@@ -185,7 +185,9 @@ class WhisperRecognizer(SpeechRecognizer):
             self._listener.on_recognition_error(utterance, Exception(str(error)))
             return
         self._reset()
-        self._listener.on_transcription(Transcription(utterance, _text(future), final=True))
+        self._listener.on_transcription(
+            Transcription(utterance, _text(future), final=True, punctuated=True)
+        )
 
     def _overdue(self, pending: Future[str], stamp: _Stamp) -> None:
         """The turn's decode has not started within the decoder's wait: the queue moved
