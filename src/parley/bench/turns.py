@@ -40,7 +40,7 @@ from typing import Any
 import psutil
 
 from parley.bench import turns_corpus as corpus
-from parley.bench.server import BenchServer
+from parley.bench.server import BenchServer, Sample
 from parley.bench.turns_line import Line
 from parley.bench.turns_measure import over_agent, spoken_turn
 from parley.bench.turns_summary import cpu_row, over_agent_rows, pauses_row
@@ -63,6 +63,11 @@ class TurnServer(BenchServer):
     def __enter__(self) -> TurnServer:
         super().__enter__()
         return self
+
+    def cpu(self) -> tuple[Sample, float | None]:
+        """The server's sample, and its turn-model worker's CPU (off the event loop: the
+        caller's microphone must keep time meanwhile)."""
+        return self.sample(), self.turn_worker_cpu()
 
     def turn_worker_cpu(self) -> float | None:
         """CPU seconds of the turn-model worker process(es), None if there is none."""
@@ -134,7 +139,7 @@ async def pauses(
         said = await line.say(clips[0])
         await line.reply_over(said.moment(clips[0].end_s), within=10.0)
         await asyncio.sleep(SETTLE_S)
-        start, worker_start = server.sample(), server.turn_worker_cpu()
+        start, worker_start = await asyncio.to_thread(server.cpu)
         for index, clip in enumerate(clips):
             progress(f"{column}: pauses {index + 1}/{len(clips)}")
             begun = line.now()
@@ -143,7 +148,7 @@ async def pauses(
             await asyncio.sleep(SETTLE_S)
             trials.append(spoken_turn(said, line.since(begun)))
         # the worker's CPU is read while the session holds it
-        end, worker_end = server.sample(), server.turn_worker_cpu()
+        end, worker_end = await asyncio.to_thread(server.cpu)
     cpu = {
         "server_cpu_s": end.cpu_seconds - start.cpu_seconds,
         "worker_cpu_s": None if worker_end is None else worker_end - (worker_start or 0.0),
@@ -172,7 +177,8 @@ async def sounds_over(
         async with Line.open(session["websocket_url"], seed=index) as line:
             if not await line.until(lambda: line.last_audio() > 0, 15.0):
                 raise RuntimeError("the agent never started its greeting")
-            said = await line.say(clip, at=line.last_audio() + SOUND_AT_S)
+            first = next(h.at for h in line.log if h.type == "audio")
+            said = await line.say(clip, at=first + SOUND_AT_S)
 
             def greeting_over() -> bool:
                 return any(
