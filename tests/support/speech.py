@@ -23,10 +23,11 @@ def require_tools() -> None:
 
 
 @cache
-def speech(text: str, rate: int = 16000, wpm: int = 160) -> bytes:
+def speech(text: str, rate: int = 16000, wpm: int = 160, *, ssml: bool = False) -> bytes:
+    """`ssml`: `text` is SSML (`<break time="800ms"/>` for a pause inside one sentence)."""
     require_tools()
     wav = subprocess.run(
-        ["espeak-ng", "-v", "en-us", "-s", str(wpm), "--stdout", text],
+        ["espeak-ng", "-v", "en-us", "-s", str(wpm), *(["-m"] if ssml else []), "--stdout", text],
         capture_output=True,
         check=True,
     ).stdout

@@ -58,6 +58,12 @@ BUS_WAIT_S = 2.0  # the longest a join or an ending waits on Redis
 SHUTTING_DOWN = "this server is shutting down and takes no new sessions; connect again"
 
 
+NO_TURN_MODEL = (
+    "turn_detection semantic: the end-of-turn model is not installed "
+    "(pip install --no-deps pipecat-ai==1.14.0), so silence ends turns"
+)
+
+
 class ServerHost:
     def __init__(self, services: Services) -> None:
         self._services = services
@@ -244,7 +250,6 @@ class ServerHost:
             secrets = await store.secrets.values(admission.account_id, options.secret_ids)
             if secrets is None:
                 raise SessionRefused("not_found", "secret_ids: no such secret")
-            voice = builder.voice()
             plan = build_plan(
                 agent,
                 options,
@@ -255,6 +260,10 @@ class ServerHost:
                 context=context,
                 server_tool_timeout_s=self._services.settings.tool_timeout,
             )
+            semantic = plan.vad.turn_detection == "semantic"
+            voice = builder.voice(judge_turns=semantic or options.live_turn_taking)
+            if semantic and voice.turn_model is None:
+                builder.warnings.append(NO_TURN_MODEL)
         except SessionRefused:
             await transcript.finish("error")
             raise

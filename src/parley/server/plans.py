@@ -122,6 +122,8 @@ def build_plan(
         call_id=session_id,
         initial_state=options.initial_state,
         server_tool_timeout_s=server_tool_timeout_s,
+        language=overrides.language or agent.language,
+        pause_clears=options.pause_clears,
         **extras,
     )
 
@@ -144,8 +146,10 @@ class VoiceBuilder:
         self.overrides = overrides or AgentOverrides()
         self.warnings: list[str] = []
 
-    def voice(self) -> Voice:
-        """Raises `ProviderUnavailable` or `ValueError` when even the agent's providers fail."""
+    def voice(self, *, judge_turns: bool = False) -> Voice:
+        """Raises `ProviderUnavailable` or `ValueError` when even the agent's providers fail.
+        `judge_turns`: the session may end turns semantically, so it gets the end-of-turn
+        model, if one is installed."""
         agent, overrides = self.agent, self.overrides
         keyterms = overrides.keyterms if overrides.keyterms is not None else list(agent.keyterms)
         language = overrides.language or agent.language
@@ -155,8 +159,13 @@ class VoiceBuilder:
             spec_list(agent.stt, self.settings.stt),
             lambda specs: self.hub.recognizer(specs, keyterms=keyterms, language=language),
         )
+        turn_model = self.hub.turn_model() if judge_turns else None
         return Voice(
-            vad=self.hub.vad(self.settings.vad), recognizer=stt, llm=self.llm(), tts=self.tts()
+            vad=self.hub.vad(self.settings.vad),
+            recognizer=stt,
+            llm=self.llm(),
+            tts=self.tts(),
+            turn_model=turn_model,
         )
 
     def llm(self, choices: list[LlmChoice] | None = None) -> LanguageModel:
