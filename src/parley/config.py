@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     )
     tts: str = Field(default_factory=lambda: "piper" if _installed(*NEURAL_TTS) else "espeak")
     vad: str = "silero"
+    # Turn-taking for agents that do not choose their own (`vad.turn_detection`,
+    # `vad.interruption`; docs/turn-taking.md): the end-of-turn model judges when a caller
+    # has finished, and speech over the agent pauses it until its words show it is a real
+    # barge-in, not an "uh-huh".
+    turn_detection: Literal["silence", "semantic"] = "semantic"
+    interruption: Literal["immediate", "confirm"] = "confirm"
     # Whisper's shared decoder: decodes at once (`workers`), cores each (`threads`), where
     # (`auto`: CUDA when CTranslate2 sees a GPU), and the longest a turn's decode may wait
     # to start before that turn goes to `stt_fallback` instead ("" for none: it waits).
@@ -179,6 +185,10 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_queue_size: int = Field(default=1000, ge=1)
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
+
+    def vad_defaults(self) -> dict[str, Any]:
+        """The turn-taking defaults an agent's own `vad` settings go over."""
+        return {"turn_detection": self.turn_detection, "interruption": self.interruption}
 
     @field_validator(
         "api_keys", "http_tools_allow", "outbound_allow", "cors_origins", mode="before"

@@ -89,6 +89,34 @@ async def test_talking_over_the_agent_clears_twilios_buffer(phone: Phone) -> Non
     assert agent and agent[0]["interrupted"] is True
 
 
+async def test_a_pause_for_speech_over_the_agent_clears_twilio_and_the_reply_goes_on(
+    phone: Phone,
+) -> None:
+    """`interruption: confirm`: a short sound over the agent clears Twilio's buffer at once,
+    and when it proves too short to count, the reply goes on from where it was cut, the
+    cleared audio sent again: Twilio plays the whole answer."""
+    twiml, call_sid, session_id = await answered(
+        phone,
+        tts="fake-tts:delay=10,seconds=4",
+        greeting=None,
+        vad={"interruption": "confirm", "min_interruption_ms": 400},
+    )
+
+    async with TwilioCall.answer(twiml, call_sid=call_sid, account_sid=ACCOUNT_SID) as call:
+        await call.say(mulaw_quiet(0.5) + mulaw_tone(0.8) + mulaw_quiet(1.5))  # a question
+        await until(lambda: len(call.played.audio) > 8000 * 1.0)  # the answer plays
+        await call.say(mulaw_tone(0.25) + mulaw_quiet(0.5))  # a cough over it
+        await until(lambda: bool(call.played.clears))
+        await until(lambda: len(call.played.audio) >= 8000 * 4, within=10)
+        await call.hang_up()
+        await ended(phone, session_id)
+
+    assert len(call.played.clears) == 1
+    agent = [m for m in await phone.rest.transcript(session_id) if m["role"] == "agent"]
+    assert agent[0]["interrupted"] is False
+    assert agent[0]["metrics"]["barge_ins"][0]["outcome"] == "resumed"
+
+
 WORDS = " ".join(f"word{n}" for n in range(1, 21))  # 20 words, 300 ms each: 6 s
 
 

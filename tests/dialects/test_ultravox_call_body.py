@@ -582,7 +582,8 @@ def test_only_what_a_body_sets_overrides_the_agent() -> None:
             "firstSpeakerSettings": {"agent": {"text": "Hi.", "delay": "1s"}},
         }
     )
-    assert tuned.vad == {"endpoint_ms": 600} and tuned.overrides.temperature == 0.4
+    assert tuned.vad == {"endpoint_ms": 600, "turn_detection": "silence"}
+    assert tuned.overrides.temperature == 0.4
     assert tuned.lifecycle["inactivity"] == [{"after_s": 5.0, "message": "Hello?", "hang_up": "no"}]
     assert tuned.lifecycle["opening_delay_ms"] == 1000
 

@@ -47,8 +47,12 @@ class Server:
 def server_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """Admission control is off unless a test turns it on: tests share the machine's cores
     (and, in process, the server's event loop), so a busy moment must not refuse a call
-    whose test is about something else."""
-    return Settings(data_dir=tmp_path, api_keys=(KEY,), **{"admission": False, **overrides})
+    whose test is about something else. Turns end after a fixed silence and speech over the
+    agent stops it at once unless a test says otherwise: most tests time turns to the
+    millisecond; the semantic end of turn and confirmed barge-ins (the server's defaults)
+    have tests of their own (tests/voice/test_turn_taking_live.py, tests/engine)."""
+    pinned = {"admission": False, "turn_detection": "silence", "interruption": "immediate"}
+    return Settings(data_dir=tmp_path, api_keys=(KEY,), **{**pinned, **overrides})
 
 
 @pytest.fixture

@@ -413,3 +413,39 @@ async def test_transcripts_can_be_switched_off(server: Server) -> None:
         messages += await collect(call, lambda m: m["type"] == "ended")
 
     assert of(messages, "transcript") == []
+
+
+async def test_a_sound_too_short_to_interrupt_pauses_the_agent_and_it_goes_on(
+    server: Server,
+) -> None:
+    """`interruption: confirm`: speech over the agent pauses it at once (`paused`: drop
+    what has not played); a sound under `min_interruption_ms` resumes it (`resumed`), and
+    the audio the client dropped comes again, so the reply is heard whole."""
+    url, session = await server.session_url(
+        stt=QUICK["stt"],
+        llm=QUICK["llm"],
+        tts="fake-tts:delay=10,seconds=3",
+        vad={"interruption": "confirm", "min_interruption_ms": 400},
+    )
+
+    async with VoiceClient.connect(url) as call:
+        await call.say("talk for a while")
+        await collect(call, lambda m: m["type"] == "metrics")
+        await asyncio.sleep(0.8)
+        talking = asyncio.create_task(stream(call, tone(0.25) + quiet(1.0), binary=False))
+        messages = await collect(call, lambda m: m["type"] == "resumed")
+        rest = await collect(
+            call, lambda m: m["type"] == "transcript" and m["payload"]["final"], within=10
+        )
+        await talking
+        await call.stop()
+
+    told = kinds(messages)
+    assert told.index("paused") < told.index("resumed") and "interrupted" not in told
+    [resolved] = [m["barge_in"] for m in of(messages, "metrics") if "barge_in" in m]
+    assert resolved["outcome"] == "resumed" and resolved["reason"] == "short"
+    sent = b"".join(a["data"] for a in of(messages + rest, "audio"))
+    assert len(sent) > 24000 * 2 * 3, "the 3 s reply whole, and what was dropped again"
+    stored = (await server.rest.messages(session["session_id"]))["data"]
+    assert stored[-1]["role"] == "agent" and stored[-1]["interrupted"] is False
+    assert stored[-1]["metrics"]["barge_ins"] == [resolved]

@@ -27,7 +27,9 @@ from parley.cli.remote import (
     when,
 )
 from parley.client import ParleyClient
+from parley.config import Settings
 from parley.server.schemas.agents import AgentCreate, AgentOut
+from parley.store.tables import Agent
 from parley.validation import describe_errors
 
 
@@ -115,6 +117,11 @@ def _either(local: Local | None, over_rest: Remote) -> Callable[[argparse.Namesp
     return handle
 
 
+def _shown(agent: Agent) -> dict[str, Any]:
+    """An agent as the REST API shows it (this machine's turn-taking defaults filled in)."""
+    return AgentOut.of(agent, Settings().vad_defaults()).model_dump(mode="json")
+
+
 async def _list(args: argparse.Namespace) -> int:
     store = await open_store()
     try:
@@ -123,7 +130,7 @@ async def _list(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     if args.json:
-        print(json.dumps([AgentOut.of(a).model_dump(mode="json") for a in agents], indent=2))
+        print(json.dumps([_shown(agent) for agent in agents], indent=2))
         return 0
     table = Table("id", "name", "voice", "status", "created", title=f"{total} agent(s)")
     for agent in agents:
@@ -164,7 +171,7 @@ async def _create(args: argparse.Namespace) -> int:
         agent = await store.agents.create(account.id, body.columns())
     finally:
         await store.close()
-    print(json.dumps(AgentOut.of(agent).model_dump(mode="json"), indent=2))
+    print(json.dumps(_shown(agent), indent=2))
     return 0
 
 

@@ -259,6 +259,7 @@ class ServerHost:
                 search=search,
                 context=context,
                 server_tool_timeout_s=self._services.settings.tool_timeout,
+                vad_defaults=self._services.settings.vad_defaults(),
             )
             semantic = plan.vad.turn_detection == "semantic"
             voice = builder.voice(judge_turns=semantic or options.live_turn_taking)

@@ -88,11 +88,13 @@ def build_plan(
     search: BuiltinTool | None = None,
     context: str = "",
     server_tool_timeout_s: float = 10.0,
+    vad_defaults: dict[str, Any] | None = None,
 ) -> Plan:
     """`search`: the knowledge tool the session gets, unless its tools already search;
     `context`: documents the system prompt carries whole; `server_tool_timeout_s`: how long
     a server-side tool without its own `timeout_s` may take (`PARLEY_TOOL_TIMEOUT`, which
-    also bounds its HTTP request: the engine's timer and the request's agree)."""
+    also bounds its HTTP request: the engine's timer and the request's agree);
+    `vad_defaults`: the server's turn-taking defaults, under the agent's and the session's."""
     overrides = options.overrides or AgentOverrides()
     tools = overrides.tools if overrides.tools is not None else agent_tools(agent)
     tools = [*tools, *overrides.more_tools]  # a client's own, beside the agent's
@@ -112,7 +114,7 @@ def build_plan(
         input_format=options.input_format,
         output_format=options.output_format,
         tools=ToolCatalogue(tools),
-        vad=effective_vad({**agent.vad, **(options.vad or {})}),
+        vad=effective_vad({**agent.vad, **(options.vad or {})}, vad_defaults or {}),
         opening=options.opening or opening(options, agent, scripted_first),
         history=[*earlier, *overrides.history],
         max_turns=agent.max_turns,

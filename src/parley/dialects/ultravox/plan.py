@@ -127,9 +127,10 @@ def _lifecycle(body: CallCreate, given: dict[str, Any], delay: float, firm: bool
 def _vad(body: CallCreate, given: dict[str, Any]) -> dict[str, Any] | None:
     vad = body.vadSettings
     mapped: dict[str, Any] = {}
-    if "turnEndpointDelay" in given:
+    if "turnEndpointDelay" in given:  # a fixed delay asked for: silence ends the turn
         endpoint_ms = round(parse_duration(vad.turnEndpointDelay) * 1000)
         mapped["endpoint_ms"] = min(5000, max(50, endpoint_ms))
+        mapped["turn_detection"] = "silence"
     if "minimumTurnDuration" in given:
         mapped["min_turn_ms"] = round(parse_duration(vad.minimumTurnDuration) * 1000)
     if "minimumInterruptionDuration" in given:

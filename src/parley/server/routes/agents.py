@@ -33,7 +33,7 @@ async def create_agent(body: AgentCreate, account: AccountDep, found: ServicesDe
     await check_knowledge(found, account.id, body.knowledge_ids)
     await check_voice(found.hub, found.voices, body.tts, body.voice_id)
     agent = await found.store.agents.create(account.id, body.columns())
-    return AgentOut.of(agent)
+    return AgentOut.of(agent, found.settings.vad_defaults())
 
 
 @router.get("", response_model=Page[AgentOut])
@@ -41,7 +41,12 @@ async def list_agents(
     account: AccountDep, found: ServicesDep, limit: Limit = 20, offset: Offset = 0
 ) -> Page[AgentOut]:
     agents, total = await found.store.agents.list(account.id, limit=limit, offset=offset)
-    return Page(data=[AgentOut.of(a) for a in agents], total=total, limit=limit, offset=offset)
+    return Page(
+        data=[AgentOut.of(a, found.settings.vad_defaults()) for a in agents],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/{agent_id}", response_model=AgentOut)
@@ -49,7 +54,7 @@ async def get_agent(agent_id: str, account: AccountDep, found: ServicesDep) -> A
     agent = await found.store.agents.get(account.id, agent_id)
     if agent is None:
         raise not_found("agent", agent_id)
-    return AgentOut.of(agent)
+    return AgentOut.of(agent, found.settings.vad_defaults())
 
 
 @router.patch("/{agent_id}", response_model=AgentOut)
@@ -67,7 +72,7 @@ async def update_agent(
     updated = await found.store.agents.update(account.id, agent_id, body.changes(agent))
     if updated is None:
         raise not_found("agent", agent_id)
-    return AgentOut.of(updated)
+    return AgentOut.of(updated, found.settings.vad_defaults())
 
 
 @router.delete("/{agent_id}", response_model=AgentOut)
@@ -78,7 +83,7 @@ async def delete_agent(agent_id: str, account: AccountDep, found: ServicesDep) -
         raise not_found("agent", agent_id)
     agent, ended_sessions = deleted
     await found.bus.end_sessions(ended_sessions, "agent_deleted")  # on every process
-    return AgentOut.of(agent)
+    return AgentOut.of(agent, found.settings.vad_defaults())
 
 
 @router.post(

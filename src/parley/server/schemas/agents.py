@@ -250,7 +250,8 @@ class AgentOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, agent: Agent) -> AgentOut:
+    def of(cls, agent: Agent, vad_defaults: dict[str, Any]) -> AgentOut:
+        """`vad_defaults`: the server's turn-taking defaults (`Settings.vad_defaults`)."""
         return cls(
             id=agent.id,
             name=agent.name,
@@ -274,7 +275,7 @@ class AgentOut(BaseModel):
                 if agent.llm_endpoint
                 else None
             ),
-            vad=effective_vad(agent.vad),
+            vad=effective_vad(agent.vad, vad_defaults),
             lifecycle=LifecycleOptions.model_validate(agent.lifecycle or {}),
             record=agent.record,
             knowledge_ids=list(agent.knowledge_ids or []),

@@ -43,9 +43,10 @@ def stored_lifecycle(options: LifecycleOptions | None) -> dict[str, Any]:
     return options.model_dump(exclude_defaults=True) if options else {}
 
 
-def effective_vad(stored: dict[str, Any]) -> VadSettings:
-    """The turn-taking an agent runs with: its overrides over the defaults."""
-    return VadSettings(**stored)
+def effective_vad(stored: dict[str, Any], defaults: dict[str, Any]) -> VadSettings:
+    """The turn-taking an agent runs with: its overrides over the server's defaults
+    (`Settings.vad_defaults`) over the engine's."""
+    return VadSettings(**{**defaults, **stored})
 
 
 def mask_headers(headers: dict[str, str]) -> dict[str, str]:
