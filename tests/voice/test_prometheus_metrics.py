@@ -57,3 +57,32 @@ async def test_a_spoken_turn_is_counted_in_every_latency_histogram(server: Serve
     assert after[live] == before.get(live, 0.0)
     lag = ("parley_event_loop_lag_seconds_count", ())
     assert after[lag] > before.get(lag, 0.0)
+
+
+async def test_how_turns_ended_and_barge_ins_resolved_are_counted(server: Server) -> None:
+    url, _ = await server.session_url(
+        stt=QUICK["stt"],
+        llm=QUICK["llm"],
+        tts="fake-tts:delay=10,seconds=3",
+        vad={"interruption": "confirm", "min_interruption_ms": 400},
+    )
+    before = await scrape(server)
+
+    async with VoiceClient.connect(url, start={"binary_audio": True}) as call:
+        speaker = asyncio.create_task(stream(call, quiet(0.3) + tone(0.8) + quiet(1.5)))
+        await collect(call, lambda m: m["type"] == "metrics")
+        await speaker
+        cough = asyncio.create_task(stream(call, tone(0.25) + quiet(1.0)))
+        await collect(call, lambda m: m["type"] == "resumed")
+        await cough
+        await call.stop()
+        await collect(call, lambda m: m["type"] == "ended")
+    after = await scrape(server)
+
+    def more(name: str, labels: tuple[tuple[str, str], ...]) -> float:
+        return after.get((name, labels), 0.0) - before.get((name, labels), 0.0)
+
+    ended = (("decided_by", "silence"), ("mode", "silence"))
+    assert more("parley_end_of_turn_total", ended) == 1
+    resumed = (("outcome", "resumed"), ("reason", "short"))
+    assert more("parley_barge_ins_total", resumed) == 1
