@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parley.bench import turns_corpus
+from parley.bench import turns_corpus, turns_piper
 from parley.bench.turns_espeak import RATE
 from parley.bench.turns_line import FRAME_S, Heard, Said
 from parley.bench.turns_measure import over_agent, spoken_turn
@@ -118,14 +118,68 @@ def test_a_sound_over_the_agent_stopped_it_resumed_it_or_did_nothing() -> None:
     assert early["early"] and early["stop_ms"] is None
 
 
-def test_a_paused_sentence_holds_its_pause_inside_one_utterance() -> None:
-    [(finished, paused)] = asyncio.run(turns_corpus.pause_pairs(1))
+@pytest.mark.parametrize("voice", turns_corpus.VOICES)
+def test_a_paused_sentence_holds_its_pause_inside_one_utterance(voice: str) -> None:
+    [(finished, paused)] = asyncio.run(turns_corpus.pause_pairs(1, voice, ("main",)))
 
+    assert (finished.set_name, paused.set_name) == ("main", "main")
+    assert (finished.voice == "piper") == (paused.voice == "piper") == (voice == "piper")
     assert paused.resume_s is not None and paused.gap_s is not None
     assert paused.onset_s < paused.resume_s - paused.gap_s < paused.resume_s < paused.end_s
     assert abs(paused.gap_s - 0.6) < 0.1  # the break asked for, give or take a consonant
     assert abs((paused.end_s - paused.onset_s) - (finished.end_s - finished.onset_s)) < 1.2
     assert paused.samples.size % turns_corpus.FRAME == 0
+
+
+def test_the_sentences_are_shared_out_over_the_sets_chosen() -> None:
+    assert [(name, i) for name, i, *_ in turns_corpus.chosen(3, ("main", "heldout"))] == [
+        ("main", 0),
+        ("main", 1),
+        ("heldout", 0),
+    ]
+    everything = turns_corpus.chosen(None, ("main", "heldout"))
+    assert len(everything) == len(turns_corpus.PAUSED) + len(turns_corpus.HELDOUT) == 40
+    assert [p for _, _, *p in turns_corpus.chosen(None, ("heldout",))] == [
+        list(pair) for pair in turns_corpus.HELDOUT
+    ]
+    # the held-out set shares no sentence, and no first half, with the main one
+    assert not {f for f, _ in turns_corpus.HELDOUT} & {f for f, _ in turns_corpus.PAUSED}
+
+
+def test_a_cut_puts_silence_at_the_cut_and_trims_only_the_quiet_before_it() -> None:
+    tone = (4000 * np.sin(np.arange(1000) / 5)).astype(np.int16)
+    tone[-1] = 4000  # the first part's last sound
+    whole = np.concatenate([tone, np.full(100, 100, np.int16), tone[::-1]])
+
+    said = turns_corpus.cut_in_two(whole, 1050, 0.6)
+
+    gap = round(0.6 * RATE)
+    assert np.array_equal(said.whole, whole)  # the finished sentence: untouched
+    assert np.array_equal(said.paused[:1000], whole[:1000])  # quiet trimmed, sound kept
+    assert not said.paused[1000 : 1000 + gap].any()
+    assert np.array_equal(said.paused[1000 + gap :], whole[1050:])  # from the cut on
+    assert said.stop_s == pytest.approx(1000 / RATE)
+    assert said.resume_s == pytest.approx((1000 + gap + 50) / RATE)  # its first sound
+
+
+def test_a_piper_sentence_is_cut_just_before_its_second_half_begins() -> None:
+    first, second = turns_corpus.PAUSED[0]  # "i'd like to order | a large pepperoni pizza"
+    [(whole, starts)] = asyncio.run(turns_piper.speak([f"{first} {second}."]))
+    last_word, next_word = starts[first.rfind(" ") + 1], starts[len(first) + 1]
+
+    cut = turns_piper.cut_before(whole, next_word)
+    said = turns_corpus.cut_in_two(whole, cut, 0.8)
+
+    # Piper's mark, less the smear of its decoder: inside the first half's last word's span
+    assert cut == round((next_word - turns_piper.EARLY_S) * RATE)
+    assert last_word < cut / RATE < next_word
+    # the first half ends on a sound; all that went is quiet; then the silence, then the rest
+    head = round(said.stop_s * RATE)
+    assert abs(int(said.paused[head - 1])) > turns_corpus.LOUD
+    assert np.abs(whole[head:cut].astype(np.int32)).max(initial=0) <= turns_corpus.LOUD
+    assert np.array_equal(said.paused[:head], whole[:head])
+    assert np.array_equal(said.paused[head + round(0.8 * RATE) :], whole[cut:])
+    assert 0.8 <= said.resume_s - said.stop_s < 0.9
 
 
 def test_a_tiny_run_measures_every_part_it_can(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -136,9 +190,13 @@ def test_a_tiny_run_measures_every_part_it_can(cli_env: dict[str, str], tmp_path
     ran = set(result["agents"])
     assert {"silence", "immediate"} <= ran  # today's behaviour always runs
     assert ran | set(result["unsupported"]) == {"silence", "semantic", "immediate", "confirm"}
-    assert [r["mode"] for r in result["pauses"]] == [m for m in ("silence", "semantic") if m in ran]
-    for row in result["pauses"]:
-        assert (row["finished"], row["paused"]) == (2, 2)
+    assert (result["voice"], result["sets"]) == ("piper", ["main", "heldout"])
+    assert [(r["mode"], r["set"]) for r in result["pauses"]] == [
+        (m, s) for m in ("silence", "semantic") if m in ran for s in ("main", "heldout")
+    ]
+    for row in result["pauses"]:  # --utterances 2: one sentence of each set
+        assert (row["finished"], row["paused"]) == (1, 1)
+        assert all(t["set"] == row["set"] and t["voice"] == "piper" for t in row["trials"])
         assert row["finished_unanswered"] == 0 and row["finished_split"] == 0, row
         finished = [t for t in row["trials"] if t["kind"] == "finished"]
         for trial in finished:  # heard as one user turn, its words understood, answered

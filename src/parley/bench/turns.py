@@ -11,10 +11,13 @@ real Silero VAD, the stack's recogniser, the `echo` model, its TTS), one agent p
 | `immediate`, `confirm` | `interruption` | 2 sounds over the agent, 3 barge-ins |
 
 1. **Pauses**: one session; each sentence of bench/turns_corpus.py said finished, then
-   paused, each after the previous reply has gone quiet (turns_measure.spoken_turn).
+   paused, each after the previous reply has gone quiet (turns_measure.spoken_turn), in
+   Piper's voice cut at a word (default) or espeak's with a `<break>`, from the `main`
+   set, the `heldout` one or both (a row per set).
 2. **Over the agent**: a session per trial; its greeting (`turns_corpus.GREETING`, ~9 s)
    is the long reply, and 1.5 s after its first audio arrived the caller says a
-   backchannel or makes a noise burst (turns_measure.over_agent).
+   backchannel (espeak's voices by default, or Piper's) or makes a noise burst
+   (turns_measure.over_agent).
 3. **Barge-ins**: the same with a real sentence; the time from its onset to `paused`
    (confirm) or `interrupted` (immediate) reaching the caller.
 4. **CPU**: over part 1, the CPU time of the server's turn-model worker (a child process
@@ -200,17 +203,26 @@ async def run(
     count: int | None,
     progress: Progress,
     server_src: Path | None = None,
+    voice: str = "piper",
+    sets: tuple[str, ...] = tuple(corpus.SETS),
+    sounds_voice: str = "espeak",
 ) -> dict[str, Any]:
     """Every part the `columns` ask for, at most `count` items a part (None: all).
     `server_src`: run the server from this source tree (a checkout's `src/`, an absolute
-    path) instead of the installed Parley, to measure one commit against another."""
+    path) instead of the installed Parley, to measure one commit against another. `voice`
+    says the paused and finished sentences of `sets`, `sounds_voice` the backchannels and
+    barge-ins ("piper" or "espeak")."""
     limit = count if count is not None else 10_000
-    progress("speaking the callers' lines (espeak-ng)")
-    pairs = await corpus.pause_pairs(min(limit, len(corpus.PAUSED)))
-    over = await corpus.over_agent(limit) if set(columns) - set(PAUSE_COLUMNS) else []
-    barges = await corpus.barge_ins(limit) if set(columns) - set(PAUSE_COLUMNS) else []
+    sounding = bool(set(columns) - set(PAUSE_COLUMNS))
+    progress(f"speaking the callers' lines ({voice}{', ' + sounds_voice if sounding else ''})")
+    pairs = await corpus.pause_pairs(count, voice, sets)
+    over = await corpus.over_agent(limit, sounds_voice) if sounding else []
+    barges = await corpus.barge_ins(limit, sounds_voice) if sounding else []
     result: dict[str, Any] = {
         "stack": stack,
+        "voice": voice,
+        "sets": list(sets),
+        "sounds_voice": sounds_voice if sounding else None,
         "columns": columns,
         "unsupported": {},
         "agents": {},
@@ -237,7 +249,9 @@ async def run(
                 result["agents"][column] = {"vad": agent.get("vad"), "explicit": agent["explicit"]}
                 if pausing:
                     trials, cpu = await pauses(server, rest, agent, pairs, progress)
-                    result["pauses"].append(pauses_row(column, trials))
+                    for name in sets:
+                        mine = [t for t in trials if t["set"] == name]
+                        result["pauses"].append(pauses_row(column, name, mine))
                     result["cpu"].append(cpu_row(column, cpu))
                 else:
                     await sounds_over(rest, agent, barges[:1], progress)  # unmeasured

@@ -62,6 +62,7 @@ def spoken_turn(said: Said, log: list[Heard]) -> dict[str, Any]:
     model_ms = [j.get("model_ms") for j in judged if j.get("model_ms") is not None]
     row: dict[str, Any] = {
         "kind": clip.kind,
+        "set": clip.set_name,
         "text": clip.text,
         "voice": clip.voice,
         "heard": [h.payload.get("text", "") for h in finals],

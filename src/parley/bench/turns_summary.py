@@ -2,10 +2,13 @@
 (turns_measure): the figures docs/benchmarks.md's "Turn-taking" tables show, with the
 trials kept alongside for anyone who wants to look closer.
 
-Latencies are over the trials they apply to: a finished sentence heard as exactly one user
-turn and answered; a stop time over the trials that stopped (or paused) the agent after the
-sound began. A percentage is of every trial of its kind. `decided_by` tallies how the
-server says each turn ended (`metrics.end_of_turn`), `verdicts` its barge-in verdicts.
+The pauses part has a row per column and sentence set (turns_corpus.SETS: `main`, which
+the turn rules were tuned on, and `heldout`, which nothing was), so either can be reported
+without the other. Latencies are over the trials they apply to: a finished sentence heard
+as exactly one user turn and answered; a stop time over the trials that stopped (or
+paused) the agent after the sound began. A percentage is of every trial of its kind.
+`decided_by` tallies how the server says each turn ended (`metrics.end_of_turn`),
+`verdicts` its barge-in verdicts.
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ def _figures(trials: list[dict[str, Any]], key: str) -> dict[str, float | None]:
     return percentiles([t[key] for t in trials if t[key] is not None], 50, 95)
 
 
-def pauses_row(mode: str, trials: list[dict[str, Any]]) -> dict[str, Any]:
+def pauses_row(mode: str, sentences: str, trials: list[dict[str, Any]]) -> dict[str, Any]:
     finished = [t for t in trials if t["kind"] == "finished"]
     paused = [t for t in trials if t["kind"] == "paused"]
     clean = [t for t in finished if t["user_turns"] == 1 and t["first_audio_ms"] is not None]
     whole = [t for t in paused if not t["cut_in"] and t["first_audio_ms"] is not None]
     return {
         "mode": mode,
+        "set": sentences,
         "finished": len(finished),
         "paused": len(paused),
         "cut_ins": sum(1 for t in paused if t["cut_in"]),

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from parley.bench.speech import STACKS
 from parley.bench.turns import COLUMNS, run
+from parley.bench.turns_corpus import SETS, VOICES
 from parley.cli._common import err, out
 from parley.cli._common import run as run_async
 
@@ -45,6 +46,27 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--utterances", type=_count, help="at most this many items per part (default: all)"
     )
     parser.add_argument(
+        "--voice",
+        choices=list(VOICES),
+        default="piper",
+        help="who says the paused and finished sentences: piper (one synthesis, cut at a "
+        "word; default) or espeak (an SSML break)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        choices=[*SETS, "all"],
+        default="all",
+        help="paused sentences: main (the 24 the turn rules were tuned on), heldout (16 "
+        "never tuned on) or all (default; reported per set)",
+    )
+    parser.add_argument(
+        "--sounds-voice",
+        choices=list(VOICES),
+        default="espeak",
+        help="who says the backchannels and barge-ins (default espeak: three voices)",
+    )
+    parser.add_argument(
         "--server-src",
         type=lambda path: Path(path).resolve(),
         help="run the server from this source tree (a checkout's src/), e.g. a commit before",
@@ -62,6 +84,9 @@ async def _bench(args: argparse.Namespace) -> int:
             args.utterances,
             lambda what: progress.update(task, description=what),
             args.server_src,
+            args.voice,
+            tuple(SETS) if args.sets == "all" else (args.sets,),
+            args.sounds_voice,
         )
     result["stack_name"] = args.stack
     _show(result)
@@ -86,16 +111,19 @@ def _show(result: dict[str, Any]) -> None:
     if result["pauses"]:
         grid = Table(
             "mode",
+            "set",
             "paused: cut in",
             "finished: endpoint_ms p50/p95",
             "→ final transcript",
             "→ first audio",
             "unanswered / split",
-            title=f"pauses ({stack} stack; ms from the end of speech, at the caller)",
+            title=f"pauses ({stack} stack, {result['voice']} voice; ms from the end of speech, "
+            "at the caller)",
         )
         for row in result["pauses"]:
             grid.add_row(
                 row["mode"],
+                row["set"],
                 f"{_share(row['cut_in_percent'])} ({row['cut_ins']}/{row['paused']})",
                 _pair(row["endpoint_ms"]),
                 _pair(row["final_transcript_ms"]),
