@@ -16,11 +16,13 @@ been sent costs nothing, one that has is computed and its answer dropped, and th
 waiting requests (`MAX_PENDING`, then `TurnModelBusy`) is the real queue. A child that dies
 fails what it was given and what was waiting; the next request starts a fresh one.
 
-Measured (one thread, 2-core x86-64 VM, median of 30, onnxruntime 1.32, numpy 2.4): features
-3.6 ms a request alone, 4.5 ms each in a batch of 8; inference 45 ms alone, 49 ms each in a
-batch of 8 (392 ms the batch). The model is compute-bound on one thread, so batching saves
-nothing and makes the first request wait for the last: `MAX_BATCH` is 1. CPU per request
-≈ 50 ms of one core, i.e. one core answers about 20 checks a second.
+Measured (one thread, a shared 2-core x86-64 VM, medians of 30 runs over 3 runs, onnxruntime
+1.32, numpy 2.4): features 1.5–5.5 ms a request alone, 4.2–4.5 ms each in a batch of 8;
+inference 43–45 ms alone, 46–49 ms each in a batch of 8 (370–390 ms the batch). The model is
+compute-bound on one thread, so batching saves nothing and makes the first request wait for
+the last: `MAX_BATCH` is 1. Through the service: 47–52 ms a check from `predict` to its
+verdict, 48–50 ms of the child's CPU and 0.4 ms of the event loop's per check, so one core
+answers about 20 checks a second.
 """
 
 from __future__ import annotations
