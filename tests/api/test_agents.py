@@ -36,6 +36,11 @@ async def test_create_agent_returns_the_agent_with_documented_defaults(
         "endpoint_ms": 350,
         "min_turn_ms": 0,
         "min_interruption_ms": 200,
+        "turn_detection": "semantic",  # the server's defaults (PARLEY_TURN_DETECTION …)
+        "max_endpoint_ms": 2500,
+        "eot_threshold": 0.5,
+        "interruption": "confirm",
+        "backchannels": None,
     }
     parse_time(agent["created_at"])
     assert (await api.get(f"/v1/agents/{agent['id']}")).json() == agent

@@ -32,6 +32,9 @@ from parley.dialects.native import messages as native
 from parley.dialects.native.start import StartPayload
 from parley.engine.events import (
     AgentAudio,
+    AgentPaused,
+    AgentResumed,
+    BargeInResolved,
     Citation,
     Ended,
     Event,
@@ -42,7 +45,7 @@ from parley.engine.events import (
     ToolCallUpdate,
     Transcript,
 )
-from parley.engine.measures import TurnMetrics
+from parley.engine.measures import BargeIn, EndOfTurn, TurnMetrics
 from parley.server.runner import serving
 
 ROOT = Path(__file__).parent.parent.parent
@@ -218,11 +221,19 @@ def test_what_the_dialect_renders_matches_the_document(document: dict[str, Any])
         "tool_call": ToolCallUpdate("call_1", "lookup", {"q": "x"}, "running", False),
         "citation": Citation("chk_1", "doc_1", "handbook.pdf", "Open at nine.", None, 0),
         "interrupted": Interrupted(),
+        "paused": AgentPaused(2),
+        "resumed": AgentResumed(2),
         "metrics": TurnMetrics(2, endpoint_ms=350.0, total_ms=700.5),
         "error": Failure("llm_error", "the language model failed: 500", False),
         "ended": Ended("max_duration", [{"role": "user", "text": "hi"}]),
     }
-    for kind, event in events.items():
+    judged = EndOfTurn("semantic", "model", 212.0, score=0.94, checks=1, model_ms=51.0)
+    resolved = BargeIn(2, "resumed", "backchannel", 640.0, "uh-huh")
+    more: list[tuple[str, Event]] = [
+        ("metrics", TurnMetrics(3, endpoint_ms=212.0, total_ms=650.0, end_of_turn=judged)),
+        ("metrics", BargeInResolved(resolved)),
+    ]
+    for kind, event in [*events.items(), *more]:
         rendered = native.render(event, binary_audio=False, transcripts={})
         assert isinstance(rendered, str)
         assert json.loads(rendered)["type"] == kind

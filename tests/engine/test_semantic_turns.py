@@ -257,3 +257,14 @@ async def test_each_silence_is_asked_about_afresh() -> None:
     [end] = ends_of_turns(line)
     assert end.decided_by == "words" and end.checks == 3
     assert end.silence_ms == pytest.approx(1050, abs=1)
+
+
+async def test_without_an_answer_words_that_go_on_keep_the_turn_open() -> None:
+    vad = SEMANTIC.model_copy(update={"max_endpoint_ms": 1500})
+    failing = [ProviderError("smart-turn", "busy")]
+    line, model = semantic_line(failing, vad=vad, partial="I would like to", punctuated=True)
+    await talk(line, 5.0, [(0.5, 2.0)])
+
+    [end] = ends_of_turns(line)
+    assert end.decided_by == "fallback" and len(model.asked) == 2  # at 150 ms and at 1 s
+    assert end.silence_ms == pytest.approx(1500, abs=1)  # never the rule's 350 ms

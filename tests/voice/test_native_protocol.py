@@ -115,8 +115,10 @@ async def test_the_documented_flow_for_a_typed_turn(server: Server) -> None:
         "tts_ttfb_ms",
         "total_ms",
         "stt_fallback",
+        "end_of_turn",
     }
     assert metrics["turn"] == 1 and metrics["total_ms"] > 0 and metrics["stt_fallback"] is False
+    assert metrics["end_of_turn"] is None  # a typed turn: nobody's silence was judged
     [ended] = of(ending, "ended")
     assert ended["reason"] == "stop"
     assert ended["transcript"][0] == {"role": "user", "text": "hello there"}

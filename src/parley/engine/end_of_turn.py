@@ -15,7 +15,8 @@ model whether the turn sounds finished:
   the first halves of paused sentences scored finished at 0.5 s of silence in 88 % of
   cases, against 54–62 % at 0.1–0.3 s), so a 0.6–1 s thinking pause would be cut;
 - no answer (the model is busy, failed or too slow) → the silence rule (`endpoint_ms`)
-  decides, as under `silence`.
+  decides, as under `silence`, unless the words say the sentence goes on (below): then
+  it is asked again later, as for an unfinished verdict.
 
 The words of the pause (a transcript told during this silence) have their say too
 (`assess`). Ending on a word a finished sentence rarely ends on (a conjunction, an article,
@@ -117,6 +118,9 @@ class Words(enum.Enum):
     UNKNOWN = "unknown"  # no words yet, or a recogniser that does not punctuate
 
 
+_GOING_ON = (Words.OPEN, Words.TRAILING)
+
+
 def assess(text: str, punctuated: bool, language: str) -> Words:
     stripped = text.rstrip()
     if not stripped:
@@ -190,8 +194,12 @@ def answered(hearing: Hearing, answer: TurnCheck, now: float) -> None:
         return
     settings, out = hearing.settings, hearing.out
     utterance.model_ms += answer.compute_ms
-    if answer.probability is None:
+    if answer.probability is None:  # the silence rule decides, unless the words object
         utterance.decided_by = "fallback"
+        said = utterance.partial if utterance.heard_in_pause else ""
+        if assess(said, utterance.partial_punctuated, hearing.language) in _GOING_ON:
+            _ask_later(hearing, utterance, now)
+            return
         silence_over = utterance.ended_at + settings.endpoint_ms / 1000
         if silence_over <= now:
             hearing.endpoint(utterance.id, now)

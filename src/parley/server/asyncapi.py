@@ -47,7 +47,7 @@ def _messages() -> dict[str, Any]:
     text = resources.files("parley.server").joinpath("asyncapi_native.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     client = {m["type"]: m["payload"].get("properties", {}) for m in data["client"]}
-    server = {m["type"]: m["payload"]["properties"] for m in data["server"]}
+    server = {m["type"]: m["payload"].get("properties", {}) for m in data["server"]}
     client["text"]["text"]["maxLength"] = Limits().max_text_chars  # PARLEY_MAX_TEXT_CHARS
     client["tool_result"]["id"]["maxLength"] = MAX_ID
     client["played"]["ms"]["maximum"] = MAX_PLAYED_MS
