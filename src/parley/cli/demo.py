@@ -152,19 +152,29 @@ class Caller:
                 self.agent_audio_started.set()
             elif kind == "transcript" and payload["final"]:
                 self._transcript(payload)
+            elif kind == "metrics" and "barge_in" in payload:
+                resolved = payload["barge_in"]
+                outcome = "goes on" if resolved["outcome"] == "resumed" else "stops for good"
+                out.print(
+                    f"[dim]{self.now():6.2f}s        that was {resolved['reason']}: the agent "
+                    f"{outcome} ({resolved['paused_ms']:.0f} ms paused)[/dim]"
+                )
             elif kind == "metrics" and self.turns and payload["turn"] == len(self.turns):
                 self.turns[-1].metrics = payload
+                judged = payload.get("end_of_turn") or {}
+                how = f", turn end by {judged['decided_by']}" if judged else ""
                 out.print(
                     f"[dim]{self.now():6.2f}s        first agent audio "
-                    f"{payload['total_ms']:.0f} ms after the caller stopped[/dim]"
+                    f"{payload['total_ms']:.0f} ms after the caller stopped{how}[/dim]"
                 )
-            elif kind == "interrupted":
-                self.interrupted_at = self.now()
+            elif kind in ("paused", "interrupted"):  # either way the agent's audio stops
+                if self.interrupted_at is None:
+                    self.interrupted_at = self.now()
+                    out.print(
+                        f"[yellow]{self.now():6.2f}s  ✋     the caller talked over the agent:"
+                        " its audio stops[/yellow]"
+                    )
                 self.recording.interrupted(self.now())
-                out.print(
-                    f"[yellow]{self.now():6.2f}s  ✋     the caller talked over the agent:"
-                    " its audio stops[/yellow]"
-                )
             elif kind == "tool_call" and payload["status"] == "requested":
                 out.print(
                     f"[magenta]{self.now():6.2f}s  tool  {payload['name']}"
