@@ -170,7 +170,9 @@ class _Caller:
 
 async def bench_agent(rest: ParleyClient, name: str) -> dict[str, Any]:
     """The agent the conversation benchmarks talk to: the `echo` model (it repeats), a
-    greeting, and the corpus's domain words as keyterms, as a deployment would declare."""
+    greeting, and the corpus's domain words as keyterms, as a deployment would declare.
+    Its turns end after the fixed 350 ms silence: these benchmarks compare recognisers and
+    audio paths, so the end of turn is held still (`parley bench-turns` measures it)."""
     return await rest.create_agent(
         name=name,
         voice_id="default",
@@ -178,6 +180,7 @@ async def bench_agent(rest: ParleyClient, name: str) -> dict[str, Any]:
         greeting="Hello.",
         keyterms=list(corpus.KEYTERMS),
         max_turns=10_000,
+        vad={"turn_detection": "silence", "interruption": "immediate"},
     )
 
 
