@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -71,6 +70,7 @@ from parley.engine.timers import TimerFired
 from parley.engine.tooldesk import ServerToolDone, ToolDesk
 from parley.engine.transcript import Record
 from parley.engine.turns import TurnDetector
+from parley.engine.waiting_lines import WaitingLines
 from parley.providers.base import Transcription
 
 
@@ -87,7 +87,6 @@ class Close:
 
 
 RESPONSE_EVENTS: tuple[type, ...] = get_args(ResponseEvent)
-MAX_QUEUED = 8  # agent messages waiting for their turn (a bounded queue, like every queue)
 
 
 class SessionCore(AgentSide):
@@ -146,7 +145,7 @@ class SessionCore(AgentSide):
             turn_model=turn_model,
         )
         self.lifecycle = Lifecycle(plan.lifecycle, self.out)
-        self._queued: deque[SayAsAgent] = deque()  # said once the agent and caller are done
+        self._queued = WaitingLines()  # said once the agent and the caller are done
         self._answer_owed = False  # a typed turn came mid-reply: answer it once that is done
         self._owed_respond: Respond | None = None  # a client's, waiting for quiet
         self.keypad = keypad.Keypad()
@@ -185,7 +184,7 @@ class SessionCore(AgentSide):
             self.responding.answer(self.turn, TurnTiming(now), now)
             quiet = False
         if quiet and self._queued and not self.lifecycle.closing:
-            self._say(self._queued.popleft(), now)
+            self._say(self._queued.next(), now)
             quiet = False
         self.lifecycle.settle(quiet, now)
 
@@ -352,14 +351,8 @@ class SessionCore(AgentSide):
                 return
         if event.urgency == "refuse":
             self.out.emit(InjectionRefused(event.text, "agent_speech" if busy else "user_speech"))
-        elif event.then_end is not None:  # a goodbye is never dropped: it replaces the queue
-            self._queued = deque([event])
-        elif len(self._queued) >= MAX_QUEUED:
-            self.out.emit(Notice("queue_full", f"at most {MAX_QUEUED} messages may wait"))
-        elif any(queued.then_end for queued in self._queued):
-            self.out.emit(Notice("ending", "the call is ending; the message was not queued"))
-        else:
-            self._queued.append(event)
+        elif (refused := self._queued.offer(event)) is not None:
+            self.out.emit(refused)
 
     def _say(self, event: SayAsAgent, now: float) -> None:
         self.out.disarm("opening", 0)  # the agent has spoken first: no greeting after it

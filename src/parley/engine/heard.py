@@ -38,17 +38,12 @@ def checkpoint(response: Response, heard: int, out: Outbox) -> None:
             out.save(Record(segment.seq, "agent", text, turn=response.turn, interrupted=True))
 
 
-def commit(
-    response: Response,
-    heard: int,
-    history: History,
-    out: Outbox,
-    metrics: dict[str, Any] | None,
-    medium: Medium,
-) -> None:
+def commit(response: Response, heard: int, history: History, out: Outbox, medium: Medium) -> None:
     """The response is over: its heard text goes to the history, the transcript (the
-    turn's metrics on its first row, its citations on its last: the words after the
-    search) and the client. An out-of-band response goes to the client only."""
+    turn's metrics on its first row, with any speech over it the agent paused for; its
+    citations on its last: the words after the search) and the client. An out-of-band
+    response goes to the client only."""
+    metrics = _metrics(response)
     cut = [] if response.out_of_band else heard_segments(response, heard)
     last = max((i for i, (_s, text, _f) in enumerate(cut) if text), default=-1)
     for index, (segment, text, full) in enumerate(cut):
@@ -84,3 +79,14 @@ def _place_in_history(history: History, segment: Segment, heard: str) -> None:
             return
     if heard:
         history.add(Said("agent", heard, segment.group))
+
+
+def _metrics(response: Response) -> dict[str, Any] | None:
+    """What the stored row says of the turn: its latency (once it was heard at all) and
+    how each barge-in over it was resolved."""
+    if response.timing.first_frame is None:
+        return None
+    metrics = response.timing.metrics(response.turn).as_dict()
+    if response.barge_ins:
+        metrics["barge_ins"] = [barge_in.as_dict() for barge_in in response.barge_ins]
+    return metrics

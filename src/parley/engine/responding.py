@@ -43,7 +43,7 @@ from parley.engine.events import (
 )
 from parley.engine.heard import checkpoint, commit
 from parley.engine.history import History, Said
-from parley.engine.measures import BargeIn, TurnMetrics
+from parley.engine.measures import BargeIn
 from parley.engine.plan import Plan
 from parley.engine.response import (
     ModelDone,
@@ -73,10 +73,6 @@ from parley.providers.base import ChatRequest
 log = logging.getLogger("parley.engine")
 
 CHECKPOINT_EVERY_MS = 2000.0  # replies under 2 s (most) cost no extra write; a crash loses < 2 s
-
-
-def _ms(start: float | None, end: float | None) -> float | None:
-    return None if start is None or end is None else round((end - start) * 1000, 1)
 
 
 class Responding:
@@ -371,22 +367,9 @@ class Responding:
 
     def _started_speaking(self, response: Response) -> None:
         self._status.set_state("speaking")
-        metrics = self.metrics(response)
+        metrics = response.timing.metrics(response.turn)
         self._out.emit(AgentStartedSpeaking(response.turn, metrics))
         self._out.emit(metrics)
-
-    def metrics(self, response: Response) -> TurnMetrics:
-        t = response.timing
-        return TurnMetrics(
-            turn=response.turn,
-            endpoint_ms=t.endpoint_ms,
-            stt_ms=t.stt_ms,
-            stt_fallback=t.stt_fallback,
-            llm_ttft_ms=_ms(t.model_asked, t.first_token),
-            tts_ttfb_ms=_ms(t.first_sentence, t.first_audio),
-            total_ms=_ms(t.turn_end, t.first_frame),
-            end_of_turn=t.end_of_turn,
-        )
 
     def _maybe_finished(self, response: Response) -> None:
         if response.model is not RoundPhase.CLOSED or response.speech is not SpeechPhase.DONE:
@@ -477,11 +460,5 @@ class Responding:
 
     def _commit(self, response: Response, heard: int) -> None:
         """Store each round's text, cut at what the caller heard, and tell the client."""
-        metrics = self.metrics(response).as_dict() if response.timing.first_frame else None
-        if metrics is not None and response.barge_ins:
-            metrics["barge_ins"] = [barge_in.as_dict() for barge_in in response.barge_ins]
-        commit(response, heard, self._history, self._out, metrics, self._medium)
-
-    @property
-    def _medium(self) -> Medium:
-        return "text" if self.text_only else "voice"
+        medium: Medium = "text" if self.text_only else "voice"
+        commit(response, heard, self._history, self._out, medium)

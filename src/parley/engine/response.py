@@ -25,7 +25,7 @@ from typing import Any
 
 from parley.engine.chunker import Sentence, SentenceChunker
 from parley.engine.events import EndReason, Reaction
-from parley.engine.measures import BargeIn, EndOfTurn
+from parley.engine.measures import BargeIn, EndOfTurn, TurnMetrics
 from parley.providers.base import SpeechChunk, ToolCall
 
 
@@ -135,6 +135,23 @@ class TurnTiming:
     first_sentence: float | None = None
     first_audio: float | None = None
     first_frame: float | None = None
+
+    def metrics(self, turn: int) -> TurnMetrics:
+        """The turn's latency, stage by stage, from these moments."""
+        return TurnMetrics(
+            turn=turn,
+            endpoint_ms=self.endpoint_ms,
+            stt_ms=self.stt_ms,
+            stt_fallback=self.stt_fallback,
+            llm_ttft_ms=_ms(self.model_asked, self.first_token),
+            tts_ttfb_ms=_ms(self.first_sentence, self.first_audio),
+            total_ms=_ms(self.turn_end, self.first_frame),
+            end_of_turn=self.end_of_turn,
+        )
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else round((end - start) * 1000, 1)
 
 
 @dataclass
