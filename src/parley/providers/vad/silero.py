@@ -58,15 +58,6 @@ START_TIMEOUT_S = 60.0
 HOST_SOCKET_ENV = "PARLEY_SILERO_SOCKET"
 GATHER_S = 0.008  # frames are gathered this long (to a tick, when shared), then written
 MAX_BACKLOG = 4 << 20  # ~4,000 frames: over a second of audio for 100 sessions
-GATE_RMS = 100.0  # ≈ −50 dBFS: a window this quiet, at rest, is not sent to the model
-REST_FRAMES = 8  # ≈ 256 ms of confident silence before windows may be skipped
-REST_PROBABILITY = 0.1
-
-
-def _quieter(frame: Int16Array, rms: float) -> bool:
-    """True if the window's RMS is under `rms` (one dot product, ~3 µs)."""
-    samples = frame.astype(np.float32)
-    return float(np.dot(samples, samples)) < rms * rms * frame.size
 
 
 class _Worker:
@@ -244,8 +235,6 @@ def _close_fds(*fds: int) -> None:
 class _Stream:
     id: int
     closed: bool = False
-    in_flight: int = 0  # frames sent whose probability has not come back
-    quiet: int = 0  # consecutive probabilities under REST_PROBABILITY, the latest last
 
 
 class _Channel:
@@ -280,7 +269,6 @@ class _Channel:
                 log.warning("Silero VAD is behind: %d frame(s) dropped", self._dropped)
             return
         if deliver is not None:
-            stream.in_flight += 1
             self._awaiting.append((stream, deliver))
         self._outgoing += data
         if self._flush_at is None and not self._blocked:
@@ -332,8 +320,6 @@ class _Channel:
         for (stream, deliver), probability in zip(due, results, strict=True):
             if self.closed:
                 return
-            stream.in_flight -= 1
-            stream.quiet = stream.quiet + 1 if probability < REST_PROBABILITY else 0
             if stream.closed:
                 continue
             try:
@@ -408,31 +394,16 @@ class SileroService:
 
 
 class SileroDetector(VoiceActivityDetector):
-    """One session's stream. A window of near-silence (under `GATE_RMS`) that comes while the
-    stream is at rest (its last `REST_FRAMES` probabilities all under `REST_PROBABILITY`, and
-    none awaited) is not sent to the model: it is answered 0.0 at once. Speech is far louder
-    (−30 dBFS and up against −50), so an onset is never skipped; the end of speech is never
-    dated by a skipped window either, since skipping starts only a quarter second into the
-    quiet. The model's recurrent state simply resumes from the last window it heard. On a
-    quiet line this saves most of the model's work between turns."""
-
     frame_samples = FRAME
     trailing_frames = 1
 
     def __init__(self, channel: _Channel, stream: _Stream) -> None:
         self._channel = channel
         self._stream = stream
-        self.skipped = 0
 
     def analyse(self, frame: Int16Array, deliver: Callable[[float], None]) -> None:
-        stream = self._stream
-        if stream.closed:
-            return
-        if stream.quiet >= REST_FRAMES and not stream.in_flight and _quieter(frame, GATE_RMS):
-            self.skipped += 1
-            deliver(0.0)
-            return
-        self._channel.send(stream, KIND_FRAME, frame, deliver)
+        if not self._stream.closed:
+            self._channel.send(self._stream, KIND_FRAME, frame, deliver)
 
     def close(self) -> None:
         if not self._stream.closed:
