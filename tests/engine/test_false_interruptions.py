@@ -9,6 +9,7 @@ has lasted `start_ms` (150), so the agent pauses at 3.66 s (the frame that compl
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
@@ -209,3 +210,32 @@ async def test_a_client_interrupt_while_paused_cuts_the_reply_and_nothing_resume
     assert line.of(AgentResumed) == []
     assert agent_rows(line)[0] == ("one two three four", True)
     assert audio_seconds(line, 3.8) == 0
+
+
+class Expecting(FakeRecognizer):
+    """The fake recogniser, noting what each utterance was expected to say."""
+
+    def __init__(self, listener: RecognitionListener, told: list[tuple[str, ...]]) -> None:
+        super().__init__(listener, delay_ms=150, texts=["tell me a story", "uh-huh"])
+        self._told = told
+
+    def begin(self, utterance: int) -> None:
+        super().begin(utterance)
+        self._told.append(())
+
+    def expect(self, phrases: Sequence[str]) -> None:
+        self._told[-1] = tuple(phrases)
+
+
+@pytest.mark.parametrize("interruption", ["confirm", "immediate"])
+async def test_speech_over_a_paused_agent_is_expected_to_be_a_backchannel(
+    interruption: str,
+) -> None:
+    told: list[tuple[str, ...]] = []
+    line = reply_line("uh-huh", vad=VadSettings(interruption=interruption))  # type: ignore[arg-type]
+    line.recognizer = lambda listener: Expecting(listener, told)
+    await run(line, 9.0, [(0.5, 2.0), (3.5, 3.9)])
+
+    first, over_the_agent = told
+    assert first == ()  # the caller's own turn: nothing expected
+    assert ("Uh-huh." in over_the_agent) == (interruption == "confirm")

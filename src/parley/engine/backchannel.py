@@ -6,8 +6,8 @@ when `interruption` is `confirm`, the transcript of speech over the agent is sor
 
 - `NOISE`: no words (an empty transcript, or only a recogniser's non-speech tags such as
   "[coughing]" or "(laughs)");
-- `BACKCHANNEL`: nothing but backchannel phrases, in any order and number ("yeah, yeah",
-  "uh-huh, right");
+- `BACKCHANNEL`: nothing but backchannel phrases and hums, in any order and number ("yeah,
+  yeah", "uh-huh, right", "mm-m-m");
 - `WORDS`: anything else, a real barge-in.
 
 Matching is on normalised words: lower case, punctuation dropped, hyphens as spaces
@@ -46,6 +46,18 @@ BACKCHANNELS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+# How backchannels are written, for a recogniser that can be prompted with what it will hear.
+HINTS: dict[str, tuple[str, ...]] = {
+    "en": ("Mm-hmm.", "Uh-huh.", "Yeah.", "Okay.", "Right.", "I see."),
+    "es": ("Ajá.", "Sí.", "Vale.", "Claro."),
+    "fr": ("Mm-hmm.", "Oui.", "D'accord.", "Ouais."),
+    "de": ("Mhm.", "Ja.", "Genau.", "Okay."),
+}
+# Hums and hesitations: "mm", "mmm", "hmm", "mhm", "uh", "uhh", "um", "ah", "oh", "er", as a
+# recogniser spells a long one ("Mm-m-m-m" is "mm m m m"). Sounds, not words, in any language.
+_HUM = re.compile(r"^(?:m+|h+m+|m+h+m+|u+h+|u+m+|a+h+|o+h+|e+r+|e+h+)$")
+
+
 class Heard(enum.Enum):
     NOISE = "noise"
     BACKCHANNEL = "backchannel"
@@ -61,16 +73,19 @@ def words(text: str) -> list[str]:
 class Backchannels:
     """One language's (or one agent's) backchannel phrases, ready to match."""
 
-    def __init__(self, phrases: Iterable[str]) -> None:
-        self._phrases = {tuple(words(phrase)) for phrase in phrases} - {()}
+    def __init__(self, phrases: Iterable[str], hints: tuple[str, ...] = ()) -> None:
+        listed = tuple(phrases)
+        self._phrases = {tuple(words(phrase)) for phrase in listed} - {()}
         self._longest = max((len(phrase) for phrase in self._phrases), default=0)
+        self.hints = hints or listed[:8]  # what a recogniser may be prompted with
 
     @classmethod
     def for_agent(cls, language: str, own: Iterable[str] | None = None) -> Backchannels:
         if own is not None:
             return cls(own)
         primary = language.split("-")[0].lower()
-        return cls(BACKCHANNELS.get(primary, BACKCHANNELS["en"]))
+        known = primary if primary in BACKCHANNELS else "en"
+        return cls(BACKCHANNELS[known], HINTS.get(known, ()))
 
     def classify(self, text: str) -> Heard:
         said = words(text)
@@ -85,6 +100,8 @@ class Backchannels:
         for start in range(len(said)):
             if not reachable[start]:
                 continue
+            if _HUM.match(said[start]):
+                reachable[start + 1] = True
             for size in range(1, min(self._longest, len(said) - start) + 1):
                 if tuple(said[start : start + size]) in self._phrases:
                     reachable[start + size] = True

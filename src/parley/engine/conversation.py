@@ -287,7 +287,7 @@ class Conversation:
                 if (work := self._work.pop(effect.response, None)) is not None:
                     self._own(self._closing, work.cancel(), f"close-{effect.response}")
             elif isinstance(effect, BeginRecognition):
-                self._listener.begin(effect.utterance)
+                self._listener.begin(effect.utterance, effect.expect)
             elif isinstance(effect, FinishRecognition):
                 self._listener.finish(effect.utterance)
             elif isinstance(effect, PauseRecognition):

@@ -35,9 +35,11 @@ class Save:
 
 @dataclass(frozen=True, slots=True)
 class BeginRecognition:
-    """Speech started: start recognising `utterance` (the pre-roll first, then live audio)."""
+    """Speech started: start recognising `utterance` (the pre-roll first, then live audio).
+    `expect`: words it is likely to say (backchannels, for speech over the agent)."""
 
     utterance: int
+    expect: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,7 +202,9 @@ class Hearing:
         self._next_id += 1
         self.utterance = utterance
         self.phase = CallerPhase.SPEAKING
-        self.out.add(BeginRecognition(utterance.id))
+        confirming = busy and self.settings.interruption == "confirm" and self.turn_taking.barge_in
+        hints = self._backchannels.hints if confirming else ()  # what it most likely says
+        self.out.add(BeginRecognition(utterance.id, hints))
         if busy and not self._agent.interruptible():
             return  # talking over an uninterruptible agent: dropped at its endpoint
         if busy and not self.turn_taking.barge_in:  # heard, and answered after the agent

@@ -95,11 +95,13 @@ class Listener:
         results, self._results = self._results, []
         return results
 
-    def begin(self, utterance: int) -> None:
+    def begin(self, utterance: int, expect: tuple[str, ...] = ()) -> None:
         if self._feeding:
             self.recognizer.abandon()
         self._current, self._feeding = utterance, True
         self.recognizer.begin(utterance)
+        if expect:
+            self.recognizer.expect(expect)
         if self._preroll:
             self.recognizer.feed(np.concatenate(list(self._preroll)))
         self._preroll.clear()

@@ -159,6 +159,11 @@ class SpeechRecognizer(abc.ABC):
     @abc.abstractmethod
     def abandon(self) -> None: ...
 
+    def expect(self, phrases: Sequence[str]) -> None:  # noqa: B027 - optional hook
+        """Words likely in the utterance just begun (a caller talking over the agent is
+        likely acknowledging it: "Mm-hmm."); a recogniser that can be prompted may lean on
+        them. Said right after `begin`, for that utterance only."""
+
     def pause(self) -> None:  # noqa: B027 - optional hook
         """The caller fell silent; audio keeps coming until `finish` or `resume`."""
 

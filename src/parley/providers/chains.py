@@ -208,6 +208,9 @@ class RecognizerChain(SpeechRecognizer, RecognitionListener):
         self._utterance, self._audio, self._samples = None, [], 0
         self._active.abandon()
 
+    def expect(self, phrases: Sequence[str]) -> None:
+        self._active.expect(phrases)
+
     def pause(self) -> None:
         self._active.pause()
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 import numpy as np
@@ -65,6 +65,7 @@ class WhisperRecognizer(SpeechRecognizer):
         self._listener = listener
         self._decoder = decoder
         self._keyterms = keyterms
+        self._prompt = keyterms  # the keyterms, and what the current utterance is expected to say
         self._fallback_factory = fallback
         self._partial_every = int(partial_every_s * RECOGNITION_RATE)  # samples; 0: none
         self._fallback: SpeechRecognizer | None = None
@@ -85,6 +86,13 @@ class WhisperRecognizer(SpeechRecognizer):
     def begin(self, utterance: int) -> None:
         self._reset()
         self._utterance = utterance
+        self._prompt = self._keyterms
+
+    def expect(self, phrases: Sequence[str]) -> None:
+        """Whisper is prompted with them too, for this utterance: measured on espeak's
+        "I see" and "uh-huh" alone, it wrote "i-d" and "Uh-uh" unprompted, "I see.." and
+        "Uh-huh" prompted, while "no", "wait" and "stop" came out the same either way."""
+        self._prompt = (*self._keyterms, *phrases)
 
     def feed(self, samples: Int16Array) -> None:
         if self._utterance is None or self._finishing:
@@ -148,7 +156,7 @@ class WhisperRecognizer(SpeechRecognizer):
     def _submit(self, priority: Priority, done: _Done) -> Future[str] | None:
         audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
         refusable = priority is not Priority.FINAL or self._fallback_factory is not None
-        future = self._decoder.submit(audio, self._keyterms, priority, refusable=refusable)
+        future = self._decoder.submit(audio, self._prompt, priority, refusable=refusable)
         if future is not None:
             stamp = self._stamp()
             future.add_done_callback(lambda f: self._post(done, f, stamp))
