@@ -38,7 +38,7 @@ async def test_create_agent_returns_the_agent_with_documented_defaults(
         "min_interruption_ms": 200,
         "turn_detection": "semantic",  # the server's defaults (PARLEY_TURN_DETECTION …)
         "max_endpoint_ms": 2500,
-        "eot_threshold": 0.5,
+        "eot_threshold": 0.9,
         "interruption": "confirm",
         "backchannels": None,
     }

@@ -66,7 +66,7 @@ class VadSettings(BaseModel):
     min_interruption_ms: int = Field(default=200, ge=0, le=5000)
     turn_detection: TurnDetection = "silence"
     max_endpoint_ms: int = Field(default=2500, ge=200, le=10000)
-    eot_threshold: float = Field(default=0.5, gt=0, lt=1)
+    eot_threshold: float = Field(default=0.9, gt=0, lt=1)
     interruption: Interruption = "immediate"
     backchannels: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]] | None = (
         Field(default=None, max_length=100)

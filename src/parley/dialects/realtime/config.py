@@ -27,10 +27,10 @@ Modality = Literal["audio", "text"]
 # end-of-turn model must be and how long the caller may pause (OpenAI documents the longest
 # waits as 8, 4 and 2 s), and the silence that ends a turn if the model cannot answer.
 EAGERNESS = {  # eot_threshold, max_endpoint_ms, endpoint_ms
-    "low": (0.7, 8000, 800),
-    "medium": (0.5, 4000, 500),
-    "auto": (0.5, 4000, 500),
-    "high": (0.3, 2000, 300),
+    "low": (0.95, 8000, 800),
+    "medium": (0.9, 4000, 500),
+    "auto": (0.9, 4000, 500),
+    "high": (0.5, 2000, 300),
 }
 DEFAULT_VAD = VadSettings()
 
