@@ -25,10 +25,9 @@ import numpy as np
 
 from parley.audio.pcm import Int16Array
 from parley.audio.resample import Resampler
+from parley.providers.tts.espeak import open_library
 
 RATE = 16000
-_SYNCHRONOUS = 2
-_DONT_EXIT = 0x8000
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _SSML = 0x10
@@ -61,23 +60,7 @@ def _resample(samples: Int16Array, rate: int) -> Int16Array:
 
 
 def _synthesise(jobs: list[list[Any]]) -> tuple[int, list[Int16Array]]:
-    import espeakng_loader
-
-    lib = ctypes.CDLL(espeakng_loader.get_library_path())
-    lib.espeak_Synth.argtypes = [
-        ctypes.c_char_p,
-        ctypes.c_size_t,
-        ctypes.c_uint,
-        ctypes.c_int,
-        ctypes.c_uint,
-        ctypes.c_uint,
-        ctypes.c_void_p,
-        ctypes.c_void_p,
-    ]
-    data = espeakng_loader.get_data_path().encode()
-    rate = int(lib.espeak_Initialize(_SYNCHRONOUS, 0, data, _DONT_EXIT))
-    if rate <= 0:
-        raise RuntimeError("espeak-ng failed to initialise")
+    lib, rate = open_library()
     pieces: list[Int16Array] = []
 
     def on_audio(wav: Any, count: int, _events: Any) -> int:

@@ -74,6 +74,29 @@ class _Job:
     aborted: threading.Event = field(default_factory=threading.Event)
 
 
+def open_library() -> tuple[ctypes.CDLL, int]:
+    """libespeak-ng from `espeakng_loader`, initialised for synchronous synthesis: the library
+    and its sample rate. Global state: one per process."""
+    import espeakng_loader
+
+    lib = ctypes.CDLL(espeakng_loader.get_library_path())
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    ]
+    data = espeakng_loader.get_data_path().encode()
+    rate = int(lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, _INITIALIZE_DONT_EXIT))
+    if rate <= 0:
+        raise RuntimeError("espeak-ng failed to initialise")
+    return lib, rate
+
+
 class EspeakEngine:
     """The process's one espeak-ng instance and the thread that drives it.
 
@@ -87,25 +110,7 @@ class EspeakEngine:
         return cls._made.get(None, cls)
 
     def __init__(self) -> None:
-        import espeakng_loader
-
-        self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        self._lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p,
-            ctypes.c_size_t,
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.c_uint,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-        ]
-        data = espeakng_loader.get_data_path().encode()
-        self.sample_rate = int(
-            self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, _INITIALIZE_DONT_EXIT)
-        )
-        if self.sample_rate <= 0:
-            raise RuntimeError("espeak-ng failed to initialise")
+        self._lib, self.sample_rate = open_library()
         self._callback = _Callback(self._on_audio)  # keep a reference: C holds the pointer
         self._lib.espeak_SetSynthCallback(self._callback)
         self._current: _Job | None = None
