@@ -369,12 +369,19 @@ def step(shell: Shell, data: st.DataObject) -> None:
     elif action == "turn_checked":
         asked = shell.checks.pop(data.draw(st.integers(0, len(shell.checks) - 1)))
         probability = data.draw(st.sampled_from([None, 0.1, 0.9]))
-        utterance = core.hearing.utterance
-        speaking = core.hearing.phase is CallerPhase.SPEAKING
+        utterance, phase = core.hearing.utterance, core.hearing.phase
+        stale = (
+            utterance is None
+            or asked.utterance != utterance.id
+            or asked.check != utterance.checks
+            or not utterance.asked_in_pause  # asked in an earlier silence
+        )
         shell.feed(TurnCheck(asked.utterance, asked.check, probability, 40.0))
-        if speaking:  # an answer never ends a turn the caller is still speaking
+        if stale or phase is CallerPhase.SPEAKING:
+            # an answer never ends a turn the caller is still speaking, nor one it was not
+            # the answer to (an earlier silence's, an earlier utterance's)
             assert core.hearing.utterance is utterance
-            assert core.hearing.phase is CallerPhase.SPEAKING
+            assert core.hearing.phase is phase
     elif action == "server_result":
         call_id = shell.server_runs.pop(data.draw(st.integers(0, len(shell.server_runs) - 1)))
         shell.feed(ServerToolDone(call_id, '{"ok": true}', failed=data.draw(st.booleans())))

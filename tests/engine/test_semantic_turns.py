@@ -268,3 +268,15 @@ async def test_without_an_answer_words_that_go_on_keep_the_turn_open() -> None:
     [end] = ends_of_turns(line)
     assert end.decided_by == "fallback" and len(model.asked) == 2  # at 150 ms and at 1.5 s
     assert end.silence_ms == pytest.approx(2000, abs=1)  # never the rule's 350 ms
+
+
+async def test_a_late_answer_about_an_earlier_silence_is_not_taken_for_the_next_one() -> None:
+    # Asked at 1.65 s; the caller speaks again at 1.66-1.9 s; the (finished!) answer about
+    # the first silence comes at 1.98 s, in the second silence before its own question: it
+    # is stale, and the second silence's own questions decide (unfinished, then finished).
+    line, _ = semantic_line([0.95, 0.1, 0.95], delay_ms=330)
+    await talk(line, 6.0, [(0.5, 1.5), (1.66, 1.9)])
+
+    [end] = ends_of_turns(line)
+    assert end.checks == 3 and end.decided_by == "model"
+    assert end.silence_ms > 1500

@@ -189,6 +189,7 @@ def answered(hearing: Hearing, answer: TurnCheck, now: float) -> None:
         utterance is None
         or utterance.id != answer.utterance
         or answer.check != utterance.checks
+        or not utterance.asked_in_pause  # asked in an earlier silence of this utterance
         or hearing.phase is not CallerPhase.PAUSED
         or utterance.ended_at is None
     ):
