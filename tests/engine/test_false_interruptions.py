@@ -19,11 +19,14 @@ from parley.engine.events import (
     AgentPaused,
     AgentResumed,
     BargeInResolved,
+    EndTurn,
     Interrupt,
     Interrupted,
     Stop,
     Transcript,
+    TurnTaking,
     UserStartedSpeaking,
+    UserStoppedSpeaking,
 )
 from parley.providers.base import RecognitionListener, Transcription
 from parley.providers.fakes import FakeRecognizer
@@ -143,17 +146,22 @@ class PartialSoon(FakeRecognizer):
     """A streaming recogniser: a partial transcript 200 ms into the utterance."""
 
     def __init__(
-        self, listener: RecognitionListener, line: Timeline, partial: str, final: str
+        self,
+        listener: RecognitionListener,
+        line: Timeline,
+        partial: str,
+        final: str,
+        after_s: float = 0.2,
     ) -> None:
         super().__init__(listener, delay_ms=150, texts=["tell me a story", final])
-        self._said, self._line = partial, line
+        self._said, self._line, self._after_s = partial, line, after_s
 
     def begin(self, utterance: int) -> None:
         super().begin(utterance)
         if utterance > 1:
             loop = asyncio.get_running_loop()
             result = Transcription(utterance, self._said, final=False)
-            loop.call_later(0.2, self._listener.on_transcription, result)
+            loop.call_later(self._after_s, self._listener.on_transcription, result)
 
 
 async def test_a_partial_transcript_with_words_confirms_the_barge_in_at_once() -> None:
@@ -164,6 +172,19 @@ async def test_a_partial_transcript_with_words_confirms_the_barge_in_at_once() -
     [interrupted_at] = line.at(Interrupted)
     assert interrupted_at == pytest.approx(PAUSE_AT + 0.2, abs=0.001)
     assert line.of(BargeInResolved)[0].barge_in.reason == "words"
+
+
+async def test_a_partial_that_comes_after_the_speech_leaves_the_verdict_to_the_final() -> None:
+    # speech 3.5-3.9 s, its end of turn at 4.25 s; a late partial with words at 4.31 s, the
+    # final at 4.4 s: the final decides, and the caller's speech is told as begun and ended
+    line = reply_line("wait a second")
+    line.recognizer = lambda listener: PartialSoon(
+        listener, line, "wait", "wait a second", after_s=0.65
+    )
+    await run(line, 9.0, [(0.5, 2.0), (3.5, 3.9)])
+
+    assert line.at(Interrupted) == [pytest.approx(4.4, abs=0.001)]
+    assert len(line.of(UserStartedSpeaking)) == len(line.of(UserStoppedSpeaking)) == 2
 
 
 async def test_a_partial_backchannel_does_not_confirm() -> None:
@@ -239,3 +260,60 @@ async def test_speech_over_a_paused_agent_is_expected_to_be_a_backchannel(
     first, over_the_agent = told
     assert first == ()  # the caller's own turn: nothing expected
     assert ("Uh-huh." in over_the_agent) == (interruption == "confirm")
+
+
+async def test_a_paused_agent_goes_on_when_the_next_speech_may_not_interrupt_it() -> None:
+    # A backchannel pauses the agent (4.0-4.3 s; its transcript is slow). Meanwhile the
+    # client turns barge-in off, and the caller speaks again before that transcript: the new
+    # speech may not interrupt, so it cannot take the pause over; the agent goes on from
+    # where it paused, and the caller's turn is answered after it.
+    line = reply_line("uh-huh", stt_delay_ms=600)
+    line.stt_texts = ["tell me a story", "uh-huh", "what time is it"]
+    await line.start()
+    await line.audio(until_s=4.8, speech=[(0.5, 2.0), (4.0, 4.3)])
+    assert line.of(AgentPaused)
+    line.send(TurnTaking(barge_in=False))
+    await line.audio(until_s=14.0, speech=[(4.9, 5.6)])
+    line.send(Stop())
+    await line.finish()
+
+    [resumed_at] = line.at(AgentResumed)
+    assert resumed_at == pytest.approx(5.06, abs=0.001)  # the new speech counts (its onset)
+    [resolved] = line.of(BargeInResolved)
+    assert (resolved.barge_in.outcome, resolved.barge_in.reason) == ("resumed", "unheard")
+    assert line.of(Interrupted) == []
+    assert agent_rows(line) == [(LONG_REPLY, False), ("Okay.", False)]
+
+
+async def test_a_backchannel_settled_after_the_client_took_over_the_turns_keeps_the_next() -> None:
+    # The agent is paused by "uh-huh" (4.0-4.3 s, a slow transcript); at 4.8 s the client
+    # starts ending the turns itself; the backchannel is settled at 5.25 s and the agent goes
+    # on. What the caller says next (6.0-7.0 s) is heard in full and committed at 7.2 s.
+    line = reply_line("uh-huh", stt_delay_ms=600)
+    line.stt_texts = ["tell me a story", "uh-huh", "what time is it"]
+    await line.start()
+    await line.audio(until_s=4.8, speech=[(0.5, 2.0), (4.0, 4.3)])
+    line.send(TurnTaking(auto_end=False, answer=False, barge_in=False))
+    await line.audio(until_s=7.2, speech=[(6.0, 7.0)])
+    line.send(EndTurn())
+    await line.audio(until_s=9.0)
+    line.send(Stop())
+    await line.finish()
+
+    assert line.of(AgentResumed)
+    assert line.of(UserStoppedSpeaking)[-1].speech
+    users = [r.text for r in line.transcript.messages() if r.role == "user"]
+    assert users == ["tell me a story", "what time is it"]
+
+
+async def test_speech_that_pauses_across_the_long_mark_and_goes_on_is_a_barge_in() -> None:
+    # 3.5-4.9 s, a breath (4.9-5.15 s) across the 1.5 s mark (5.0 s), then on to 6.0 s:
+    # a barge-in as the speech resumes, whatever its words turn out to be
+    line = reply_line("yeah yeah yeah yeah")
+    await run(line, 10.0, [(0.5, 2.0), (3.5, 4.9), (5.15, 6.0)])
+
+    [interrupted_at] = line.at(Interrupted)
+    assert 5.15 <= interrupted_at < 5.25
+    assert line.of(AgentResumed) == []
+    [resolved] = line.of(BargeInResolved)
+    assert (resolved.barge_in.outcome, resolved.barge_in.reason) == ("confirmed", "long")

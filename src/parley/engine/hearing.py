@@ -191,18 +191,21 @@ class Hearing:
             self.out.disarm("endpoint", utterance.id)
             self.out.disarm("turn_check", utterance.id)
             self.out.add(ResumeRecognition(utterance.id))
+            if utterance.holding and now >= utterance.started_at + self._long_ms / 1000:
+                self.barge_in_due(utterance.id, now)  # it paused across the mark: goes on
 
     def _onset(self, signal: SpeechStarted, now: float) -> None:
-        # an earlier utterance still awaiting its transcript is superseded (and a pause it
-        # holds the agent in passes to this one)
-        self._forget(now, superseded=True)
-        self._agent.caller_active()
         busy = self._agent.busy()
+        confirming = busy and self.settings.interruption == "confirm" and self.turn_taking.barge_in
+        # an earlier utterance still awaiting its transcript is superseded: a pause it holds
+        # the agent in passes to this one if this one is confirmed too; if not (the rules
+        # changed meanwhile), nothing would ever end that pause, so the agent goes on
+        self._forget(now, superseded=confirming and self._agent.interruptible())
+        self._agent.caller_active()
         utterance = Utterance(self._next_id, signal.at, interrupting=busy, confirmed=not busy)
         self._next_id += 1
         self.utterance = utterance
         self.phase = CallerPhase.SPEAKING
-        confirming = busy and self.settings.interruption == "confirm" and self.turn_taking.barge_in
         hints = self._backchannels.hints if confirming else ()  # what it most likely says
         self.out.add(BeginRecognition(utterance.id, hints))
         if busy and not self._agent.interruptible():
@@ -218,14 +221,18 @@ class Hearing:
         if self.settings.interruption == "confirm":
             utterance.held_since = self._agent.hold(now)
             if utterance.held_since is not None:
-                long_ms = max(CONFIRM_LONG_MS, self.settings.min_interruption_ms)
-                self.out.arm("barge_in", utterance.id, signal.at + long_ms / 1000)
+                self.out.arm("barge_in", utterance.id, signal.at + self._long_ms / 1000)
                 return
         barge_at = signal.at + self.settings.min_interruption_ms / 1000
         if barge_at <= now:
             self._barge_in(utterance, now)
         else:
             self.out.arm("barge_in", utterance.id, barge_at)
+
+    @property
+    def _long_ms(self) -> float:
+        """Speech over a paused agent this long is a barge-in, words or not."""
+        return max(CONFIRM_LONG_MS, self.settings.min_interruption_ms)
 
     def barge_in_due(self, utterance_id: int, now: float) -> None:
         """The speech over the agent has lasted long enough, if it is still going on."""
@@ -349,6 +356,7 @@ class Hearing:
                     return  # the words ended the turn
             if (
                 utterance.holding
+                and self.mid_speech  # once it has ended, its final transcript decides
                 and self._backchannels.classify(result.text) is Heard.WORDS
                 and utterance.duration_ms(now) >= self.settings.min_interruption_ms
             ):
@@ -364,7 +372,7 @@ class Hearing:
             utterance.partial = text
             if heard is not Heard.WORDS:
                 self._resume_agent(utterance, now, heard.value)
-                self._settle_quiet()
+                self._settle_quiet(now)
                 return
             self._barge_in(utterance, now, "words")
             silence = utterance.endpoint_at
@@ -408,11 +416,13 @@ class Hearing:
     def close(self, now: float) -> None:
         self._forget(now, superseded=True)  # the session ends: nothing to resume
 
-    def _settle_quiet(self) -> None:
-        """A holding utterance ended without a turn: listening again, the agent going on."""
+    def _settle_quiet(self, now: float) -> None:
+        """A holding utterance ended without a turn: listening again, the agent going on
+        (and, if the client ends turns now, its next buffer open)."""
         self.utterance = None
         self.phase = CallerPhase.QUIET
         self.detector.reset()
+        self._open_buffer(now)
 
     def _drop(self, now: float) -> None:
         """Forget the current utterance and start listening afresh."""
