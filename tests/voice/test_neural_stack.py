@@ -239,6 +239,32 @@ async def test_a_decode_that_has_not_started_in_time_is_withdrawn_for_the_fallba
     assert all(future.cancelled() for future in stuck.accepted)
 
 
+class _Manual(_Stuck):
+    """A decoder whose decodes start at once and finish when the test says."""
+
+    def submit(
+        self, audio: Int16Array, keyterms: tuple[str, ...], priority: Priority, refusable: bool
+    ) -> Future[str]:
+        future = super().submit(audio, keyterms, priority, refusable)
+        future.set_running_or_notify_cancel()  # running: too late to cancel
+        return future
+
+
+async def test_a_partial_of_the_speech_before_a_pause_is_not_told_as_the_pauses_words() -> None:
+    heard, manual = Heard(), _Manual()
+    recognizer = WhisperRecognizer(listener=heard, decoder=manual, partial_every_s=0.5)  # type: ignore[arg-type]
+    recognizer.begin(1)
+    recognizer.feed(np.ones(8000, dtype=np.int16))  # a partial decode starts
+    recognizer.feed(np.ones(4000, dtype=np.int16))
+    recognizer.pause()  # the speculation decodes all of it
+    partial, speculation = manual.accepted
+    speculation.set_result("I want to order the")
+    partial.set_result("I want to order.")  # older audio, finished later
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert [r.text for r in heard.results] == ["I want to order the"]
+
+
 async def test_a_phone_call_in_8_khz_mulaw_is_understood(
     tmp_path: Path, piper: PiperEngine
 ) -> None:

@@ -113,6 +113,8 @@ class WhisperRecognizer(SpeechRecognizer):
         if self._utterance is None or self._finishing or not self._samples:
             return
         self._cancel(self._speculation)
+        self._cancel(self._partial)  # of older audio: the speculation decodes all of it
+        self._partial = None
         self._speculation = self._submit(Priority.SPECULATIVE, self._on_speculation)
 
     def resume(self) -> None:
@@ -163,8 +165,11 @@ class WhisperRecognizer(SpeechRecognizer):
         return future
 
     def _on_partial(self, future: Future[str], stamp: _Stamp) -> None:
-        if future is self._partial:
-            self._partial = None
+        """Told only if it is still the utterance's latest decode: one a pause superseded
+        (its speculation decodes more audio) is dropped, whenever it finishes."""
+        if future is not self._partial:
+            return
+        self._partial = None
         text = _text(future)
         if text and stamp[0] is not None and stamp[0] == self._utterance and not self._finishing:
             self._listener.on_transcription(Transcription(stamp[0], text, False, punctuated=True))
