@@ -9,8 +9,9 @@ Pure and I/O-free: the owner asks `due(now)` for what to send and `next_due()` f
 ask again, and drives it from a timer.
 
 A pause (the caller talking over the agent) is the owner's: it stops asking. If the client
-dropped what it had not played, `rewind` takes those frames back (the last `RECENT_MS` sent
-are kept for it) so they are sent again; `restart` then plays on from the position reached.
+dropped what it had not played, `rewind` takes those frames back (the last `lead_ms` +
+`RECENT_MS` sent are kept for it) so they are sent again; `restart` then plays on from the
+position reached.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections import deque
 
 # Timers fire at exactly the computed instant; rounding must not make a due frame "not yet".
 _TOLERANCE_MS = 1e-6
-RECENT_MS = 600.0  # sent frames kept to take back: over the lead and a bunch, with room
+RECENT_MS = 600.0  # sent frames kept to take back, past the lead: a bunch and the latency
 
 
 class Pacer:
@@ -28,7 +29,8 @@ class Pacer:
         self.frame_ms = frame_ms
         self.lead_ms = lead_ms
         self._queue: deque[bytes] = deque()
-        self._recent: deque[bytes] = deque(maxlen=max(1, math.ceil(RECENT_MS / frame_ms)))
+        kept = math.ceil((lead_ms + RECENT_MS) / frame_ms)
+        self._recent: deque[bytes] = deque(maxlen=max(1, kept))
         self._origin: float | None = None  # loop time at which stream position 0 plays
         self.sent_ms = 0.0
 
@@ -55,10 +57,12 @@ class Pacer:
         self._recent.extend(out)
         return out
 
-    def rewind(self, now: float) -> float:
+    def rewind(self, now: float, played_ms: float | None = None) -> float:
         """The client dropped the audio it had not played: take back every frame from the one
-        playing now, to be sent again. Returns the audio taken back, in ms."""
-        playing = math.floor(self.played_ms(now) / self.frame_ms + 1e-9) * self.frame_ms
+        playing now (`played_ms`, where the client's reports say so; else this pacer's own
+        estimate), to be sent again. Returns the audio taken back, in ms."""
+        played = self.played_ms(now) if played_ms is None else min(played_ms, self.sent_ms)
+        playing = math.floor(played / self.frame_ms + 1e-9) * self.frame_ms
         count = min(len(self._recent), max(0, round((self.sent_ms - playing) / self.frame_ms)))
         back = [self._recent.pop() for _ in range(count)]
         self._queue.extendleft(back)  # popped newest first, so they land in order
