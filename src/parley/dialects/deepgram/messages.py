@@ -25,6 +25,7 @@ from parley.engine.events import (
     Failure,
     InjectionRefused,
     Notice,
+    ResponseEnded,
     ToolCallUpdate,
     Transcript,
     UserStartedSpeaking,
@@ -97,7 +98,9 @@ class Renderer:
             # what you have not played"; audio that follows a resume simply plays
             self._caller_told = True
             return [message("UserStartedSpeaking")]
-        if isinstance(event, AgentResumed):
+        if isinstance(event, AgentResumed | ResponseEnded):
+            # resumed, or the paused reply ended another way (an injected message): the
+            # caller's next UserStartedSpeaking is new
             self._caller_told = False
             return []
         if isinstance(event, AgentThinking):
