@@ -254,7 +254,6 @@ async def test_more_checks_than_max_pending_are_refused_at_once(
     answers = await asyncio.gather(*waiting)
 
     assert len(answers) == MAX_PENDING
-    assert isinstance(TurnModelBusy("smart-turn", "busy"), ProviderError)
 
 
 def child_of(service: SmartTurnService) -> subprocess.Popen[bytes]:
@@ -264,9 +263,10 @@ def child_of(service: SmartTurnService) -> subprocess.Popen[bytes]:
 
 
 @needs_model
-async def test_a_killed_worker_fails_its_checks_and_the_next_check_starts_another(
-    service: SmartTurnService, caplog: pytest.LogCaptureFixture
+async def test_a_killed_worker_fails_its_checks_and_a_later_check_starts_another(
+    service: SmartTurnService, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(smart_turn, "RESPAWN_S", 0.5)
     await service.predict(np.zeros(10, np.int16))
     first = child_of(service)
     asking = asyncio.ensure_future(service.predict(voiced(8.0, 9)))
@@ -275,11 +275,32 @@ async def test_a_killed_worker_fails_its_checks_and_the_next_check_starts_anothe
     first.send_signal(signal.SIGKILL)
     with pytest.raises(ProviderError, match="exited"):
         await asyncio.wait_for(asking, 5)
+    with pytest.raises(ProviderError, match="starts in"):  # not at once: it may be broken
+        await service.predict(said(ROBUST[0]))
+    await asyncio.sleep(0.5)
     verdict = await service.predict(said(ROBUST[0]))
 
     assert verdict.probability >= 0.5
     assert child_of(service).pid != first.pid and first.returncode is not None
     assert "fresh worker" in caplog.text
+
+
+@needs_model
+async def test_a_worker_that_stops_answering_is_given_up_and_killed(
+    service: SmartTurnService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(smart_turn, "HUNG_S", 0.5)
+    await service.predict(np.zeros(10, np.int16))
+    stuck = child_of(service)
+    stuck.send_signal(signal.SIGSTOP)  # alive, and silent
+
+    with pytest.raises(ProviderError, match="did not answer"):
+        await asyncio.wait_for(service.predict(said(ROBUST[0])), 5)
+    for _ in range(80):  # killed by its reaper after the 5 s grace, never waited on the loop
+        if stuck.returncode is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert stuck.returncode is not None
 
 
 @needs_model

@@ -13,8 +13,12 @@ the loop's tail latency (see `vad/silero.py`). The parent side is callbacks on t
 Queueing happens here, not in the child: a request is written only when the child is idle,
 `MAX_BATCH` at most at once. So a cancelled `predict` (the engine's timeout) that has not
 been sent costs nothing, one that has is computed and its answer dropped, and the bound on
-waiting requests (`MAX_PENDING`, then `TurnModelBusy`) is the real queue. A child that dies
-fails what it was given and what was waiting; the next request starts a fresh one.
+waiting requests (`MAX_PENDING`, then `TurnModelBusy`) is the real queue. A child that dies,
+or does not answer within `HUNG_S`, fails what it was given and what was waiting; a later
+request starts a fresh one, but not before `RESPAWN_S` (doubling, up to `RESPAWN_MAX_S`, while
+fresh children fail before their first answer: a broken model costs a core-second a start).
+Meanwhile checks fail at once and the engine's silence rule decides those turns. A child is
+reaped off the loop.
 
 Measured (one thread, a shared 2-core x86-64 VM, medians of 30 runs over 3 runs, onnxruntime
 1.32, numpy 2.4): features 1.5–5.5 ms a request alone, 4.2–4.5 ms each in a batch of 8;
@@ -36,6 +40,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +65,9 @@ INSTALL_HINT = "pip install --no-deps pipecat-ai==1.14.0"
 MAX_PENDING = 8  # waiting or computing: the 8th answers ~400 ms after it was asked
 MAX_BATCH = 1  # requests written to the child at once (see the measurements above)
 START_TIMEOUT_S = 30.0
+HUNG_S = 5.0  # a check takes ~50 ms: a child this late with an answer is stuck
+RESPAWN_S = 5.0
+RESPAWN_MAX_S = 300.0
 READ_SIZE = 1 << 16
 # The child's one thread: BLAS would otherwise start one per core for the mel projection.
 _SINGLE_THREAD = {
@@ -103,11 +111,18 @@ class _Child:
         ours.setblocking(False)
         self.socket = ours
 
-    def close(self) -> None:
-        """Hang up and reap: the child exits at end of stream; 5 s grace, then killed."""
+    def close(self, *, wait: bool = True) -> None:
+        """Hang up and reap: the child exits at end of stream; 5 s grace, then killed.
+        `wait=False` (on the event loop): reaped by a thread of its own, if not gone yet."""
         self.socket.close()
         with contextlib.suppress(ProcessLookupError):
             self.process.terminate()
+        if wait:
+            self._reap()
+        elif self.process.poll() is None:
+            threading.Thread(target=self._reap, name="parley-smart-turn-reaper").start()
+
+    def _reap(self) -> None:
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -132,6 +147,8 @@ class _Channel:
         self.waiting: deque[_Request] = deque()
         self.sent: dict[int, _Request] = {}
         self.dead = False
+        self.died_at: float | None = None  # loop time
+        self.answered = 0
         self._ready = False
         self._received = bytearray()
         self._outgoing = bytearray()
@@ -141,6 +158,7 @@ class _Channel:
         self._start_timer: asyncio.TimerHandle | None = loop.call_later(
             START_TIMEOUT_S, self._start_timed_out
         )
+        self._answer_timer: asyncio.TimerHandle | None = None  # while requests are sent
 
     @property
     def pending(self) -> int:
@@ -164,7 +182,14 @@ class _Channel:
             if not request.future.done():
                 self.sent[request.id] = request
                 self._outgoing += request.payload
+        if self.sent:
+            self._answer_timer = self.loop.call_later(HUNG_S, self._hung)
         self._flush()
+
+    def _hung(self) -> None:
+        self._answer_timer = None
+        if self.sent:
+            self.fail(f"the worker did not answer within {HUNG_S:.0f} s")
 
     def _flush(self) -> None:
         try:
@@ -212,9 +237,13 @@ class _Channel:
         whole = len(self._received) - len(self._received) % ANSWER.size
         for request_id, probability, compute_ms in ANSWER.iter_unpack(self._received[:whole]):
             request = self.sent.pop(request_id, None)
+            self.answered += 1
             if request is not None and not request.future.done():
                 request.future.set_result(TurnVerdict(probability, compute_ms))
         del self._received[:whole]
+        if not self.sent and self._answer_timer is not None:
+            self._answer_timer.cancel()
+            self._answer_timer = None
         self._pump()
 
     def _start_timed_out(self) -> None:
@@ -226,15 +255,19 @@ class _Channel:
         """The child is gone (or useless): every request given to this channel fails."""
         if self.dead:
             return
-        log.warning("smart-turn: %s; the next turn check starts a fresh worker", reason)
+        log.warning("smart-turn: %s; a later turn check starts a fresh worker", reason)
         self.close(ProviderError(NAME, reason))
 
-    def close(self, error: Exception) -> None:
+    def close(self, error: Exception, *, reap: bool = False) -> None:
+        """Fail what is waiting and hang up; `reap`: wait for the child here (the service's
+        close, at shutdown), else a thread of its own does (never the loop mid-call)."""
         self.dead = True
-        if self._start_timer is not None:
-            self._start_timer.cancel()
-            self._start_timer = None
+        for timer in (self._start_timer, self._answer_timer):
+            if timer is not None:
+                timer.cancel()
+        self._start_timer = self._answer_timer = None
         if not self.loop.is_closed():
+            self.died_at = self.loop.time()
             self.loop.remove_reader(self._fd)
             self.loop.remove_writer(self._fd)
         for request in [*self.waiting, *self.sent.values()]:
@@ -242,7 +275,7 @@ class _Channel:
                 request.future.set_exception(error)
         self.waiting.clear()
         self.sent.clear()
-        self.child.close()
+        self.child.close(wait=reap or self.loop.is_closed())
 
 
 class SmartTurnService(TurnModel):
@@ -262,6 +295,7 @@ class SmartTurnService(TurnModel):
         self._channel: _Channel | None = None
         self._next_id = 0
         self._closed = False
+        self._failed_starts = 0  # children in a row that failed before their first answer
 
     def warm(self) -> None:
         """Start the child now (without waiting for it), so the first check need not. A
@@ -302,6 +336,12 @@ class SmartTurnService(TurnModel):
             if not channel.loop.is_closed():
                 raise RuntimeError("the smart-turn service serves one event loop at a time")
             channel.close(ProviderError(NAME, "its event loop closed"))
+        elif channel is not None and channel.died_at is not None and channel.loop is loop:
+            failed = self._failed_starts + 1 if not channel.answered else 1
+            wait_s = min(RESPAWN_MAX_S, RESPAWN_S * 2 ** (failed - 1))
+            if loop.time() < channel.died_at + wait_s:
+                raise ProviderError(NAME, f"the worker failed; a new one starts in {wait_s:.0f} s")
+            self._failed_starts = failed
         child, self._spare = self._spare, None
         self._channel = _Channel(loop, child or _Child(self.model), self.max_batch)
         return self._channel
@@ -310,7 +350,9 @@ class SmartTurnService(TurnModel):
         """Stop the child (reaped, not left a zombie); waiting checks fail."""
         self._closed = True
         if self._channel is not None:
-            self._channel.close(ProviderError(NAME, "the service closed", retryable=False))
+            self._channel.close(
+                ProviderError(NAME, "the service closed", retryable=False), reap=True
+            )
             self._channel = None
         if self._spare is not None:
             self._spare.close()
