@@ -71,9 +71,8 @@ def test_hints_are_written_as_a_recogniser_would_write_them() -> None:
 
 
 @given(st.text(max_size=80))
-def test_every_text_is_one_of_three_and_spelling_does_not_matter(text: str) -> None:
+def test_spelling_does_not_matter_and_only_text_without_words_is_noise(text: str) -> None:
     heard = ENGLISH.classify(text)
-    assert heard in (Heard.NOISE, Heard.BACKCHANNEL, Heard.WORDS)
     assert ENGLISH.classify(text.upper()) is heard or not text.isascii()
     assert ENGLISH.classify(f"  {text}!!  ") is heard
     assert (heard is Heard.NOISE) == (not words(text))
