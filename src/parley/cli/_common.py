@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 from rich.console import Console
 
@@ -17,6 +19,13 @@ T = TypeVar("T")
 
 out = Console()
 err = Console(stderr=True)
+
+
+def save_results(result: dict[str, Any], path: Path | None) -> None:
+    """A benchmark's results as JSON at `path` (if one was given), said on stderr."""
+    if path:
+        path.write_text(json.dumps(result, indent=2))
+        err.print(f"results written to {path}")
 
 
 class CliError(Exception):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from rich.live import Live
 from rich.text import Text
 
-from parley.cli._common import CliError, err, out
+from parley.cli._common import CliError, err, out, save_results
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -94,9 +93,7 @@ def handle(args: argparse.Namespace) -> int:
                 raise CliError(str(exc)) from None
     show(levels)
     result = {**levels[-1], "levels": levels}
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-        err.print(f"results written to {args.json}")
+    save_results(result, args.json)
     plot_path = args.plot or (
         args.json.with_suffix(".png") if args.json else Path("bench-results.png")
     )

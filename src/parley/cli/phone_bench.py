@@ -4,7 +4,6 @@ against the same over the native WebSocket (16 kHz), on an embedded stack."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from rich.table import Table
 
 from parley.bench.phone_bench import run
 from parley.bench.speech import STACKS
-from parley.cli._common import err, out
+from parley.cli._common import out, save_results
 from parley.cli._common import run as run_async
 
 
@@ -39,9 +38,7 @@ async def _bench(args: argparse.Namespace) -> int:
         )
     result["stack"] = args.stack
     _show(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-        err.print(f"results written to {args.json}")
+    save_results(result, args.json)
     return 0
 
 

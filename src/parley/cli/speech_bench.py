@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from parley.bench.speech import STACKS, run
-from parley.cli._common import err, out
+from parley.cli._common import out, save_results
 from parley.cli._common import run as run_async
 
 
@@ -46,9 +45,7 @@ async def _bench(args: argparse.Namespace) -> int:
             sentences=args.sentences,
         )
     _show(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-        err.print(f"results written to {args.json}")
+    save_results(result, args.json)
     return 0
 
 

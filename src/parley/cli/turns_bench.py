@@ -4,7 +4,6 @@ latency, backchannels and noise over the agent, real barge-ins, and the turn mod
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from rich.table import Table
 from parley.bench.speech import STACKS
 from parley.bench.turns import COLUMNS, run
 from parley.bench.turns_corpus import SETS, VOICES
-from parley.cli._common import err, out
+from parley.cli._common import err, out, save_results
 from parley.cli._common import run as run_async
 
 
@@ -90,9 +89,7 @@ async def _bench(args: argparse.Namespace) -> int:
         )
     result["stack_name"] = args.stack
     _show(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-        err.print(f"results written to {args.json}")
+    save_results(result, args.json)
     return 0
 
 
