@@ -29,9 +29,9 @@ AGENT: dict[str, Any] = {
     "stt": "fake-stt:delay=100",
     "llm": "fake-llm:ttft=200,gap=5,tokens=20",
     "tts": "fake-tts:delay=100,seconds=1.0",
-    # The standard scenario's turn-taking (shared/BENCHMARK.md): a fixed 300 ms silence
-    # ends a turn and speech over the reply interrupts it; `parley bench-turns` measures
-    # the semantic end of turn and confirmed barge-ins.
+    # The standard scenario's turn-taking (docs/benchmarks.md, "The scenario"): a fixed
+    # 300 ms silence ends a turn and speech over the reply interrupts it; `parley
+    # bench-turns` measures the semantic end of turn and confirmed barge-ins.
     "vad": {
         "threshold": 0.5,
         "start_ms": 200,
