@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from parley.engine import end_of_turn, keypad, tool_answers
+from parley.engine import end_of_turn, holding, keypad, timer_routes, tool_answers
 from parley.engine.agent_side import AgentSide
 from parley.engine.effects import Effect, EndSession, Outbox
 from parley.engine.end_of_turn import TurnCheck
@@ -201,10 +201,10 @@ class SessionCore(AgentSide):
         return self.interruptible() and self.responding.cancel(now, resolved)
 
     def hold(self, now: float) -> float | None:
-        return self.responding.hold(now) if self.interruptible() else None
+        return holding.hold(self.responding, now) if self.interruptible() else None
 
     def resume(self, now: float, resolved: BargeIn) -> None:
-        self.responding.resume(now, resolved)
+        holding.resume(self.responding, now, resolved)
 
     def held_turn(self) -> int:
         current = self.responding.current
@@ -230,7 +230,7 @@ class SessionCore(AgentSide):
         if answer and barge_in and self.interruptible() and self.responding.cancel(now):
             self.out.emit(Interrupted())
         if self.turn >= self.plan.max_turns:
-            self._end("max_turns")  # the cap is the engine's: a turn past it is not answered
+            self.end("max_turns")  # the cap is the engine's: a turn past it is not answered
             return
         self._record_user(text, medium)
         if not answer:  # it joins the conversation; a `Respond` answers it
@@ -254,11 +254,11 @@ class SessionCore(AgentSide):
     def _open(self, event: Open, now: float) -> None:
         self.out.emit(Ready())  # the engine takes audio from now on
         if not self.lifecycle.open(now):
-            self._opening(now)
+            self.opening(now)
         if self.responding.current is None:
             self.status.set_state("listening")
 
-    def _opening(self, now: float) -> None:
+    def opening(self, now: float) -> None:
         opening = self.plan.opening
         firm = self.plan.lifecycle.opening_uninterruptible
         if opening.kind == "say" and opening.text:
@@ -275,7 +275,7 @@ class SessionCore(AgentSide):
             return
         self.caller_active()
         if self.turn >= self.plan.max_turns:
-            self._end("max_turns")
+            self.end("max_turns")
             return
         self._record_user(event.text, "text")
         if event.respond == "after":
@@ -333,10 +333,10 @@ class SessionCore(AgentSide):
         self.status.set_state("listening")
 
     def _stop(self, event: Stop, now: float) -> None:
-        self._end(event.reason)
+        self.end(event.reason)
 
     def _disconnected(self, event: Disconnected, now: float) -> None:
-        self._end("disconnect")
+        self.end("disconnect")
 
     def _played(self, event: PlaybackProgress, now: float) -> None:
         self.responding.speaker.acknowledge(event.played_ms, now)
@@ -374,51 +374,17 @@ class SessionCore(AgentSide):
         if change.tools is not None:
             self.desk.catalogue = change.tools
 
-    # Timers -------------------------------------------------------------------------
-
-    def _timer(self, fired: TimerFired, now: float) -> None:
-        if not self.out.timers.accept(fired):
-            return  # cancelled or re-armed after it was set off: stale by rule
-        kind, key = fired.kind, fired.key
-        if kind == "pace":
-            self.responding.pace(now)
-        elif kind == "tool_timeout":
-            tool_answers.timed_out(self, str(key), now)
-        elif kind == "played_out":
-            finished = self.responding.played_out(int(key), now)
-            if finished is not None:
-                self._response_finished(finished)
-        elif kind == "endpoint":
-            self.hearing.endpoint(int(key), now)
-        elif kind == "turn_check":
-            end_of_turn.due(self.hearing, int(key), now)
-        elif kind == "barge_in":
-            self.hearing.barge_in_due(int(key), now)
-        elif kind == "recognition":
-            self.hearing.recognition_overdue(int(key), now)
-        elif kind == "opening":
-            if self.responding.current is None and not self.lifecycle.closing:
-                self._opening(now)  # else the agent is already speaking: no greeting over it
-        elif kind == "keypad":
-            keypad.gap_over(self, int(key), now)
-        elif kind == "inactivity":
-            self.lifecycle.prompt_due(int(key), self.responding, self.turn, now)
-        elif kind == "max_duration":
-            reason = self.lifecycle.limit_reached(int(key), self.responding, self.turn, now)
-            if reason is not None:
-                self._end(reason)
-
     # Lifecycle --------------------------------------------------------------------------
 
-    def _response_finished(self, response: Response) -> None:
+    def response_finished(self, response: Response) -> None:
         self.lifecycle.response_finished(response)
         if response.ends_with is not None:
             self.transfer_to = self.transfer_to or response.transfer_to
-            self._end(response.ends_with)
+            self.end(response.ends_with)
         elif response.turn >= self.plan.max_turns and not self._answer_owed:
-            self._end("max_turns")
+            self.end("max_turns")
 
-    def _end(self, reason: EndReason) -> None:
+    def end(self, reason: EndReason) -> None:
         if self.ending is None:
             self.ending = reason
             self.out.add(EndSession(reason))
@@ -439,7 +405,7 @@ class SessionCore(AgentSide):
 # on each core would be a reference cycle per session.
 _HANDLERS: dict[type, Callable[[SessionCore, Any, float], None]] = {
     HeardFrames: lambda core, event, now: core.hearing.frames(event, now),
-    TimerFired: SessionCore._timer,
+    TimerFired: timer_routes.fired,
     Transcription: lambda core, event, now: core.hearing.transcription(event, now),
     TurnCheck: lambda core, event, now: end_of_turn.answered(core.hearing, event, now),
     ServerToolDone: tool_answers.server_done,

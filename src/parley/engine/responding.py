@@ -6,7 +6,8 @@ audio comes back, is framed and paced out by the `Speaker` (pure); tool calls en
 round, are dispatched by the `ToolDesk`, and their results start the next round. A
 response completes when everything was said and the caller's player has played it out;
 only then is the agent's utterance committed in full. A cancelled response (barge-in, a
-new typed turn, the session ending) commits only what the caller heard.
+new typed turn, the session ending) commits only what the caller heard. A response held
+while the caller talks over it is `holding`'s.
 
 The round cap is the engine's, not the model's: rounds past `max_tool_rounds` are asked
 with `allow_tools=False`, and calls a model makes anyway are refused and recorded; one
@@ -28,8 +29,6 @@ from parley.engine.chunker import Sentence
 from parley.engine.effects import AskModel, CloseResponse, EndSpeech, Outbox, Speak, StartSpeech
 from parley.engine.events import (
     AgentAudioDone,
-    AgentPaused,
-    AgentResumed,
     AgentStartedSpeaking,
     AgentThinking,
     BargeInResolved,
@@ -90,8 +89,8 @@ class Responding:
         self.speaker = speaker
         self.desk = desk
         self._history = history
-        self._out = out
-        self._status = status
+        self.out = out
+        self.status = status
         self.current: Response | None = None
         self.text_only = plan.text_output  # replies are written, not spoken
         self._ids = 0
@@ -149,21 +148,21 @@ class Responding:
         )
         self._new_segment(response)
         self.speaker.begin()
-        self._out.add(StartSpeech(response.id))
-        self._out.emit(ResponseStarted(response.id))
+        self.out.add(StartSpeech(response.id))
+        self.out.emit(ResponseStarted(response.id))
         self.current = response
-        self._status.set_state("thinking")
+        self.status.set_state("thinking")
         return response
 
     def _new_segment(self, response: Response) -> None:
         self._groups += 1
-        response.segments.append(Segment(self._status.next_seq(), self._groups, len(response.text)))
+        response.segments.append(Segment(self.status.next_seq(), self._groups, len(response.text)))
 
     def _ask(self, response: Response, now: float, extra_user: str | None = None) -> None:
         if response.timing.model_asked is None:
             response.timing.model_asked = now
         request = ChatRequest(
-            system_prompt=response.instructions or self._status.system_prompt,
+            system_prompt=response.instructions or self.status.system_prompt,
             turns=self._history.turns(extra_user),
             tools=(response.tools or self.desk.catalogue).specs(),
             allow_tools=response.rounds < self.plan.max_tool_rounds
@@ -175,30 +174,28 @@ class Responding:
         response.rounds += 1
         response.calls = []
         response.model = RoundPhase.ASKING
-        self._out.add(AskModel(response.id, request))
+        self.out.add(AskModel(response.id, request))
 
     def _speak(self, response: Response, sentences: list[Sentence]) -> None:
         if self.text_only:
             return  # written, not spoken: the transcript carries it (`_wrote`)
         for sentence in sentences:
             response.sentences_queued += 1
-            self._out.add(Speak(response.id, sentence))
+            self.out.add(Speak(response.id, sentence))
 
     def _wrote(self, response: Response) -> None:
         """The response's text grew: the ledger learns it; in text mode the client sees it."""
         self.speaker.set_text(response.text)
         if self.text_only and response.text.strip():
             text = response.text.strip()
-            self._out.emit(
-                Transcript("agent", text, final=False, turn=response.turn, medium="text")
-            )
+            self.out.emit(Transcript("agent", text, final=False, turn=response.turn, medium="text"))
 
     def _close_text(self, response: Response) -> None:
         response.segments[-1].end = len(response.text)
         tail = response.close_text()
         if tail is not None:
             self._speak(response, [tail])
-        self._out.add(EndSpeech(response.id))
+        self.out.add(EndSpeech(response.id))
 
     # Events from the response's work ------------------------------------------------------------
 
@@ -234,7 +231,7 @@ class Responding:
                 response.timing.first_sentence = now
             self.speaker.segment(event.sentence.start, event.sentence.end)
             text = response.text[: event.sentence.end].strip()
-            self._out.emit(Transcript("agent", text, final=False, turn=response.turn))
+            self.out.emit(Transcript("agent", text, final=False, turn=response.turn))
         elif isinstance(event, SentenceSpoken):
             response.sentences_spoken += 1
             self.speaker.end_segment(now)
@@ -244,7 +241,7 @@ class Responding:
             self.pace(now)
         elif isinstance(event, SpeechFailed):
             log.warning("speech synthesis failed: %s", event.error)
-            self._out.emit(Failure("tts_error", f"speech synthesis failed: {event.error}", False))
+            self.out.emit(Failure("tts_error", f"speech synthesis failed: {event.error}", False))
             response.speech = SpeechPhase.DONE
             self.pace(now)
 
@@ -253,7 +250,7 @@ class Responding:
         segment.end = len(response.text)
         if not response.calls:
             self._close_text(response)
-            self._maybe_finished(response)
+            self.maybe_finished(response)
             return
         tail = response.release()  # what the model said so far is spoken while tools run
         if tail is not None:
@@ -280,13 +277,13 @@ class Responding:
             )
             if response.refused_rounds > 1:  # the final answer called tools too: stop here
                 self._close_text(response)
-                self._maybe_finished(response)
+                self.maybe_finished(response)
                 return
             response.model = RoundPhase.TOOLS
             self.tools_settled(response.id, segment.group, now)
             return
         names = ", ".join(call.name for call in calls)
-        self._out.emit(AgentThinking(f"calling {names}"))
+        self.out.emit(AgentThinking(f"calling {names}"))
         response.model = RoundPhase.TOOLS
         response.tools_announced = False
         ending = self.desk.dispatch(calls, **where, now=now, catalogue=response.tools)
@@ -305,7 +302,7 @@ class Responding:
             return
         if response.ends_with is not None or response.reaction == "listens":
             self._close_text(response)
-            self._maybe_finished(response)
+            self.maybe_finished(response)
             return
         if response.text and not response.text[-1].isspace():
             self._speak(response, response.add_text(" "))
@@ -314,7 +311,7 @@ class Responding:
 
     def _model_failed(self, response: Response, error: Exception) -> None:
         log.warning("the language model failed: %s", error)
-        self._out.emit(Failure("llm_error", f"the language model failed: {error}", False))
+        self.out.emit(Failure("llm_error", f"the language model failed: {error}", False))
         if response.text and not response.text[-1].isspace():
             self._speak(response, response.add_text(" "))
         self._speak(response, response.add_text(self.plan.apology))
@@ -336,16 +333,16 @@ class Responding:
         due = self.speaker.pacer.next_due()
         if due is not None:  # wake once per quantum, not once per frame
             quantum = (self.plan.pace_quantum_ms - self.plan.frame_ms) / 1000
-            self._out.arm("pace", response.id, due + quantum)
+            self.out.arm("pace", response.id, due + quantum)
         if (
             response.speech is SpeechPhase.DONE
             and response.play is PlayPhase.AUDIBLE
             and self.speaker.pacer.pending == 0
         ):
             response.play = PlayPhase.DRAINED
-            self._out.emit(AgentAudioDone(response.turn))
+            self.out.emit(AgentAudioDone(response.turn))
         self._announce_tools(response)
-        self._maybe_finished(response)
+        self.maybe_finished(response)
 
     def _announce_tools(self, response: Response) -> None:
         """Once per tool round, when the words before its calls have all been sent."""
@@ -354,7 +351,7 @@ class Responding:
         said = response.sentences_spoken >= response.sentences_queued
         if (said or response.speech is SpeechPhase.DONE) and self.speaker.pacer.pending == 0:
             response.tools_announced = True
-            self._out.emit(ToolsAwaited(response.turn))
+            self.out.emit(ToolsAwaited(response.turn))
 
     def _maybe_checkpoint(self, response: Response, now: float) -> None:
         if response.play is PlayPhase.SILENT:
@@ -363,15 +360,15 @@ class Responding:
         if played < response.checkpoint_due_ms:
             return
         response.checkpoint_due_ms = played + CHECKPOINT_EVERY_MS
-        checkpoint(response, self.speaker.heard_until(now), self._out)
+        checkpoint(response, self.speaker.heard_until(now), self.out)
 
     def _started_speaking(self, response: Response) -> None:
-        self._status.set_state("speaking")
+        self.status.set_state("speaking")
         metrics = response.timing.metrics(response.turn)
-        self._out.emit(AgentStartedSpeaking(response.turn, metrics))
-        self._out.emit(metrics)
+        self.out.emit(AgentStartedSpeaking(response.turn, metrics))
+        self.out.emit(metrics)
 
-    def _maybe_finished(self, response: Response) -> None:
+    def maybe_finished(self, response: Response) -> None:
         if response.model is not RoundPhase.CLOSED or response.speech is not SpeechPhase.DONE:
             return
         if response.held_since is not None:
@@ -379,7 +376,7 @@ class Responding:
         if self.speaker.pacer.pending or self.desk.outstanding(response.id, response.group):
             return
         at = self.speaker.pacer.finished_at()
-        self._out.arm("played_out", response.id, at if at is not None else 0.0)
+        self.out.arm("played_out", response.id, at if at is not None else 0.0)
 
     def played_out(self, response_id: int, now: float) -> Response | None:
         """The response is complete (and returned) if it is the current one."""
@@ -387,12 +384,12 @@ class Responding:
         if response is None or response.id != response_id:
             return None
         self.current = None
-        self._out.add(CloseResponse(response.id))
+        self.out.add(CloseResponse(response.id))
         # Everything sent has been played; what had no audio (a synthesiser that failed
         # partway) was never heard, so it is not committed.
         self._commit(response, self._heard(response, now))
-        self._out.emit(ResponseEnded(response.id, "completed", response.usage))
-        self._status.set_state("listening")
+        self.out.emit(ResponseEnded(response.id, "completed", response.usage))
+        self.status.set_state("listening")
         return response
 
     def _heard(self, response: Response, now: float) -> int:
@@ -400,41 +397,6 @@ class Responding:
         if self.text_only:
             return len(response.text)  # written replies are read in full as they come
         return self.speaker.heard_until(now)
-
-    # Holding (speech over the agent, `interruption: confirm`) ------------------------------------
-
-    def hold(self, now: float) -> float | None:
-        """Pause the current response: nothing more is sent, and the client is told to drop
-        what it has not played (where the dialect can say so, `Plan.pause_clears`). Returns
-        when the hold began, or None if there is no response to hold."""
-        response = self.current
-        if response is None:
-            return None
-        if response.held_since is None:
-            response.held_since = now
-            self._out.disarm("pace", response.id)
-            self._out.disarm("played_out", response.id)
-            if response.play is not PlayPhase.SILENT:
-                self.speaker.hold(now, dropped=self.plan.pause_clears)
-                if self.speaker.pacer.pending:  # taken back: it plays again once resumed
-                    response.play = PlayPhase.AUDIBLE
-                self._out.emit(AgentPaused(response.turn))
-        return response.held_since
-
-    def resume(self, now: float, resolved: BargeIn) -> None:
-        """The speech over the agent did not take the turn: go on from where it paused."""
-        response = self.current
-        if response is None or response.held_since is None:
-            return
-        response.held_since = None
-        response.barge_ins.append(resolved)
-        self._out.emit(BargeInResolved(resolved))
-        self.speaker.release(now)  # audio that came during the hold plays from now
-        if response.play is not PlayPhase.SILENT:
-            self._out.emit(AgentResumed(response.turn))
-            self._status.set_state("speaking")
-        self.pace(now)
-        self._maybe_finished(response)
 
     # Cancelling -------------------------------------------------------------------------------
 
@@ -446,19 +408,19 @@ class Responding:
             return False
         if resolved is not None and response.held_since is not None:
             response.barge_ins.append(resolved)
-            self._out.emit(BargeInResolved(resolved))
+            self.out.emit(BargeInResolved(resolved))
         self.current = None
-        self._out.disarm("pace", response.id)
-        self._out.disarm("played_out", response.id)
-        self._out.add(CloseResponse(response.id))
+        self.out.disarm("pace", response.id)
+        self.out.disarm("played_out", response.id)
+        self.out.add(CloseResponse(response.id))
         sent_audio = response.play is not PlayPhase.SILENT
         heard = self._heard(response, now) if sent_audio or self.text_only else 0
         self.speaker.stop()
         self._commit(response, heard)
-        self._out.emit(ResponseEnded(response.id, "cancelled", response.usage))
+        self.out.emit(ResponseEnded(response.id, "cancelled", response.usage))
         return sent_audio
 
     def _commit(self, response: Response, heard: int) -> None:
         """Store each round's text, cut at what the caller heard, and tell the client."""
         medium: Medium = "text" if self.text_only else "voice"
-        commit(response, heard, self._history, self._out, medium)
+        commit(response, heard, self._history, self.out, medium)
