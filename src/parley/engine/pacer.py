@@ -57,11 +57,11 @@ class Pacer:
         self._recent.extend(out)
         return out
 
-    def rewind(self, now: float, played_ms: float | None = None) -> float:
+    def rewind(self, played_ms: float) -> float:
         """The client dropped the audio it had not played: take back every frame from the one
-        playing now (`played_ms`, where the client's reports say so; else this pacer's own
-        estimate), to be sent again. Returns the audio taken back, in ms."""
-        played = self.played_ms(now) if played_ms is None else min(played_ms, self.sent_ms)
+        playing at `played_ms` (the owner's best figure: this pacer's estimate, or less where
+        the client's reports say so), to be sent again. Returns the audio taken back, in ms."""
+        played = min(played_ms, self.sent_ms)
         playing = math.floor(played / self.frame_ms + 1e-9) * self.frame_ms
         count = min(len(self._recent), max(0, round((self.sent_ms - playing) / self.frame_ms)))
         back = [self._recent.pop() for _ in range(count)]

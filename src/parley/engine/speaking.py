@@ -113,7 +113,7 @@ class Speaker:
         to be sent again; the client counts the dropped audio as played, so this response
         starts that much later in its stream."""
         if dropped:
-            self._stream_offset_ms += self.pacer.rewind(now, self.played_ms(now))
+            self._stream_offset_ms += self.pacer.rewind(self.played_ms(now))
 
     def release(self, now: float) -> None:
         """Go on after a hold, from where the caller stopped hearing."""
