@@ -53,6 +53,7 @@ from parley.providers.base import (
     TurnModelBusy,
     TurnVerdict,
 )
+from parley.providers.child_process import reap
 from parley.providers.turn.features import WINDOW_SAMPLES
 from parley.providers.turn.smart_turn_worker import ANSWER, READY, REQUEST
 
@@ -118,16 +119,10 @@ class _Child:
         with contextlib.suppress(ProcessLookupError):
             self.process.terminate()
         if wait:
-            self._reap()
+            reap(self.process)
         elif self.process.poll() is None:
-            threading.Thread(target=self._reap, name="parley-smart-turn-reaper").start()
-
-    def _reap(self) -> None:
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            reaper = threading.Thread(target=reap, args=(self.process,), name="parley-reaper")
+            reaper.start()
 
 
 @dataclass(eq=False, slots=True)

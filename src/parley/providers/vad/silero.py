@@ -40,6 +40,7 @@ import numpy as np
 
 from parley.audio.pcm import Int16Array
 from parley.providers.base import VoiceActivityDetector
+from parley.providers.child_process import reap
 from parley.providers.vad.silero_worker import (
     FRAME,
     KIND_CLOSE,
@@ -128,7 +129,7 @@ class _Child(_Worker):
         _close_fds(self.to_child, self.from_child)
         with contextlib.suppress(ProcessLookupError):
             self.process.terminate()
-        _reap(self.process)
+        reap(self.process)
 
 
 class _Link(_Worker):
@@ -213,16 +214,7 @@ class SileroHost:
 
     def close(self) -> None:
         _close_fds(self._lifeline)
-        _reap(self.process)
-
-
-def _reap(process: subprocess.Popen[bytes]) -> None:
-    """Wait for a worker that was told to stop; kill it if it has not within 5 s."""
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        reap(self.process)
 
 
 def _close_fds(*fds: int) -> None:
