@@ -10,6 +10,7 @@ import json
 from parley.dialects.limits import Limits
 from parley.dialects.native.session import NativeSession
 from parley.dialects.outbox import MAX_FRAMES
+from parley.dialects.socket import Take
 from parley.server.deps import Services
 from parley.server.host import ServerHost
 from parley.store import DEFAULT_ACCOUNT_ID
@@ -27,7 +28,7 @@ class StoppedReader:
         self._reads = reads
         self.closed = asyncio.Event()
 
-    async def receive(self) -> str | bytes | None:
+    async def receive(self, take: Take | None = None) -> str | bytes | None:
         return await self.inbound.get()  # the client sends nothing more, but stays connected
 
     async def send(self, data: str | bytes) -> None:

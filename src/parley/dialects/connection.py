@@ -25,8 +25,8 @@ from parley.audio.formats import AudioFormat
 from parley.dialects.host import LiveSession, SessionHost
 from parley.dialects.limits import Decision, InputGuard, Limits, Verdict
 from parley.dialects.outbox import Outbox
-from parley.dialects.socket import Socket
-from parley.engine.events import Disconnected, EndReason, Stop
+from parley.dialects.socket import Socket, Take
+from parley.engine.events import Command, Disconnected, EndReason, Stop
 
 log = logging.getLogger("parley.dialects")
 
@@ -92,6 +92,33 @@ class Connection:
         self._task = asyncio.create_task(
             live.conversation.run(), name=f"conversation-{live.session_id}"
         )
+
+    def taker(self, audio: Callable[[bytes], Command | None]) -> Take:
+        """A `take` for `Socket.receive`: a binary frame handled in place, as the dialect's
+        handler would handle it, whenever that needs no waiting.
+
+        `audio` is the dialect's handling of a binary frame up to delivery (its checks and
+        errors); what it returns is submitted. A frame is declined, and so reaches the
+        handler, which waits, while the conversation is far behind; it is dropped once the
+        connection is done, as the handler would read no further."""
+
+        def take(data: bytes) -> bool:
+            if self.done:
+                return True
+            live = self.live
+            if live is not None and not live.conversation.accepting:
+                return False
+            try:
+                command = audio(data)
+            except Exception:
+                log.exception("could not handle an audio frame")
+                self._report("internal_error", "the server could not handle that frame", False)
+                return True
+            if command is not None and self.live is not None:
+                self.live.conversation.submit(command)
+            return True
+
+        return take
 
     # Input limits -------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from parley.config import Settings
 from parley.server import logformat
 from parley.server.app import create_app
+from parley.server.frame_tap import TappedProtocol
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -25,9 +26,12 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
     uvicorn's frame limit is set well above `PARLEY_MAX_FRAME_BYTES`, so an oversized frame
     reaches the dialect and gets its clear error instead of a dropped connection; per-message
-    deflate is off because audio does not compress and deflating it only costs CPU.
+    deflate is off because audio does not compress and deflating it only costs CPU; the
+    WebSocket protocol is uvicorn's sans-I/O one with caller audio taken in place
+    (server/frame_tap.py).
     """
     return {
+        "ws": TappedProtocol,
         "ws_max_size": max(16 << 20, settings.max_frame_bytes * 2),
         "ws_per_message_deflate": False,
     }

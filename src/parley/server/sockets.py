@@ -8,6 +8,8 @@ from fastapi import WebSocket
 
 from parley.config import Settings
 from parley.dialects.limits import Limits
+from parley.dialects.socket import Take
+from parley.server.frame_tap import frame_tap
 
 
 def connection_limits(settings: Settings) -> Limits:
@@ -26,20 +28,28 @@ def connection_limits(settings: Settings) -> Limits:
 
 
 class StarletteSocket:
-    """Starlette's WebSocket as the dialects' `Socket`."""
+    """Starlette's WebSocket as the dialects' `Socket`; `take` goes on the connection's
+    `FrameTap` (server/frame_tap.py) for as long as `receive` waits."""
 
     def __init__(self, websocket: WebSocket) -> None:
         self._ws = websocket
         self._gone = False
+        self._tap = frame_tap(websocket.scope)
 
-    async def receive(self) -> str | bytes | None:
+    async def receive(self, take: Take | None = None) -> str | bytes | None:
         if self._gone:
             return None
+        tap = self._tap
         try:
+            if tap is not None:
+                tap.take = take
             message = await self._ws.receive()
         except RuntimeError:  # the socket was closed on our side
             self._gone = True
             return None
+        finally:
+            if tap is not None:
+                tap.take = None
         if message["type"] == "websocket.disconnect":
             self._gone = True
             return None

@@ -101,7 +101,8 @@ class DeepgramSession:
                 await watchdog
 
     async def _converse(self) -> None:
-        while (data := await self._socket.receive()) is not None:
+        take = self._conn.taker(self._audio)
+        while (data := await self._socket.receive(take)) is not None:
             try:
                 await self._frame(data)
             except Exception:
@@ -113,18 +114,26 @@ class DeepgramSession:
                 return
         self._conn.disconnected()
 
-    async def _frame(self, data: str | bytes) -> None:
+    def _audio(self, data: bytes) -> UserAudio | None:
+        """Binary audio up to its delivery: in the handler's turn, or in place as soon as it
+        arrives (`Connection.taker`)."""
         limit = self._limits.max_frame_bytes
         if too_large(data, limit):
             self._error("UNPARSABLE_CLIENT_MESSAGE", f"messages may be at most {limit} bytes")
-        elif isinstance(data, bytes):
-            self._last_heard = self._loop.time()
-            if self._conn.live is None:
-                self._error(
-                    "NON_SETTINGS_MESSAGE_BEFORE_SETTINGS", "send Settings before any audio"
-                )
-            elif self._conn.admit_audio(data):
-                await self._conn.live.conversation.deliver(UserAudio(data))
+            return None
+        self._last_heard = self._loop.time()
+        if self._conn.live is None:
+            self._error("NON_SETTINGS_MESSAGE_BEFORE_SETTINGS", "send Settings before any audio")
+        elif self._conn.admit_audio(data):
+            return UserAudio(data)
+        return None
+
+    async def _frame(self, data: str | bytes) -> None:
+        if isinstance(data, bytes):
+            if (audio := self._audio(data)) is not None and self._conn.live is not None:
+                await self._conn.live.conversation.deliver(audio)
+        elif too_large(data, limit := self._limits.max_frame_bytes):
+            self._error("UNPARSABLE_CLIENT_MESSAGE", f"messages may be at most {limit} bytes")
         else:
             await self._control(data)
 

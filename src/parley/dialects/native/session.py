@@ -72,7 +72,8 @@ class NativeSession:
         self._conn.outbox.close_after_pending(close.get(code, POLICY_CLOSE), code)
 
     async def _converse(self, admission: Admission) -> None:
-        while (data := await self._socket.receive()) is not None:
+        take = self._conn.taker(self._audio)
+        while (data := await self._socket.receive(take)) is not None:
             try:
                 await self._frame(admission, data)
             except Exception:
@@ -82,19 +83,30 @@ class NativeSession:
                 return
         self._conn.disconnected()
 
+    def _audio(self, data: bytes) -> UserAudio | None:
+        """A binary frame up to its delivery: in the handler's turn, or in place as soon as
+        it arrives (`Connection.taker`)."""
+        limit = self._limits.max_frame_bytes
+        if too_large(data, limit):
+            self._error("frame_too_large", f"frames may be at most {limit} bytes")
+        elif self._conn.live is None:
+            self._error("not_started", "send a start message first")
+        elif self._conn.admit_audio(data):
+            return UserAudio(data)
+        return None
+
     async def _frame(self, admission: Admission, data: str | bytes) -> None:
+        if isinstance(data, bytes):
+            if (audio := self._audio(data)) is not None and self._conn.live is not None:
+                await self._conn.live.conversation.deliver(audio)
+            return
         limit = self._limits.max_frame_bytes
         if too_large(data, limit):
             self._error("frame_too_large", f"frames may be at most {limit} bytes")
             return
-        parsed = UserAudio(data) if isinstance(data, bytes) else messages.parse(data, self._limits)
+        parsed = messages.parse(data, self._limits)
         if isinstance(parsed, messages.ProtocolError):
             self._error(parsed.code, parsed.message)
-        elif isinstance(parsed, UserAudio):
-            if self._conn.live is None:
-                self._error("not_started", "send a start message first")
-            elif self._conn.admit_audio(parsed.data):
-                await self._conn.live.conversation.deliver(parsed)
         elif not self._conn.admit_message():
             return
         elif isinstance(parsed, messages.StartRequest):

@@ -67,7 +67,8 @@ class UltravoxSession:
             return
         self._send("call_started", callId=live.session_id)
         self._conn.start(live, options.input_format)
-        while (data := await self._socket.receive()) is not None:
+        take = self._conn.taker(self._audio)
+        while (data := await self._socket.receive(take)) is not None:
             try:
                 await self._frame(data)
             except Exception:
@@ -86,16 +87,25 @@ class UltravoxSession:
             log.warning("cannot join call %s: %s", self._admission.session_id, exc)
             raise SessionRefused("session_unavailable", "this call cannot be joined") from exc
 
-    async def _frame(self, data: str | bytes) -> None:
-        live = self._conn.live
-        assert live is not None
+    def _audio(self, data: bytes) -> UserAudio | None:
+        """Binary audio up to its delivery: in the handler's turn, or in place as soon as it
+        arrives (`Connection.taker`)."""
         limit = self._limits.max_frame_bytes
         if too_large(data, limit):
             self._error("frame_too_large", f"frames may be at most {limit} bytes")
-            return
+            return None
+        return UserAudio(data) if self._conn.admit_audio(data) else None
+
+    async def _frame(self, data: str | bytes) -> None:
+        live = self._conn.live
+        assert live is not None
         if isinstance(data, bytes):
-            if self._conn.admit_audio(data):
-                await live.conversation.deliver(UserAudio(data))
+            if (audio := self._audio(data)) is not None:
+                await live.conversation.deliver(audio)
+            return
+        limit = self._limits.max_frame_bytes
+        if too_large(data, limit):
+            self._error("frame_too_large", f"frames may be at most {limit} bytes")
             return
         if not self._conn.admit_message():
             return
