@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -129,6 +128,7 @@ class Conversation:
         self._inbox: Mailbox[object] = Mailbox()
         self._control: deque[Command] = deque()
         self._held: object | None = None  # taken from the inbox, waiting behind control
+        self._in_step = False  # a step taken in place (`_step_now`) is under way
         self._drained = asyncio.Event()
         self._drained.set()
         self._ending: EndReason | None = None
@@ -152,8 +152,8 @@ class Conversation:
         client's turn-taking (commit, clear, respond, interrupt) stays in order with the
         audio before it, so a commit covers what was sent and a respond follows it."""
         if isinstance(command, UserAudio):
-            if self._inbox.idle and not self._control and self._held is None:
-                self._hear_now(command)
+            if self._parked:
+                self._step_now(command)
                 return
             self._inbox.put(command)
             if len(self._inbox) > BACKLOG_HIGH:
@@ -164,23 +164,44 @@ class Conversation:
             self._control.append(command)
             self._inbox.put(_WAKE)
 
+    @property
+    def accepting(self) -> bool:
+        """`deliver` would not wait: `submit` now is the same as delivering."""
+        return self._drained.is_set()
+
     async def deliver(self, command: Command) -> None:
         """Hand a command over, waiting first if the actor is far behind (backpressure)."""
         if not self._drained.is_set():
             await self._drained.wait()
         self.submit(command)
 
-    def _hear_now(self, audio: UserAudio) -> None:
-        """The actor is parked on an empty inbox, so nothing is ahead of this audio: take
-        the step it would take, now, in the caller's task. The step is the same `_step`
-        (the one place state changes) in the same order; only the hop is saved, a task
-        wake-up per caller frame (5,000 a second at 100 callers). What the run loop must
-        see afterwards (an ending, a failure) is posted to it."""
+    @property
+    def _parked(self) -> bool:
+        """The actor waits on an empty inbox, with nothing held or queued ahead."""
+        return self._inbox.idle and not self._control and self._held is None and not self._in_step
+
+    def _heard_more(self) -> None:
+        """The VAD has answered (from the VAD's reader, for every session it serves)."""
+        if self._parked:
+            self._step_now(_HEARD_MORE)
+        else:
+            self._inbox.put(_HEARD_MORE)
+
+    def _step_now(self, item: UserAudio | object) -> None:
+        """The actor is `_parked`, so nothing is ahead of `item`: take the step it would
+        take, now, in the caller's task (caller audio) or the VAD's reader (its answers).
+        The step is the same `_step` (the one place state changes) in the same order;
+        only the hop is saved, a task wake-up per caller frame and per VAD answer (5,000
+        and 3,000 a second at 100 callers). What the run loop must see afterwards (an
+        ending, a failure) is posted to it."""
+        self._in_step = True  # what the step sets off is posted, never stepped inside it
         try:
-            self._step(audio)
+            self._step(item)
         except Exception as exc:
             self._inbox.put(_Failed(exc))
             return
+        finally:
+            self._in_step = False
         if self._ending is not None:
             self._inbox.put(_WAKE)
 
@@ -192,7 +213,7 @@ class Conversation:
             source=self.plan.input_format,
             vad=self.voice.vad,
             recognizer=self.voice.recognizer(_Posting(self._inbox.put)),
-            results_ready=functools.partial(self._inbox.put, _HEARD_MORE),
+            results_ready=self._heard_more,
             keep_samples=self.voice.turn_model.window_samples if self.voice.turn_model else 0,
         )
         self._llm, self._tts = self.voice.llm, self.voice.tts
@@ -411,6 +432,7 @@ class Conversation:
         except Exception:
             log.exception("error while closing the conversation")
         finally:
+            self._listener.let_go()
             await self._finish_recording()
             await self._writer.close(reason)
             self._emit(ended or Ended(reason, self.core.history.transcript()))

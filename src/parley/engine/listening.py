@@ -30,6 +30,10 @@ from parley.providers.base import RECOGNITION_RATE, SpeechRecognizer, VoiceActiv
 PREROLL_MS = 500
 
 
+def _nothing() -> None:
+    pass
+
+
 class Listener:
     def __init__(
         self,
@@ -84,6 +88,11 @@ class Listener:
         self._results.append((probability, frame_end))
         if len(self._results) == 1 and not self._analysing:
             self._results_ready()
+
+    def let_go(self) -> None:
+        """The session has closed: drop the way back to it (the owner's `results_ready`),
+        so the two are freed by reference counting, not left in a cycle."""
+        self._results_ready = _nothing
 
     def recent(self, samples: int) -> Int16Array:
         """The caller's last `samples` of 16 kHz audio (less at the start of a call)."""
