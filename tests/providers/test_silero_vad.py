@@ -74,6 +74,20 @@ def test_a_closed_stream_is_forgotten_after_its_last_frames(spoken: np.ndarray) 
     assert answered.shape == (2,) and batcher.streams == 0
 
 
+def test_a_new_stream_starts_fresh_in_a_reused_row(spoken: np.ndarray) -> None:
+    pieces = frames(spoken)
+    fresh = SileroBatcher().process(records([(1, KIND_FRAME, pieces[8])]))
+
+    batcher = SileroBatcher()
+    for stream in range(100):  # more streams than the first tables hold
+        batcher.process(records([(stream, KIND_FRAME, f) for f in pieces[:1]]))
+    batcher.process(records([(5, KIND_FRAME, pieces[1]), (5, KIND_CLOSE, None)]))
+    reused = batcher.process(records([(777, KIND_FRAME, pieces[8])]))
+
+    assert batcher.streams == 100
+    assert float(reused[0]) == pytest.approx(float(fresh[0]), abs=1e-6)
+
+
 @pytest.fixture(scope="module")
 def service() -> Iterator[SileroService]:
     vad = SileroService()

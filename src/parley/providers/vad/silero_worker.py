@@ -57,7 +57,11 @@ def model_path() -> Path:
 
 
 class SileroBatcher:
-    """The model and every stream's recurrent state and 64-sample context."""
+    """The model and every stream's recurrent state and 64-sample context.
+
+    The states and contexts live in two tables, a row per stream (`_rows`), so a batch
+    gathers and scatters them with one indexed copy each instead of a few numpy calls per
+    stream; a forgotten stream's row is reused. A new stream's row starts at zero."""
 
     def __init__(self) -> None:
         import onnxruntime
@@ -69,12 +73,14 @@ class SileroBatcher:
             str(model_path()), providers=["CPUExecutionProvider"], sess_options=options
         )
         self._rate = np.array(16000, dtype=np.int64)
-        self._contexts: dict[int, Floats] = {}
-        self._states: dict[int, Floats] = {}
+        self._rows: dict[int, int] = {}  # stream key → its row in the tables
+        self._free: list[int] = []
+        self._contexts: Floats = np.zeros((0, CONTEXT), np.float32)
+        self._states: Floats = np.zeros((2, 0, STATE_SIZE), np.float32)
 
     @property
     def streams(self) -> int:
-        return len(self._states)
+        return len(self._rows)
 
     def process(
         self, records: npt.NDArray[np.void], peers: npt.NDArray[np.int64] | None = None
@@ -100,32 +106,49 @@ class SileroBatcher:
             chosen = frames[positions]
             probabilities[positions] = self._run(keys[chosen].tolist(), records["pcm"][chosen])
         for stream in keys[records["kind"] == KIND_CLOSE].tolist():
-            self._contexts.pop(stream, None)
-            self._states.pop(stream, None)
+            self._forget(stream)
         return probabilities
 
     def forget_peer(self, peer: int) -> None:
         """A peer hung up: its streams are gone with it."""
-        for stream in [key for key in self._states if key >> 32 == peer]:
-            self._contexts.pop(stream, None)
-            self._states.pop(stream, None)
+        for stream in [key for key in self._rows if key >> 32 == peer]:
+            self._forget(stream)
+
+    def _forget(self, stream: int) -> None:
+        row = self._rows.pop(stream, None)
+        if row is not None:
+            self._free.append(row)
+
+    def _row(self, stream: int) -> int:
+        """The stream's row; a new stream gets a zeroed one (the tables grow by doubling)."""
+        row = self._rows.get(stream)
+        if row is not None:
+            return row
+        if not self._free:
+            size = self._contexts.shape[0]
+            grown = max(64, size * 2)
+            self._contexts = np.concatenate(
+                (self._contexts, np.zeros((grown - size, CONTEXT), np.float32))
+            )
+            self._states = np.concatenate(
+                (self._states, np.zeros((2, grown - size, STATE_SIZE), np.float32)), axis=1
+            )
+            self._free.extend(range(grown - 1, size - 1, -1))
+        row = self._rows[stream] = self._free.pop()
+        self._contexts[row] = 0.0
+        self._states[:, row, :] = 0.0
+        return row
 
     def _run(self, streams: list[int], pcm: npt.NDArray[np.int16]) -> Floats:
-        size = len(streams)
-        inputs = np.empty((size, CONTEXT + FRAME), dtype=np.float32)
-        states = np.empty((2, size, STATE_SIZE), dtype=np.float32)
-        zeros_context = np.zeros(CONTEXT, np.float32)
-        zeros_state = np.zeros((2, STATE_SIZE), np.float32)
-        for row, stream in enumerate(streams):
-            inputs[row, :CONTEXT] = self._contexts.get(stream, zeros_context)
-            states[:, row, :] = self._states.get(stream, zeros_state)
+        rows = np.fromiter(map(self._row, streams), dtype=np.intp, count=len(streams))
+        inputs = np.empty((len(streams), CONTEXT + FRAME), dtype=np.float32)
+        inputs[:, :CONTEXT] = self._contexts[rows]
         np.multiply(pcm, 1.0 / 32768.0, out=inputs[:, CONTEXT:], casting="unsafe")
         probabilities, new_states = self._model.run(
-            None, {"input": inputs, "state": states, "sr": self._rate}
+            None, {"input": inputs, "state": self._states[:, rows, :], "sr": self._rate}
         )
-        for row, stream in enumerate(streams):
-            self._contexts[stream] = inputs[row, -CONTEXT:].copy()
-            self._states[stream] = new_states[:, row, :].copy()
+        self._contexts[rows] = inputs[:, -CONTEXT:]
+        self._states[:, rows, :] = new_states
         return np.asarray(probabilities[:, 0], dtype=np.float32)
 
 
