@@ -44,7 +44,11 @@ log = logging.getLogger("parley.dialects")
 
 IDLE_TIMEOUT_S = 10.0
 MAX_NAME = 200  # ids and model names
-_CONNECTION_CODES = {"start_timeout": "CLIENT_MESSAGE_TIMEOUT", "rate_limited": "RATE_LIMITED"}
+_CONNECTION_CODES = {
+    "start_timeout": "CLIENT_MESSAGE_TIMEOUT",
+    "rate_limited": "RATE_LIMITED",
+    "internal_error": "INTERNAL_SERVER_ERROR",
+}
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
