@@ -8,9 +8,13 @@ the standard scenario (docs/benchmarks.md) asks for. Nothing here asserts how fa
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from parley.bench.pair import other_tree
 from parley.bench.runner import run_level
 from tests.support.cli import parley
 
@@ -135,3 +139,45 @@ def test_the_phone_benchmark_compares_a_twilio_call_with_a_native_one(
         assert row["turns"] == 2 and row["unanswered"] == 0, row
         assert row["first_audio_ms"]["p50"] >= 300, "answered after the endpoint, not before"
         assert 0 <= row["wer"] <= 1
+
+
+def test_a_paired_run_measures_two_servers_side_by_side(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "pair.json"
+    checkout = Path(__file__).resolve().parents[1]  # this tree, against itself
+    parley(
+        cli_env,
+        *("bench", "--sessions", "2", "--seconds", "4", "--warmup", "1"),
+        *("--against", str(checkout), "--progress", "off", "--json", str(out)),
+        timeout=240,
+    )
+
+    result = json.loads(out.read_text())
+    assert result["against"] == str(checkout) and len(result["pairs"]) == 1
+    this, against = result["pairs"][0]["this"], result["pairs"][0]["against"]
+    for level in (this, against):
+        assert level["sessions"] == 2 and level["turns"] >= 1 and level["missing_replies"] == 0
+        assert level["server_cpu_percent"] > 0
+        assert level["v2v_ms"]["p50"] > FIXED_DELAYS_MS - 100
+
+
+def test_the_other_side_of_a_pair_can_be_a_commit(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "src" / "parley").mkdir(parents=True)
+    (repo / "src" / "parley" / "__init__.py").write_text("WHICH = 'first'\n")
+    git = ["git", "-C", str(repo), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    (repo / "src" / "parley" / "__init__.py").write_text("WHICH = 'second'\n")
+    subprocess.run([*git, "commit", "-qam", "second"], check=True)
+
+    with other_tree("HEAD~1", repo) as src:
+        assert (src / "parley" / "__init__.py").read_text() == "WHICH = 'first'\n"
+    assert not src.exists()  # the worktree is gone with the run
+    with (
+        pytest.raises(ValueError, match="not a checkout, nor a commit"),
+        other_tree("no-such-ref", repo),
+    ):
+        pass

@@ -42,17 +42,20 @@ def run_level(
     offered: bool = False,
     on_progress: OnProgress | None = None,
     progress_every: float = 1.0,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One level. `offered`: admission control on, callers may be refused; otherwise it is
     off and every caller is admitted, to measure what the server does past its capacity.
     `on_progress` gets the callers' `progress` figures every `progress_every` seconds (see
-    bench/callers.py), called on this thread."""
+    bench/callers.py), called on this thread. `env`: more of the server's environment (a
+    paired run's other tree on `PYTHONPATH`, bench/pair.py)."""
     # The scenario's providers are the server's defaults too, so that start-up warms them
     # and not the embedded neural models the scenario never uses (300 MB of RSS).
     defaults = {
         "PARLEY_STT": str(AGENT["stt"]),
         "PARLEY_TTS": str(AGENT["tts"]),
         "PARLEY_ADMISSION": "true" if offered else "false",
+        **(env or {}),
     }
     with BenchServer(workers, defaults) as server, tempfile.TemporaryDirectory() as scratch:
         agent = asyncio.run(_agent(server))

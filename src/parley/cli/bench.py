@@ -45,6 +45,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="auto: a live line while a level runs, on a terminal only; lines: plain lines "
         "on stderr; off: none",
     )
+    parser.add_argument(
+        "--against",
+        metavar="REF",
+        help="paired: at each level run this tree's server and REF's (a commit of this "
+        "checkout, or another checkout's directory) side by side, that many callers each, "
+        "at the same time: the machine's noise falls on both (docs/benchmarks.md)",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
         "--plot",
@@ -71,6 +78,8 @@ def handle(args: argparse.Namespace) -> int:
     except ImportError as exc:
         err.print(f"[red]error:[/red] parley bench needs {exc.name}: pip install 'parley\\[bench]'")
         return 2
+    if args.against:
+        return _paired(args, levels_wanted)
     levels = []
     live = Live(Text(""), console=out, transient=True, refresh_per_second=4)
     with live if args.progress == "auto" else contextlib.nullcontext():
@@ -99,6 +108,34 @@ def handle(args: argparse.Namespace) -> int:
     )
     plot(levels, plot_path)
     err.print(f"plot written to {plot_path}")
+    return 0
+
+
+def _paired(args: argparse.Namespace, levels_wanted: list[int]) -> int:
+    """`--against REF`: each level twice at once, this tree's server and REF's."""
+    from parley.bench.pair import other_tree, run_pair
+    from parley.bench.report import show
+
+    pairs = []
+    try:
+        with other_tree(args.against, Path.cwd()) as other_src:
+            live = Live(Text(""), console=out, transient=True, refresh_per_second=4)
+            with live if args.progress == "auto" else contextlib.nullcontext():
+                for index, sessions in enumerate(levels_wanted):
+                    title = f"pair {index + 1}/{len(levels_wanted)}: {sessions} + {sessions}"
+                    report = _reporter(args.progress, title, live)
+                    report({"phase": "starting both servers"})
+                    pairs.append(
+                        run_pair(
+                            sessions, args.seconds, args.warmup, args.workers, other_src, report
+                        )
+                    )
+    except (ValueError, RuntimeError) as exc:
+        raise CliError(str(exc)) from None
+    for side, label in (("this", "this tree"), ("against", f"against {args.against}")):
+        out.print(f"[bold]{label}[/bold] (run side by side)")
+        show([pair[side] for pair in pairs])
+    save_results({"against": args.against, "pairs": pairs}, args.json)
     return 0
 
 
