@@ -7,6 +7,7 @@ moved into one core (`engine/core`).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 
 import pytest
@@ -189,6 +190,32 @@ async def test_audio_to_an_idle_actor_is_heard_at_once_and_in_order() -> None:
     assert vad.frames == 1  # behind a waiting command: the actor takes it, in order
     await line.until(0.2)
     assert vad.frames == 2
+
+
+CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="nobody")
+
+
+async def test_a_step_taken_in_place_runs_in_the_actors_context() -> None:
+    """Audio handed over from elsewhere (a socket's callback) is stepped in the session's
+    context variables, as the actor's own steps are: its log lines keep their session."""
+    seen: list[str] = []
+
+    class Witness(CountingVad):
+        def analyse(self, frame: Int16Array, deliver: Callable[[float], None]) -> None:
+            seen.append(CALLER.get())
+            super().analyse(frame, deliver)
+
+    line = Timeline(detector=Witness())
+
+    async def open_session() -> None:  # the session's task, as the host's would be
+        CALLER.set("the session")
+        await line.start()
+
+    await asyncio.create_task(open_session())
+    await line.until(0.1)  # the actor is parked
+    line.send(UserAudio(bytes(640)))  # from this task, whose context knows no session
+
+    assert seen == ["the session"] and CALLER.get() == "nobody"
 
 
 async def test_a_failure_while_hearing_at_once_ends_the_conversation_as_the_actor_would() -> None:

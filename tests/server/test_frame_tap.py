@@ -4,6 +4,7 @@ whatever the handler takes in place or receives, it sees in the order the client
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 
 from starlette.applications import Starlette
@@ -95,3 +96,38 @@ async def test_without_the_tap_every_frame_is_received() -> None:
         await ws.send("done")
         seen = json.loads(await ws.recv())
     assert seen == [f"received:{n}" for n in range(10)]
+
+
+HANDLER: contextvars.ContextVar[str] = contextvars.ContextVar("handler", default="none")
+
+
+async def test_a_frame_taken_in_place_sees_the_handlers_context() -> None:
+    """The session's log fields live in context variables of the handler's task: a frame
+    taken in the protocol's callback must still be handled in them."""
+    seen: list[str] = []
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        HANDLER.set("the handler")
+        socket = StarletteSocket(websocket)
+
+        def take(data: bytes) -> bool:
+            seen.append(HANDLER.get())
+            return True
+
+        while (frame := await socket.receive(take)) is not None:
+            if frame == "done":
+                await socket.send("ok")
+
+    app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
+    async with (
+        serve_app(app, ws=TappedProtocol) as base,
+        connect(base.replace("http", "ws") + "/ws") as ws,
+    ):
+        for _ in range(5):
+            await ws.send(b"x")
+            await asyncio.sleep(0.005)
+        await ws.send("done")
+        assert await ws.recv() == "ok"
+
+    assert seen and set(seen) == {"the handler"}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -129,6 +130,7 @@ class Conversation:
         self._control: deque[Command] = deque()
         self._held: object | None = None  # taken from the inbox, waiting behind control
         self._in_step = False  # a step taken in place (`_step_now`) is under way
+        self._context = contextvars.Context()  # the actor's, once it runs
         self._drained = asyncio.Event()
         self._drained.set()
         self._ending: EndReason | None = None
@@ -192,11 +194,12 @@ class Conversation:
         take, now, in the caller's task (caller audio) or the VAD's reader (its answers).
         The step is the same `_step` (the one place state changes) in the same order;
         only the hop is saved, a task wake-up per caller frame and per VAD answer (5,000
-        and 3,000 a second at 100 callers). What the run loop must see afterwards (an
+        and 3,000 a second at 100 callers). It runs in the actor's context variables (the
+        session's log fields), not the caller's. What the run loop must see afterwards (an
         ending, a failure) is posted to it."""
         self._in_step = True  # what the step sets off is posted, never stepped inside it
         try:
-            self._step(item)
+            self._context.run(self._step, item)  # as the actor would: its log fields too
         except Exception as exc:
             self._inbox.put(_Failed(exc))
             return
@@ -208,6 +211,7 @@ class Conversation:
     # The actor --------------------------------------------------------------------------
 
     async def run(self) -> EndReason:
+        self._context = contextvars.copy_context()
         self._writer = TranscriptWriter(self._store)
         self._listener = Listener(
             source=self.plan.input_format,

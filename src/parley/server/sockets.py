@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 
 from fastapi import WebSocket
 
@@ -27,6 +28,17 @@ def connection_limits(settings: Settings) -> Limits:
     )
 
 
+def _in_this_context(take: Take) -> Take:
+    """`take`, run in the current task's context variables (its session's log fields)
+    wherever it is called: as the handler itself would take the frame."""
+    context = contextvars.copy_context()
+
+    def taken_here(data: bytes) -> bool:
+        return context.run(take, data)
+
+    return taken_here
+
+
 class StarletteSocket:
     """Starlette's WebSocket as the dialects' `Socket`; `take` goes on the connection's
     `FrameTap` (server/frame_tap.py) for as long as `receive` waits."""
@@ -41,8 +53,8 @@ class StarletteSocket:
             return None
         tap = self._tap
         try:
-            if tap is not None:
-                tap.take = take
+            if tap is not None and take is not None:
+                tap.take = _in_this_context(take)
             message = await self._ws.receive()
         except RuntimeError:  # the socket was closed on our side
             self._gone = True
