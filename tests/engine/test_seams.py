@@ -21,13 +21,14 @@ from parley.engine.events import (
     ToolCallUpdate,
     Transcript,
     UserAudio,
+    UserStoppedSpeaking,
     UserText,
 )
 from parley.engine.tools import ToolDefinition
 from parley.providers.base import ToolAnswer, ToolCall, ToolCallRequest
 from parley.providers.fakes import FakeRecognizer
 from parley.providers.vad.fake import LoudnessDetector
-from tests.engine.timeline import Timeline, words
+from tests.engine.timeline import LateVad, Timeline, words
 
 pytestmark = pytest.mark.looptime
 
@@ -68,24 +69,6 @@ async def test_a_recognition_error_mid_utterance_does_not_leave_the_session_deaf
     assert any(t.role == "agent" and t.final for t in line.of(Transcript))
 
 
-class LateVad(LoudnessDetector):
-    """Loudness, but each result arrives `delay_s` after its frame, from the loop (as the
-    Silero worker's results do), not inside the actor's step."""
-
-    def __init__(self, delay_s: float) -> None:
-        super().__init__(frame_samples=320)
-        self._delay = delay_s
-
-    def analyse(self, frame: Int16Array, deliver: Callable[[float], None]) -> None:
-        loop = asyncio.get_running_loop()
-        super().analyse(frame, lambda p: self._later(loop, deliver, p))
-
-    def _later(
-        self, loop: asyncio.AbstractEventLoop, deliver: Callable[[float], None], p: float
-    ) -> None:
-        loop.call_later(self._delay, deliver, p)
-
-
 async def test_a_stale_endpoint_alarm_cannot_end_a_turn_the_caller_resumed() -> None:
     # Speech 0.5-2.0 s, a pause, more speech from 2.28 s. Silence dates from 2.0 s, so the
     # endpoint alarm is due at 2.35 s; the result for the frame that resumes speech
@@ -99,6 +82,38 @@ async def test_a_stale_endpoint_alarm_cannot_end_a_turn_the_caller_resumed() -> 
     await line.finish()
 
     assert user_turns(line) == ["what time is it in"]
+
+
+async def test_a_silence_timer_waits_for_a_lagging_vad_to_say_the_caller_went_on() -> None:
+    # Speech 0.5-2.0 s, a 250 ms gap, more speech: one turn under a 350 ms endpoint. But
+    # the VAD answers 400 ms late (a starved machine): the silence is told at ~2.5 s, when
+    # its endpoint (2.35 s) is already past, and the answers that say the caller spoke
+    # again at 2.25 s are still on their way. The endpoint must wait for them.
+    line = Timeline(
+        stt_texts=["how long does delivery take", "to the centre"], detector=LateVad(0.4)
+    )
+    await line.start()
+
+    await line.audio(until_s=6.0, speech=[(0.5, 2.0), (2.25, 3.0)])
+    line.send(Stop())
+    await line.finish()
+
+    assert user_turns(line) == ["how long does delivery take"]
+    ended = line.at(UserStoppedSpeaking)
+    assert len(ended) == 1 and ended[0] > 3.3  # after the real end of speech, heard late
+
+
+async def test_a_lagging_vad_still_ends_a_real_pause() -> None:
+    line = Timeline(detector=LateVad(0.4))
+    await line.start()
+
+    await line.audio(until_s=5.0, speech=[(0.5, 2.0)])
+    line.send(Stop())
+    await line.finish()
+
+    assert user_turns(line) == ["what time is it"]
+    (ended,) = line.at(UserStoppedSpeaking)
+    assert 2.3 < ended < 2.0 + 0.35 + 0.4 + 0.2  # the endpoint, once the VAD has told it
 
 
 LOOKUP = FunctionTool(

@@ -16,7 +16,7 @@ from parley.engine.events import AgentStartedSpeaking, Stop, Transcript
 from parley.engine.measures import EndOfTurn
 from parley.providers.base import ProviderError, RecognitionListener, Transcription
 from parley.providers.fakes import FakeRecognizer, FakeTurnModel
-from tests.engine.timeline import Timeline
+from tests.engine.timeline import LateVad, Timeline
 
 pytestmark = pytest.mark.looptime
 
@@ -89,6 +89,27 @@ async def test_a_finished_turn_ends_when_the_model_says_so() -> None:
     assert speaking.metrics.endpoint_ms == pytest.approx(200, abs=1)
     assert user_turns(line) == ["what time is it"]
     assert model.asked == [pytest.approx(2.15 * 16000, abs=320)]  # the call's audio so far
+
+
+async def test_a_dip_inside_the_speech_is_not_an_end_however_finished_it_sounds() -> None:
+    # "…how long the delivery takes | to the city centre": the VAD hears 170 ms of silence
+    # between two words (Silero does, in espeak's "s t"), and its answers trail the audio by
+    # 40 ms. Asked 150 ms in, the model answers at once that it sounds finished, and so do
+    # the words; but the VAD has heard only 130 ms of that silence, and before it has heard
+    # 200 ms it tells that the caller went on. One turn.
+    line, _ = semantic_line(
+        [0.97, 0.97],
+        said="how long does the delivery take",
+        partial="How long does the delivery take?",
+        punctuated=True,
+        delay_ms=20,
+    )
+    line.detector = LateVad(0.04)
+    await talk(line, 6.0, [(0.5, 2.0), (2.17, 3.0)])
+
+    assert user_turns(line) == ["how long does the delivery take"]
+    [started] = line.at(AgentStartedSpeaking)
+    assert started > 3.0
 
 
 async def test_a_caller_who_pauses_mid_sentence_is_not_answered_in_the_pause() -> None:

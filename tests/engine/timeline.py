@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from parley.audio.formats import AudioFormat
+from parley.audio.pcm import Int16Array
 from parley.engine.agent import BuiltinTool, FunctionTool, VadSettings
 from parley.engine.conversation import Conversation
 from parley.engine.events import Command, Ended, Event, UserAudio
@@ -178,3 +179,21 @@ class Timeline:
             if not (name == "AgentAudio" and names and names[-1] == name):
                 names.append(name)
         return names
+
+
+class LateVad(LoudnessDetector):
+    """Loudness, but each result arrives `delay_s` after its frame, from the loop (as the
+    Silero worker's results do), not inside the actor's step."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(frame_samples=320)
+        self._delay = delay_s
+
+    def analyse(self, frame: Int16Array, deliver: Callable[[float], None]) -> None:
+        loop = asyncio.get_running_loop()
+        super().analyse(frame, lambda p: self._later(loop, deliver, p))
+
+    def _later(
+        self, loop: asyncio.AbstractEventLoop, deliver: Callable[[float], None], p: float
+    ) -> None:
+        loop.call_later(self._delay, deliver, p)

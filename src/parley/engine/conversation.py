@@ -72,6 +72,7 @@ from parley.engine.timers import ArmTimer, CancelTimer, TimerFired, TimerKey, Ti
 from parley.engine.tooldesk import ServerToolDone, error_result
 from parley.engine.tools import ServerToolRunner
 from parley.engine.transcript import TranscriptStore, TranscriptWriter
+from parley.engine.vad_lag import LagGate
 from parley.engine.work import ResponseWork
 from parley.providers.base import RECOGNITION_RATE, RecognitionListener, Transcription
 
@@ -130,6 +131,7 @@ class Conversation:
         self._control: deque[Command] = deque()
         self._held: object | None = None  # taken from the inbox, waiting behind control
         self._in_step = False  # a step taken in place (`_step_now`) is under way
+        self._lag_gate = LagGate()
         self._context = contextvars.Context()  # the actor's, once it runs
         self._drained = asyncio.Event()
         self._drained.set()
@@ -268,7 +270,14 @@ class Conversation:
             results = self._listener.take_results()
             if results:
                 self._carry(self.core.handle(HeardFrames(results), now))
+            if self._lag_gate.holding:  # the answers it waited for are in the core now
+                for fired in self._lag_gate.release(self._listener.vad_owes_since(now), now):
+                    self._carry(self.core.handle(fired, now))
             return
+        if isinstance(item, TimerFired) and not self._lag_gate.admit(
+            item, self._listener.vad_owes_since(now), now
+        ):
+            return  # a silence timer waits for the VAD's answers (engine/vad_lag.py)
         if isinstance(item, Reconfigure):
             self._swap_providers(item)
         self._carry(self.core.handle(item, now))

@@ -60,6 +60,7 @@ FIRST_CHECK_MS = 150.0
 RECHECK_AT_MS = 1500.0  # past a thinking pause
 RECHECK_EVERY_MS = 750.0
 WORDS_WAIT_MS = 200.0
+MIN_QUIET_MS = 200.0  # silence the VAD must have heard before a verdict ends the turn
 MODEL_WAIT_MS = 400.0  # an answer later than this is not waited for (the shell's timeout)
 
 
@@ -149,7 +150,7 @@ def judged(hearing: Hearing, utterance: Utterance) -> bool:
 def silence_began(hearing: Hearing, utterance: Utterance, at: float) -> None:
     """The caller fell silent (speech ended `at`): arm the end of turn."""
     settings, out = hearing.settings, hearing.out
-    utterance.sounds_finished = utterance.awaiting_words = False
+    utterance.sounds_finished = utterance.awaiting_words = utterance.ends_when_quiet = False
     utterance.asked_in_pause = 0
     if judged(hearing, utterance):
         utterance.decided_by = "max_wait"  # unless an answer says finished first
@@ -239,7 +240,34 @@ def _decide(hearing: Hearing, utterance: Utterance, now: float) -> None:
         _ask_later(hearing, utterance, now)
         return
     utterance.decided_by = "model" if utterance.sounds_finished else "words"
+    if not quiet_enough(hearing, utterance):
+        utterance.ends_when_quiet = True  # `heard_more` ends it, unless speech comes first
+        return
     hearing.endpoint(utterance.id, now)
+
+
+def quiet_enough(hearing: Hearing, utterance: Utterance) -> bool:
+    """Whether the VAD has heard `MIN_QUIET_MS` of this silence yet. The model answers
+    ~60 ms after the first question, 150 ms into the silence, and the VAD's answers trail
+    the audio: a verdict can come before the VAD has told of speech that resumed after a
+    dip of under 200 ms inside a word or between two ("…the delivery takes | to the city
+    centre", where Silero hears the "s t" of espeak's voice as 160-190 ms of silence)."""
+    assert utterance.ended_at is not None
+    return hearing.heard_until - utterance.ended_at >= MIN_QUIET_MS / 1000 - 1e-9
+
+
+def heard_more(hearing: Hearing, now: float) -> None:
+    """The VAD has answered more frames: a verdict waiting for quiet ends the turn once
+    it has heard enough (speech resuming first cancels it: `silence_began` starts over)."""
+    utterance = hearing.utterance
+    if (
+        utterance is not None
+        and utterance.ends_when_quiet
+        and hearing.phase is CallerPhase.PAUSED
+        and quiet_enough(hearing, utterance)
+    ):
+        utterance.ends_when_quiet = False
+        hearing.endpoint(utterance.id, now)
 
 
 def _ask_later(hearing: Hearing, utterance: Utterance, now: float) -> None:

@@ -106,6 +106,7 @@ class Hearing:
         self.turn_model = turn_model
         self._backchannels = Backchannels.for_agent(language, settings.backchannels)
         self.detector = detector
+        self.heard_until = 0.0  # the end of the latest frame the VAD has answered
         self._recognition_timeout = recognition_timeout_s
         self.out = out
         self._agent = agent
@@ -165,9 +166,11 @@ class Hearing:
 
     def frames(self, event: HeardFrames, now: float) -> None:
         for probability, end in event.results:
+            self.heard_until = end
             signal = self.detector.frame(probability, end)
             if signal is not None:
                 self._signal(signal, now)
+        end_of_turn.heard_more(self, now)
 
     def _signal(self, signal: Signal, now: float) -> None:
         utterance = self.utterance
@@ -188,6 +191,7 @@ class Hearing:
         elif isinstance(signal, SpeechResumed) and self.phase is CallerPhase.PAUSED:
             self.phase = CallerPhase.SPEAKING
             utterance.ended_at = None
+            utterance.ends_when_quiet = False
             self.out.disarm("endpoint", utterance.id)
             self.out.disarm("turn_check", utterance.id)
             self.out.add(ResumeRecognition(utterance.id))

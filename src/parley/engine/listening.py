@@ -28,6 +28,7 @@ from parley.audio.pcm import Framer, Int16Array
 from parley.providers.base import RECOGNITION_RATE, SpeechRecognizer, VoiceActivityDetector
 
 PREROLL_MS = 500
+LOST_S = 2.0  # a VAD answer this late is not coming
 
 
 def _nothing() -> None:
@@ -53,6 +54,7 @@ class Listener:
         self._preroll_samples = 0
         self._preroll_limit = RECOGNITION_RATE * PREROLL_MS // 1000
         self._results: list[tuple[float, float]] = []
+        self._unanswered: deque[float] = deque()  # end times of frames the VAD still owes
         self._analysing = False  # inside `audio`: the shell takes the results right after
         self._current: int | None = None  # the utterance the recogniser works on
         self._feeding = False  # … and is fed live audio (until the turn ends)
@@ -77,7 +79,9 @@ class Listener:
                 # when this frame's last sample arrived: the chunk arrived `now`, and what
                 # follows the frame in the chunk took that long to record
                 after = samples.size - ((index + 1) * size - already)
-                self.vad.analyse(frame, partial(self._deliver, now - after / RECOGNITION_RATE))
+                frame_end = now - after / RECOGNITION_RATE
+                self._unanswered.append(frame_end)
+                self.vad.analyse(frame, partial(self._deliver, frame_end))
         finally:
             self._analysing = False
 
@@ -86,8 +90,20 @@ class Listener:
         per batch: most frames change nothing, and an actor step per frame was a tenth of
         the loop's time at 100 sessions."""
         self._results.append((probability, frame_end))
+        unanswered = self._unanswered
+        while unanswered and unanswered[0] <= frame_end:  # answers come in frame order
+            unanswered.popleft()
         if len(self._results) == 1 and not self._analysing:
             self._results_ready()
+
+    def vad_owes_since(self, now: float) -> float | None:
+        """When the oldest frame the VAD has not answered yet ended (None: it owes none). A
+        frame it will never answer (dropped by a VAD far behind, or lost with a restarted
+        worker) is forgotten after `LOST_S`."""
+        unanswered = self._unanswered
+        while unanswered and now - unanswered[0] > LOST_S:
+            unanswered.popleft()
+        return unanswered[0] if unanswered else None
 
     def let_go(self) -> None:
         """The session has closed: drop the way back to it (the owner's `results_ready`),

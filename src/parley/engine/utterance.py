@@ -41,6 +41,7 @@ class Utterance:
     score: float | None = None  # its last answer
     sounds_finished: bool = False  # its last answer: finished
     awaiting_words: bool = False  # … and the words of the pause are awaited to have their say
+    ends_when_quiet: bool = False  # decided over, once the VAD has heard MIN_QUIET_MS of it
     partial_punctuated: bool = False  # `partial` is from a recogniser that punctuates
     model_ms: float = 0.0  # its compute, all questions
     decided_by: DecidedBy = "silence"  # what ends (or ended) the turn
