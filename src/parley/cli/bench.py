@@ -14,7 +14,7 @@ import argparse
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.live import Live
 from rich.text import Text
@@ -80,26 +80,18 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     if args.against:
         return _paired(args, levels_wanted)
-    levels = []
-    live = Live(Text(""), console=out, transient=True, refresh_per_second=4)
-    with live if args.progress == "auto" else contextlib.nullcontext():
-        for index, sessions in enumerate(levels_wanted):
-            title = f"level {index + 1}/{len(levels_wanted)}: {sessions} caller(s)"
-            report = _reporter(args.progress, title, live)
-            report({"phase": "starting the server"})
-            try:
-                levels.append(
-                    run_level(
-                        sessions,
-                        args.seconds,
-                        args.warmup,
-                        args.workers,
-                        args.offered,
-                        on_progress=report,
-                    )
-                )
-            except RuntimeError as exc:
-                raise CliError(str(exc)) from None
+    try:
+        levels = _each_level(
+            args.progress,
+            levels_wanted,
+            "level {n}/{of}: {sessions} caller(s)",
+            "starting the server",
+            lambda sessions, report: run_level(
+                sessions, args.seconds, args.warmup, args.workers, args.offered, on_progress=report
+            ),
+        )
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from None
     show(levels)
     result = {**levels[-1], "levels": levels}
     save_results(result, args.json)
@@ -116,20 +108,17 @@ def _paired(args: argparse.Namespace, levels_wanted: list[int]) -> int:
     from parley.bench.pair import other_tree, run_pair
     from parley.bench.report import show
 
-    pairs = []
     try:
         with other_tree(args.against, Path.cwd()) as other_src:
-            live = Live(Text(""), console=out, transient=True, refresh_per_second=4)
-            with live if args.progress == "auto" else contextlib.nullcontext():
-                for index, sessions in enumerate(levels_wanted):
-                    title = f"pair {index + 1}/{len(levels_wanted)}: {sessions} + {sessions}"
-                    report = _reporter(args.progress, title, live)
-                    report({"phase": "starting both servers"})
-                    pairs.append(
-                        run_pair(
-                            sessions, args.seconds, args.warmup, args.workers, other_src, report
-                        )
-                    )
+            pairs = _each_level(
+                args.progress,
+                levels_wanted,
+                "pair {n}/{of}: {sessions} + {sessions}",
+                "starting both servers",
+                lambda sessions, report: run_pair(
+                    sessions, args.seconds, args.warmup, args.workers, other_src, report
+                ),
+            )
     except (ValueError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
     for side, label in (("this", "this tree"), ("against", f"against {args.against}")):
@@ -137,6 +126,28 @@ def _paired(args: argparse.Namespace, levels_wanted: list[int]) -> int:
         show([pair[side] for pair in pairs])
     save_results({"against": args.against, "pairs": pairs}, args.json)
     return 0
+
+
+T = TypeVar("T")
+
+
+def _each_level(
+    progress: str,
+    levels_wanted: list[int],
+    title: str,
+    phase: str,
+    run: Callable[[int, Callable[[dict[str, Any]], None]], T],
+) -> list[T]:
+    """Run each level with its live progress line (`title` formatted with n, of, sessions)."""
+    done: list[T] = []
+    live = Live(Text(""), console=out, transient=True, refresh_per_second=4)
+    with live if progress == "auto" else contextlib.nullcontext():
+        for index, sessions in enumerate(levels_wanted):
+            named = title.format(n=index + 1, of=len(levels_wanted), sessions=sessions)
+            report = _reporter(progress, named, live)
+            report({"phase": phase})
+            done.append(run(sessions, report))
+    return done
 
 
 def progress_line(title: str, figures: dict[str, Any]) -> str:
