@@ -112,6 +112,23 @@ async def test_a_dip_inside_the_speech_is_not_an_end_however_finished_it_sounds(
     assert started > 3.0
 
 
+async def test_a_verdict_waiting_for_quiet_ends_by_the_silence_rule_if_audio_stops() -> None:
+    # the client stops streaming 100 ms after speech (the VAD has heard too little silence
+    # for the verdict to end the turn): the silence rule ends it, not the longest wait
+    line, _ = semantic_line(
+        [0.97], said="what time is it", partial="What time is it?", punctuated=True
+    )
+    await line.start()
+    await line.audio(until_s=2.1, speech=[(0.5, 2.0)])
+    await line.until(4.0)
+    line.send(Stop())
+    await line.finish()
+
+    assert user_turns(line) == ["what time is it"]
+    [end] = ends_of_turns(line)
+    assert end.silence_ms == pytest.approx(350, abs=25)  # endpoint_ms, not 2,000
+
+
 async def test_a_caller_who_pauses_mid_sentence_is_not_answered_in_the_pause() -> None:
     # "I'd like to order…" (0.5–1.5 s), 0.8 s of thought, "…a large pepperoni" (2.3–3.2 s)
     line, model = semantic_line([0.1, 0.9], said="i'd like to order a pizza")

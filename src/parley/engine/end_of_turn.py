@@ -242,6 +242,10 @@ def _decide(hearing: Hearing, utterance: Utterance, now: float) -> None:
     utterance.decided_by = "model" if utterance.sounds_finished else "words"
     if not quiet_enough(hearing, utterance):
         utterance.ends_when_quiet = True  # `heard_more` ends it, unless speech comes first
+        # … or, should the audio stop coming, the silence rule (not the longest wait)
+        assert utterance.ended_at is not None
+        silence_over = utterance.ended_at + hearing.settings.endpoint_ms / 1000
+        hearing.out.arm("endpoint", utterance.id, max(now, silence_over))
         return
     hearing.endpoint(utterance.id, now)
 
