@@ -17,7 +17,7 @@ detector. Its signals drive the caller's phase:
   on past `CONFIRM_LONG_MS`, is a barge-in (the reply is cut where it paused); a
   backchannel ("uh-huh"), no words (a cough) or speech under `min_interruption_ms` resumes
   the agent from where it paused and is not a turn. Such an utterance is *holding* until
-  then; every way it ends resolves the hold one way or the other.
+  then; every way it ends resolves the hold one way or the other (`engine/barge_in.py`).
 - Under `turn_detection: semantic` the end of a turn is the end-of-turn model's to judge
   (`engine/end_of_turn.py`): asked at the first silence, again as it grows, with the
   `endpoint` timer at `max_endpoint_ms` as the backstop. Speech over a paused agent is
@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from parley.engine import end_of_turn
+from parley.engine import barge_in, end_of_turn
 from parley.engine.agent import VadSettings
 from parley.engine.agent_side import AgentSide
 from parley.engine.backchannel import Backchannels, Heard
@@ -50,7 +50,6 @@ from parley.engine.effects import (
 )
 from parley.engine.events import (
     Failure,
-    Interrupted,
     NothingHeard,
     State,
     Transcript,
@@ -58,7 +57,6 @@ from parley.engine.events import (
     UserStartedSpeaking,
     UserStoppedSpeaking,
 )
-from parley.engine.measures import BargeIn, BargeInOutcome, BargeInReason
 from parley.engine.response import TurnTiming
 from parley.engine.status import Status
 from parley.engine.timers import TimerKind
@@ -109,8 +107,8 @@ class Hearing:
         self.heard_until = 0.0  # the end of the latest frame the VAD has answered
         self._recognition_timeout = recognition_timeout_s
         self.out = out
-        self._agent = agent
-        self._set_state = status.set_state
+        self.agent = agent
+        self.set_state = status.set_state
         self.phase = CallerPhase.QUIET
         self.utterance: Utterance | None = None
         self._next_id = 1
@@ -176,7 +174,7 @@ class Hearing:
         utterance = self.utterance
         if not self.turn_taking.auto_end:  # the client ends turns: the VAD only says
             if isinstance(signal, SpeechStarted):  # the caller is there
-                self._agent.caller_active()
+                self.agent.caller_active()
             return
         if isinstance(signal, SpeechStarted):
             self._onset(signal, now)
@@ -196,23 +194,23 @@ class Hearing:
             self.out.disarm("turn_check", utterance.id)
             self.out.add(ResumeRecognition(utterance.id))
             if utterance.holding and now >= utterance.started_at + self._long_ms / 1000:
-                self.barge_in_due(utterance.id, now)  # it paused across the mark: goes on
+                barge_in.due(self, utterance.id, now)  # it paused across the mark: goes on
 
     def _onset(self, signal: SpeechStarted, now: float) -> None:
-        busy = self._agent.busy()
+        busy = self.agent.busy()
         confirming = busy and self.settings.interruption == "confirm" and self.turn_taking.barge_in
         # an earlier utterance still awaiting its transcript is superseded: a pause it holds
         # the agent in passes to this one if this one is confirmed too; if not (the rules
         # changed meanwhile), nothing would ever end that pause, so the agent goes on
-        self._forget(now, superseded=confirming and self._agent.interruptible())
-        self._agent.caller_active()
+        self._forget(now, superseded=confirming and self.agent.interruptible())
+        self.agent.caller_active()
         utterance = Utterance(self._next_id, signal.at, interrupting=busy, confirmed=not busy)
         self._next_id += 1
         self.utterance = utterance
         self.phase = CallerPhase.SPEAKING
         hints = self._backchannels.hints if confirming else ()  # what it most likely says
         self.out.add(BeginRecognition(utterance.id, hints))
-        if busy and not self._agent.interruptible():
+        if busy and not self.agent.interruptible():
             return  # talking over an uninterruptible agent: dropped at its endpoint
         if busy and not self.turn_taking.barge_in:  # heard, and answered after the agent
             utterance.confirmed = True
@@ -220,16 +218,16 @@ class Hearing:
             return
         if not busy:
             self.out.emit(UserStartedSpeaking())
-            self._set_state("listening")
+            self.set_state("listening")
             return
         if self.settings.interruption == "confirm":
-            utterance.held_since = self._agent.hold(now)
+            utterance.held_since = self.agent.hold(now)
             if utterance.held_since is not None:
                 self.out.arm("barge_in", utterance.id, signal.at + self._long_ms / 1000)
                 return
         barge_at = signal.at + self.settings.min_interruption_ms / 1000
         if barge_at <= now:
-            self._barge_in(utterance, now)
+            barge_in.confirm(self, utterance, now)
         else:
             self.out.arm("barge_in", utterance.id, barge_at)
 
@@ -237,42 +235,6 @@ class Hearing:
     def _long_ms(self) -> float:
         """Speech over a paused agent this long is a barge-in, words or not."""
         return max(CONFIRM_LONG_MS, self.settings.min_interruption_ms)
-
-    def barge_in_due(self, utterance_id: int, now: float) -> None:
-        """The speech over the agent has lasted long enough, if it is still going on."""
-        utterance = self.utterance
-        if (
-            utterance is not None
-            and utterance.id == utterance_id
-            and self.phase is CallerPhase.SPEAKING
-            and self._agent.interruptible()  # a firm response began since: not a barge-in
-        ):
-            self._barge_in(utterance, now, "long")
-
-    def _barge_in(self, utterance: Utterance, now: float, reason: BargeInReason = "long") -> None:
-        """The speech over the agent takes the turn: the agent stops for good."""
-        utterance.confirmed = True
-        resolved = self._resolution(utterance, now, "confirmed", reason)
-        utterance.held_since = None
-        self.out.emit(UserStartedSpeaking())
-        if self._agent.barge_in(now, resolved):
-            self.out.emit(Interrupted())
-        self._set_state("listening")
-
-    def _resume_agent(self, utterance: Utterance, now: float, reason: BargeInReason) -> None:
-        """The speech over the paused agent did not take the turn: the agent goes on."""
-        resolved = self._resolution(utterance, now, "resumed", reason)
-        utterance.held_since = None
-        if resolved is not None:
-            self._agent.resume(now, resolved)
-
-    def _resolution(
-        self, utterance: Utterance, now: float, outcome: BargeInOutcome, reason: BargeInReason
-    ) -> BargeIn | None:
-        if utterance.held_since is None:
-            return None
-        paused_ms = (now - utterance.held_since) * 1000
-        return BargeIn(self._agent.held_turn(), outcome, reason, paused_ms, utterance.partial)
 
     def commit(self, now: float) -> None:
         """The client ends the caller's turn now: what was said counts, however short the
@@ -288,7 +250,7 @@ class Hearing:
         self.out.disarm("turn_check", utterance.id)
         self.out.disarm("barge_in", utterance.id)
         if utterance.holding:  # a committed turn takes the floor: the paused reply is cut
-            self._barge_in(utterance, now, "words")
+            barge_in.confirm(self, utterance, now, "words")
         utterance.confirmed = True
         utterance.decided_by = "commit"
         if utterance.ended_at is None:
@@ -314,7 +276,7 @@ class Hearing:
         utterance.endpoint_at = now
         if utterance.holding:  # speech over the paused agent: its words decide
             if utterance.duration_ms() < self.settings.min_interruption_ms:
-                self._resume_agent(utterance, now, "short")
+                barge_in.resume(self, utterance, now, "short")
                 self._drop(now)
             else:
                 self.phase = CallerPhase.RECOGNISING
@@ -351,9 +313,7 @@ class Hearing:
             utterance.partial = result.text
             utterance.partial_punctuated = result.punctuated
             utterance.heard_in_pause = self.phase is CallerPhase.PAUSED
-            self.out.emit(
-                Transcript("user", result.text, final=False, turn=self._agent.next_turn())
-            )
+            self.out.emit(Transcript("user", result.text, final=False, turn=self.agent.next_turn()))
             if utterance.heard_in_pause:
                 end_of_turn.words_heard(self, utterance, now)
                 if self.utterance is not utterance or self.phase is not CallerPhase.PAUSED:
@@ -365,7 +325,7 @@ class Hearing:
                 and utterance.duration_ms(now) >= self.settings.min_interruption_ms
             ):
                 self.out.disarm("barge_in", utterance.id)
-                self._barge_in(utterance, now, "words")
+                barge_in.confirm(self, utterance, now, "words")
             return
         if self.phase is not CallerPhase.RECOGNISING or utterance.endpoint_at is None:
             return  # a final before the endpoint (a streaming provider's own): wait for ours
@@ -375,17 +335,17 @@ class Hearing:
             heard = self._backchannels.classify(text)
             utterance.partial = text
             if heard is not Heard.WORDS:
-                self._resume_agent(utterance, now, heard.value)
+                barge_in.resume(self, utterance, now, heard.value)
                 self._settle_quiet(now)
                 return
-            self._barge_in(utterance, now, "words")
+            barge_in.confirm(self, utterance, now, "words")
             silence = utterance.endpoint_at
             self.out.emit(UserStoppedSpeaking(silence_ms=self._silence_ms(utterance, silence)))
         self.utterance = None
         self.phase = CallerPhase.QUIET
         if not text:
             self.out.emit(NothingHeard())  # its end was told: so is its outcome
-            self._set_state("listening")
+            self.set_state("listening")
             self._open_buffer(now)  # client-ended turns: the next one is heard from now on
             return
         ended = utterance.ended_at if utterance.ended_at is not None else utterance.endpoint_at
@@ -396,7 +356,7 @@ class Hearing:
             stt_fallback=result.fallback,
             end_of_turn=end_of_turn.summary(utterance, not self.turn_taking.auto_end),
         )
-        self._agent.user_turn(text, timing, now, answer=self.turn_taking.answer)
+        self.agent.user_turn(text, timing, now, answer=self.turn_taking.answer)
         self._open_buffer(now)
 
     def recognition_failed(self, event: RecognitionFailed, now: float) -> None:
@@ -445,9 +405,9 @@ class Hearing:
         self.utterance = None
         self.phase = CallerPhase.QUIET
         if utterance.holding and not superseded:
-            self._resume_agent(utterance, now, "unheard")
+            barge_in.resume(self, utterance, now, "unheard")
 
     def _idle(self, state: State) -> None:
         """Show the caller's side of the state, unless the agent is busy with a response."""
-        if not self._agent.busy():
-            self._set_state(state)
+        if not self.agent.busy():
+            self.set_state(state)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from parley.engine import end_of_turn, keypad, tool_answers
+from parley.engine import barge_in, end_of_turn, keypad, tool_answers
 from parley.engine.timers import TimerFired
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def fired(core: SessionCore, event: TimerFired, now: float) -> None:
     elif kind == "turn_check":
         end_of_turn.due(core.hearing, int(key), now)
     elif kind == "barge_in":
-        core.hearing.barge_in_due(int(key), now)
+        barge_in.due(core.hearing, int(key), now)
     elif kind == "recognition":
         core.hearing.recognition_overdue(int(key), now)
     elif kind == "opening":
