@@ -24,7 +24,7 @@ import contextlib
 import contextvars
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from parley.audio.recording import CallRecorder
@@ -47,7 +47,7 @@ from parley.engine.effects import (
     Speak,
     StartSpeech,
 )
-from parley.engine.end_of_turn import MODEL_WAIT_MS, TurnCheck
+from parley.engine.end_of_turn import TurnCheck
 from parley.engine.events import (
     AgentAudio,
     AgentPaused,
@@ -68,8 +68,8 @@ from parley.engine.hearing import HeardFrames, RecognitionFailed
 from parley.engine.listening import Listener
 from parley.engine.mailbox import Mailbox
 from parley.engine.plan import Plan, Voice
+from parley.engine.side_tasks import ask_turn_model, run_server_tool
 from parley.engine.timers import ArmTimer, CancelTimer, TimerFired, TimerKey, TimerKind
-from parley.engine.tooldesk import ServerToolDone, error_result
 from parley.engine.tools import ServerToolRunner
 from parley.engine.transcript import TranscriptStore, TranscriptWriter
 from parley.engine.vad_lag import LagGate
@@ -366,50 +366,21 @@ class Conversation:
         self._inbox.put(fired)
 
     def _check_turn(self, effect: CheckTurn) -> None:
-        """Ask the end-of-turn model about the caller's latest audio; no answer in time (or
-        a busy or failed model) is an answer of None, and the silence rule decides."""
         model = self.voice.turn_model
         if model is None:
             self._inbox.put(TurnCheck(effect.utterance, effect.check, None))
             return
         audio = self._listener.recent(model.window_samples)
-
-        async def check() -> None:
-            try:
-                async with asyncio.timeout(MODEL_WAIT_MS / 1000):
-                    verdict = await model.predict(audio)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.info("no end-of-turn answer: %s", exc or type(exc).__name__)
-                self._inbox.put(TurnCheck(effect.utterance, effect.check, None))
-            else:
-                answer = TurnCheck(
-                    effect.utterance, effect.check, verdict.probability, verdict.compute_ms
-                )
-                self._inbox.put(answer)
-
-        self._own(self._checks, check(), f"turn-check-{effect.utterance}-{effect.check}")
+        name = f"turn-check-{effect.utterance}-{effect.check}"
+        self._own(self._checks, self._posted(ask_turn_model(model, audio, effect)), name)
 
     def _run_tool(self, effect: RunTool) -> None:
-        runner = self._server_tools
+        running = run_server_tool(self._server_tools, effect)
+        self._own(self._tools, self._posted(running), f"tool-{effect.call_id}")
 
-        async def run() -> None:
-            try:
-                if runner is None:
-                    raise RuntimeError("server-side tools are not enabled on this server")
-                answer = await runner.run(effect.definition, effect.arguments, effect.facts)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.info("server-side tool %s failed: %s", effect.definition.name, exc)
-                self._inbox.put(ServerToolDone(effect.call_id, error_result(str(exc)), failed=True))
-            else:
-                self._inbox.put(
-                    ServerToolDone(effect.call_id, answer.text, failed=False, answer=answer)
-                )
-
-        self._own(self._tools, run(), f"tool-{effect.call_id}")
+    async def _posted(self, work: Awaitable[object]) -> None:
+        """Side work's outcome (an event; it never raises), posted to the actor."""
+        self._inbox.put(await work)
 
     @staticmethod
     def _own(
