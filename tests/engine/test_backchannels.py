@@ -27,6 +27,8 @@ ENGLISH = Backchannels.for_agent("en-US")
         "Mm-m-m-m-m",  # a long hum, as Whisper spells it
         "Hmm...",
         "Oh, okay.",
+        "And mm-hmm.",  # a connective leading a backchannel
+        "So, yeah.",
     ],
 )
 def test_acknowledgements_and_hums_are_backchannels(said: str) -> None:
@@ -43,6 +45,8 @@ def test_acknowledgements_and_hums_are_backchannels(said: str) -> None:
         "Yeah, but I wanted the large one",
         "Okay, cancel that",
         "And I'm done",
+        "And.",  # a connective alone
+        "So, so.",
         "i.e.",
     ],
 )
@@ -64,6 +68,31 @@ def test_each_language_has_its_own_list_and_an_agent_its_own() -> None:
     assert own.classify("Roger. Copy that.") is Heard.BACKCHANNEL
     assert own.classify("Okay") is Heard.WORDS  # the agent's list replaces the language's
     assert own.hints == ("roger", "copy that")
+
+
+@pytest.mark.parametrize(
+    ("partial", "decisive"),
+    [
+        ("Wait, I need", True),
+        ("No no I didn't", True),
+        ("Sorry, can you", True),
+        ("I-D", False),  # "I see" cut mid-word
+        ("Hold on", False),  # two words wait for the final
+        ("And Mm-hmm.", False),
+        ("Uh-huh, yeah, okay.", False),  # many words, all backchannel
+        ("", False),
+    ],
+)
+def test_a_partial_takes_the_turn_only_with_three_words_or_more(
+    partial: str, decisive: bool
+) -> None:
+    assert ENGLISH.decisive(partial) is decisive
+
+
+def test_an_agents_own_list_keeps_its_languages_connectives() -> None:
+    own = Backchannels.for_agent("de", ["jawohl"])
+    assert own.classify("Und jawohl.") is Heard.BACKCHANNEL
+    assert own.classify("Und.") is Heard.WORDS
 
 
 def test_hints_are_written_as_a_recogniser_would_write_them() -> None:

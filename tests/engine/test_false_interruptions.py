@@ -165,13 +165,31 @@ class PartialSoon(FakeRecognizer):
 
 
 async def test_a_partial_transcript_with_words_confirms_the_barge_in_at_once() -> None:
-    line = reply_line("wait a second")
-    line.recognizer = lambda listener: PartialSoon(listener, line, "wait", "wait a second")
+    line = reply_line("wait a second i need")
+    line.recognizer = lambda listener: PartialSoon(
+        listener, line, "Wait a second", "wait a second i need"
+    )
     await run(line, 9.0, [(0.5, 2.0), (3.5, 4.3)])
 
     [interrupted_at] = line.at(Interrupted)
     assert interrupted_at == pytest.approx(PAUSE_AT + 0.2, abs=0.001)
     assert line.of(BargeInResolved)[0].barge_in.reason == "words"
+
+
+@pytest.mark.parametrize("partial", ["I-D", "And mm-hmm", "wait"])
+async def test_a_partial_of_one_or_two_words_leaves_the_verdict_to_the_final(
+    partial: str,
+) -> None:
+    # A fragment decoded mid-sound: "I see" cut after its "I" reads "I-D". Speech 3.5-3.9 s,
+    # the partial at 3.86 s, the final "I see." at 4.4 s: the agent goes on.
+    line = reply_line("I see.")
+    line.recognizer = lambda listener: PartialSoon(listener, line, partial, "I see.")
+    await run(line, 9.0, [(0.5, 2.0), (3.5, 3.9)])
+
+    assert line.of(Interrupted) == []
+    [resolved] = line.of(BargeInResolved)
+    assert (resolved.barge_in.outcome, resolved.barge_in.reason) == ("resumed", "backchannel")
+    assert line.at(AgentResumed) == [pytest.approx(4.4, abs=0.001)]
 
 
 async def test_a_partial_that_comes_after_the_speech_leaves_the_verdict_to_the_final() -> None:

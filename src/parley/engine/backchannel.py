@@ -7,8 +7,15 @@ when `interruption` is `confirm`, the transcript of speech over the agent is sor
 - `NOISE`: no words (an empty transcript, or only a recogniser's non-speech tags such as
   "[coughing]" or "(laughs)");
 - `BACKCHANNEL`: nothing but backchannel phrases and hums, in any order and number ("yeah,
-  yeah", "uh-huh, right", "mm-m-m");
+  yeah", "uh-huh, right", "mm-m-m"), perhaps led by a connective ("and yeah", "so okay");
 - `WORDS`: anything else, a real barge-in.
+
+A partial transcript (speech still going on, its last word cut) decides only when it is
+`decisive`: three words or more that are no backchannel. Decoded from a fragment, a
+backchannel comes out as one or two wrong words (Whisper tiny.en wrote "I-D" for the first
+half of "I see" and "And Mm-hmm" for a hum); the final transcript of the whole sound, or the
+long mark, decides those instead. The agent is paused meanwhile, so waiting costs nothing
+the caller hears.
 
 Matching is on normalised words: lower case, punctuation dropped, hyphens as spaces
 ("Mm-hmm." is "mm hmm"), so a recogniser's spelling and punctuation do not matter. The
@@ -46,6 +53,20 @@ BACKCHANNELS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+# Words that may lead a backchannel without taking the turn ("and yeah", "so, okay", "well,
+# mm-hmm"): alone, or before anything but a backchannel, they are words.
+CONNECTIVES: dict[str, tuple[str, ...]] = {
+    "en": ("and", "so", "well"),
+    "es": ("y", "pues"),
+    "fr": ("et",),
+    "de": ("und", "also"),
+    "it": ("e",),
+    "pt": ("e",),
+    "nl": ("en",),
+}
+# A partial transcript with at least this many words, not a backchannel, takes the turn.
+DECISIVE_WORDS = 3
+
 # How backchannels are written, for a recogniser that can be prompted with what it will hear.
 HINTS: dict[str, tuple[str, ...]] = {
     "en": ("Mm-hmm.", "Uh-huh.", "Yeah.", "Okay.", "Right.", "I see."),
@@ -73,25 +94,42 @@ def words(text: str) -> list[str]:
 class Backchannels:
     """One language's (or one agent's) backchannel phrases, ready to match."""
 
-    def __init__(self, phrases: Iterable[str], hints: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        phrases: Iterable[str],
+        hints: tuple[str, ...] = (),
+        connectives: Iterable[str] = (),
+    ) -> None:
         listed = tuple(phrases)
         self._phrases = {tuple(words(phrase)) for phrase in listed} - {()}
         self._longest = max((len(phrase) for phrase in self._phrases), default=0)
+        self._connectives = frozenset(connectives)
         self.hints = hints or listed[:8]  # what a recogniser may be prompted with
 
     @classmethod
     def for_agent(cls, language: str, own: Iterable[str] | None = None) -> Backchannels:
-        if own is not None:
-            return cls(own)
         primary = language.split("-")[0].lower()
         known = primary if primary in BACKCHANNELS else "en"
-        return cls(BACKCHANNELS[known], HINTS.get(known, ()))
+        if own is not None:
+            return cls(own, connectives=CONNECTIVES.get(known, ()))
+        return cls(BACKCHANNELS[known], HINTS.get(known, ()), CONNECTIVES.get(known, ()))
 
     def classify(self, text: str) -> Heard:
         said = words(text)
         if not said:
             return Heard.NOISE
-        return Heard.BACKCHANNEL if self._covers(said) else Heard.WORDS
+        return Heard.BACKCHANNEL if self._is_backchannel(said) else Heard.WORDS
+
+    def decisive(self, partial: str) -> bool:
+        """Whether a partial transcript of speech still going on takes the turn already."""
+        said = words(partial)
+        return len(said) >= DECISIVE_WORDS and not self._is_backchannel(said)
+
+    def _is_backchannel(self, said: list[str]) -> bool:
+        lead = 0
+        while lead < len(said) and said[lead] in self._connectives:
+            lead += 1
+        return lead < len(said) and self._covers(said[lead:])
 
     def _covers(self, said: list[str]) -> bool:
         """True if `said` splits into backchannel phrases (longest match first, with the

@@ -321,7 +321,7 @@ class Hearing:
             if (
                 utterance.holding
                 and self.mid_speech  # once it has ended, its final transcript decides
-                and self._backchannels.classify(result.text) is Heard.WORDS
+                and self._backchannels.decisive(result.text)
                 and utterance.duration_ms(now) >= self.settings.min_interruption_ms
             ):
                 self.out.disarm("barge_in", utterance.id)
