@@ -29,6 +29,7 @@ ENGLISH = Backchannels.for_agent("en-US")
         "Oh, okay.",
         "And mm-hmm.",  # a connective leading a backchannel
         "So, yeah.",
+        "Mm-huh.",  # Whisper's spelling of Piper's "mm-hmm"
     ],
 )
 def test_acknowledgements_and_hums_are_backchannels(said: str) -> None:
@@ -47,6 +48,7 @@ def test_acknowledgements_and_hums_are_backchannels(said: str) -> None:
         "And I'm done",
         "And.",  # a connective alone
         "So, so.",
+        "Huh?",  # asking to hear it again is not listening along
         "i.e.",
     ],
 )

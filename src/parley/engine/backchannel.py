@@ -37,6 +37,7 @@ _NOT_WORD = re.compile(r"[^\w']+")
 BACKCHANNELS: dict[str, tuple[str, ...]] = {
     "en": (
         "uh huh", "mm hmm", "mhm", "mm", "hmm", "hm", "mmm", "uh", "um", "ah", "oh", "aha",
+        "mm huh", "uh hum", "um hum",  # how a recogniser may spell "mm-hmm" and "uh-huh"
         "yeah", "yes", "yep", "yup", "ya", "okay", "ok", "right", "alright", "all right",
         "sure", "i see", "got it", "cool", "great", "nice", "wow", "really", "true",
         "exactly", "indeed", "of course", "i know", "makes sense", "sounds good", "gotcha",
