@@ -2,8 +2,9 @@
 a backchannel or a cough resumes it from where it paused, words stop it for good.
 
 The caller's first turn (0.5–2.0 s) is answered with a 12-word reply, one word every 200 ms,
-whose audio starts at 2.96 s; the caller then talks over it at 3.5 s. Speech counts once it
-has lasted `start_ms` (150), so the agent pauses at 3.66 s (the frame that completes it).
+whose audio starts at 2.96 s; the caller then talks over it at 3.5 s. Speech over an agent
+that a pause would hold counts once it has lasted `CONFIRM_START_MS` (96; a turn's onset
+waits `start_ms`, 150), so the agent pauses at 3.6 s (the frame that completes it).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.looptime
 LONG_REPLY = "one two three four five six seven eight nine ten eleven twelve."
 REPLY_S = 12 * 0.2
 CONFIRM = VadSettings(interruption="confirm")
-PAUSE_AT = 3.66
+PAUSE_AT = 3.6
 
 
 def reply_line(caller_says: str, vad: VadSettings = CONFIRM, **options: object) -> Timeline:
@@ -84,7 +85,7 @@ async def test_a_backchannel_or_noise_pauses_the_agent_then_it_goes_on(
     assert line.of(Interrupted) == [] and line.of(UserStartedSpeaking)[1:] == []
     [resolved] = line.of(BargeInResolved)
     assert (resolved.barge_in.outcome, resolved.barge_in.reason) == ("resumed", reason)
-    assert resolved.barge_in.paused_ms == pytest.approx(740, abs=1)
+    assert resolved.barge_in.paused_ms == pytest.approx(800, abs=1)  # 3.6 s → 4.4 s
     assert resolved.barge_in.heard == said
     # the whole reply is heard and kept; the audio the client dropped was sent again
     assert agent_rows(line) == [(LONG_REPLY, False)]
@@ -335,3 +336,23 @@ async def test_speech_that_pauses_across_the_long_mark_and_goes_on_is_a_barge_in
     assert line.of(AgentResumed) == []
     [resolved] = line.of(BargeInResolved)
     assert (resolved.barge_in.outcome, resolved.barge_in.reason) == ("confirmed", "long")
+
+
+async def test_speech_over_a_pausable_agent_counts_sooner_than_a_turns_onset() -> None:
+    # a turn's onset waits `start_ms` (150: 0.5 → 0.66 s); over the agent, a pause waits
+    # `CONFIRM_START_MS` (96: 3.5 → 3.6 s); a 120 ms sound pauses it, and it goes on
+    line = reply_line("")
+    await run(line, 9.0, [(0.5, 2.0), (3.5, 3.62)])
+
+    assert line.at(UserStartedSpeaking) == [pytest.approx(0.66, abs=0.001)]
+    assert line.at(AgentPaused) == [pytest.approx(3.6, abs=0.001)]
+    [resolved] = line.of(BargeInResolved)
+    assert (resolved.barge_in.outcome, resolved.barge_in.reason) == ("resumed", "short")
+    assert agent_rows(line) == [(LONG_REPLY, False)]
+
+
+async def test_a_start_ms_shorter_than_the_pauses_own_is_kept() -> None:
+    line = reply_line("uh-huh", vad=VadSettings(interruption="confirm", start_ms=40))
+    await run(line, 9.0, [(0.5, 2.0), (3.5, 3.9)])
+
+    assert line.at(AgentPaused) == [pytest.approx(3.54, abs=0.001)]

@@ -42,7 +42,8 @@ class VadSettings(BaseModel):
     """Turn-taking. Every field has a default; an agent stores only what it overrides.
 
     - `threshold`: speech probability above which a frame counts as speech.
-    - `start_ms`: speech must last this long before it counts as the caller talking.
+    - `start_ms`: speech must last this long before it counts as the caller talking (over
+      an agent that `confirm` would pause, at most `CONFIRM_START_MS`, 96).
     - `endpoint_ms`: silence after speech that ends the caller's turn (`silence`), and the
       rule `semantic` falls back to when the end-of-turn model cannot answer.
     - `min_turn_ms`: shorter turns (coughs, "uh") are dropped, not answered.

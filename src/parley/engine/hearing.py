@@ -68,6 +68,11 @@ log = logging.getLogger("parley.engine")
 
 _UTTERANCE_TIMERS: tuple[TimerKind, ...] = ("endpoint", "turn_check", "barge_in", "recognition")
 CONFIRM_LONG_MS = 1500  # speech over a paused agent this long is a barge-in, words or not
+# Under `confirm`, speech over the agent counts (and pauses it) once it has lasted this long,
+# if `start_ms` is longer: a pause is taken back when the speech turns out to be nothing, so
+# it can come sooner than a turn's onset (measured: it brings the pause ~50 ms closer to the
+# caller's first sound; docs/benchmarks.md, turn-taking).
+CONFIRM_START_MS = 96
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +168,8 @@ class Hearing:
         return self.phase in (CallerPhase.SPEAKING, CallerPhase.PAUSED)
 
     def frames(self, event: HeardFrames, now: float) -> None:
+        if not self.detector.speaking:
+            self.detector.start_s = self._onset_ms() / 1000
         for probability, end in event.results:
             self.heard_until = end
             signal = self.detector.frame(probability, end)
@@ -230,6 +237,20 @@ class Hearing:
             barge_in.confirm(self, utterance, now)
         else:
             self.out.arm("barge_in", utterance.id, barge_at)
+
+    def _onset_ms(self) -> float:
+        """How long speech must last to count: `start_ms`, or less over an agent that a
+        pause would hold (`CONFIRM_START_MS`)."""
+        start = self.settings.start_ms
+        if (
+            start > CONFIRM_START_MS
+            and self.settings.interruption == "confirm"
+            and self.turn_taking.barge_in
+            and self.agent.busy()
+            and self.agent.interruptible()
+        ):
+            return CONFIRM_START_MS
+        return start
 
     @property
     def _long_ms(self) -> float:
