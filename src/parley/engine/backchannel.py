@@ -111,9 +111,10 @@ class Backchannels:
     def for_agent(cls, language: str, own: Iterable[str] | None = None) -> Backchannels:
         primary = language.split("-")[0].lower()
         known = primary if primary in BACKCHANNELS else "en"
+        connectives = CONNECTIVES.get(known, ())  # a language's, whoever lists the phrases
         if own is not None:
-            return cls(own, connectives=CONNECTIVES.get(known, ()))
-        return cls(BACKCHANNELS[known], HINTS.get(known, ()), CONNECTIVES.get(known, ()))
+            return cls(own, connectives=connectives)
+        return cls(BACKCHANNELS[known], HINTS.get(known, ()), connectives)
 
     def classify(self, text: str) -> Heard:
         said = words(text)

@@ -206,7 +206,7 @@ class Hearing:
 
     def _onset(self, signal: SpeechStarted, now: float) -> None:
         busy = self.agent.busy()
-        confirming = busy and self.settings.interruption == "confirm" and self.turn_taking.barge_in
+        confirming = busy and self._confirms
         # an earlier utterance still awaiting its transcript is superseded: a pause it holds
         # the agent in passes to this one if this one is confirmed too; if not (the rules
         # changed meanwhile), nothing would ever end that pause, so the agent goes on
@@ -245,13 +245,17 @@ class Hearing:
         start = self.settings.start_ms
         if (
             start > CONFIRM_START_MS
-            and self.settings.interruption == "confirm"
-            and self.turn_taking.barge_in
+            and self._confirms
             and self.agent.busy()
             and self.agent.interruptible()
         ):
             return CONFIRM_START_MS
         return start
+
+    @property
+    def _confirms(self) -> bool:
+        """Speech over a busy agent pauses it and waits for its words (`confirm`)."""
+        return self.settings.interruption == "confirm" and self.turn_taking.barge_in
 
     @property
     def _long_ms(self) -> float:

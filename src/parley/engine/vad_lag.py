@@ -12,10 +12,10 @@ load: the turn ended at "takes?" and the rest became a second turn.
 So the shell holds such a timer back while the oldest unanswered frame is older than
 `LAG_S` (well above the normal lag, so an unloaded server's endpoints are not delayed), and
 hands it to the core once the VAD has answered the audio that came before it fired, after
-those answers: if
-they say the caller spoke again, the core has re-armed or disarmed the timer and drops the
-held one as stale, by rule. A timer is held `MAX_WAIT_S` at most (a VAD that stopped
-answering must not stop turns from ending). Pure: the shell tells it the lag and the time.
+those answers: if they say the caller spoke again, the core has re-armed or disarmed the
+timer and drops the held one as stale, by rule. A timer is held `MAX_WAIT_S` at most (a VAD
+that stopped answering must not stop turns from ending). Pure: the shell tells it the lag
+and the time.
 """
 
 from __future__ import annotations
