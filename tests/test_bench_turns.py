@@ -142,8 +142,9 @@ def test_the_sentences_are_shared_out_over_the_sets_chosen() -> None:
     assert [p for _, _, *p in turns_corpus.chosen(None, ("heldout",))] == [
         list(pair) for pair in turns_corpus.HELDOUT
     ]
-    # the held-out set shares no sentence, and no first half, with the main one
-    assert not {f for f, _ in turns_corpus.HELDOUT} & {f for f, _ in turns_corpus.PAUSED}
+    # the held-out and fresh sets share no sentence, and no first half, with any other
+    firsts = [{f for f, _ in s} for s in turns_corpus.SETS.values()]
+    assert sum(map(len, firsts)) == len(set().union(*firsts)) == 56
 
 
 def test_a_cut_puts_silence_at_the_cut_and_trims_only_the_quiet_before_it() -> None:
@@ -184,17 +185,17 @@ def test_a_piper_sentence_is_cut_just_before_its_second_half_begins() -> None:
 
 def test_a_tiny_run_measures_every_part_it_can(cli_env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "turns.json"
-    parley(cli_env, "bench-turns", "--utterances", "2", "--json", str(out), timeout=900)
+    parley(cli_env, "bench-turns", "--utterances", "3", "--json", str(out), timeout=900)
 
     result = json.loads(out.read_text())
     ran = set(result["agents"])
     assert {"silence", "immediate"} <= ran  # today's behaviour always runs
     assert ran | set(result["unsupported"]) == {"silence", "semantic", "immediate", "confirm"}
-    assert (result["voice"], result["sets"]) == ("piper", ["main", "heldout"])
+    assert (result["voice"], result["sets"]) == ("piper", ["main", "heldout", "fresh"])
     assert [(r["mode"], r["set"]) for r in result["pauses"]] == [
-        (m, s) for m in ("silence", "semantic") if m in ran for s in ("main", "heldout")
+        (m, s) for m in ("silence", "semantic") if m in ran for s in ("main", "heldout", "fresh")
     ]
-    for row in result["pauses"]:  # --utterances 2: one sentence of each set
+    for row in result["pauses"]:  # --utterances 3: one sentence of each set
         assert (row["finished"], row["paused"]) == (1, 1)
         assert all(t["set"] == row["set"] and t["voice"] == "piper" for t in row["trials"])
         assert row["finished_unanswered"] == 0 and row["finished_split"] == 0, row
@@ -207,7 +208,7 @@ def test_a_tiny_run_measures_every_part_it_can(cli_env: dict[str, str], tmp_path
     for row in result["cpu"]:
         assert row["turns"] >= 4 and row["server_ms_per_turn"] > 0
     for row in result["over_agent"]:
-        assert row["backchannel"]["trials"] == 1 and row["noise"]["trials"] == 1
+        assert row["backchannel"]["trials"] == 2 and row["noise"]["trials"] == 1
     for row in result["barge_ins"]:
-        assert row["outcomes"]["trials"] == 2 and row["outcomes"]["stopped"] == 2, row
+        assert row["outcomes"]["trials"] == 3 and row["outcomes"]["stopped"] == 3, row
         assert all(t["stop_ms"] > 0 and not t["early"] for t in row["trials"])

@@ -12,8 +12,8 @@ real Silero VAD, the stack's recogniser, the `echo` model, its TTS), one agent p
 
 1. **Pauses**: one session; each sentence of bench/turns_corpus.py said finished, then
    paused, each after the previous reply has gone quiet (turns_measure.spoken_turn), in
-   Piper's voice cut at a word (default) or espeak's with a `<break>`, from the `main`
-   set, the `heldout` one or both (a row per set).
+   Piper's voice cut at a word (default) or espeak's with a `<break>`, from the `main`,
+   `heldout` and `fresh` sets, or one of them (a row per set).
 2. **Over the agent**: a session per trial; its greeting (`turns_corpus.GREETING`, ~9 s)
    is the long reply, and 1.5 s after its first audio arrived the caller says a
    backchannel (espeak's voices by default, or Piper's) or makes a noise burst

@@ -3,14 +3,15 @@ backchannels, noise bursts, and real barge-ins, with the moments that matter mar
 
 - **Paused sentences**: everyday requests, each split where the first part is unfinished
   ("i'd like to order | a large pepperoni pizza": a verb waiting for its object, a
-  preposition, an "and"), in two sets: `main`, the 24 the turn rules were tuned on, and
+  preposition, an "and"), in three sets: `main`, the 24 the turn rules were tuned on,
   `heldout`, 16 more written afterwards with other verbs and structures (including splits
-  after a clause that could be complete: "can you check | if my payment went through")
-  and never tuned on, to report on. Each is said *finished* (whole) and *paused* (0.6–1.0 s
-  of silence at the split). The voice is Piper by default: one synthesis of the whole
-  sentence, cut at the second half's first word (bench/turns_piper.py), the first half's
-  trailing quiet trimmed and the pause put in; or espeak-ng, with an SSML `<break>` at the
-  split (bench/turns_espeak.py).
+  after a clause that could be complete: "can you check | if my payment went through"),
+  kept for reporting but looked at when the second question's time was chosen, and
+  `fresh`, 16 written later still, which no choice has seen. Each is said *finished*
+  (whole) and *paused* (0.6–1.0 s of silence at the split). The voice is Piper by
+  default: one synthesis of the whole sentence, cut at the second half's first word
+  (bench/turns_piper.py), the first half's trailing quiet trimmed and the pause put in; or
+  espeak-ng, with an SSML `<break>` at the split (bench/turns_espeak.py).
 - **Backchannels**: "uh-huh", "yeah", … in the three espeak voices (or Piper's);
   **noise bursts**: a cough (broadband, 150–400 ms) or a bump (low-passed thud), loud,
   no words.
@@ -67,8 +68,8 @@ PAUSED = (
     ("my daughter has a fever and", "a bad cough"),
     ("i'm calling because", "my order never arrived"),
 )
-# Written after the turn rules were tuned on PAUSED, and kept out of any tuning since: other
-# verbs and structures, cut after a transitive verb, a preposition, "and", "because", "but",
+# Written after the turn rules were tuned on PAUSED, to report on: other verbs and
+# structures, cut after a transitive verb, a preposition, "and", "because", "but",
 # "that", a determiner, or a clause that sounds complete.
 HELDOUT = (
     ("i want to return", "the shoes i bought last week"),
@@ -88,7 +89,29 @@ HELDOUT = (
     ("the email said that", "my account was locked"),
     ("which platform does the", "next train to leeds leave from"),
 )
-SETS = {"main": PAUSED, "heldout": HELDOUT}
+# Written on 2026-12-07, when the held-out set had been looked at too often to be untouched
+# (the second question's 1.5 s was chosen after seeing it), before any run on them: the set
+# a change to the turn rules is judged on. Other verbs again, cut after "if", "how long",
+# "about", "for", an infinitive's "to", a verb that can stand alone ("makes", "explain").
+FRESH = (
+    ("i would like to book", "two tickets for the evening show"),
+    ("can you tell me if", "the store is open on sunday"),
+    ("my neighbour keeps parking in", "my spot every night"),
+    ("i ordered a blue jacket but", "you sent me a red one"),
+    ("do you know how long", "the repair will take"),
+    ("i need a taxi to", "the airport at six"),
+    ("the washing machine makes", "a loud noise when it spins"),
+    ("could you please send", "the receipt to my email"),
+    ("i am looking for", "a hotel close to the beach"),
+    ("we would like to add", "a third person to the booking"),
+    ("is there any way to", "speed up the delivery"),
+    ("i was charged twice for", "the same order"),
+    ("my son needs", "an appointment with the dentist"),
+    ("how do i reset", "the password for my router"),
+    ("i called yesterday about", "a leak in the bathroom"),
+    ("can somebody explain", "the charges on this bill"),
+)
+SETS = {"main": PAUSED, "heldout": HELDOUT, "fresh": FRESH}
 VOICES = ("piper", "espeak")
 PAUSES_S = (0.6, 0.7, 0.8, 0.9, 1.0)
 

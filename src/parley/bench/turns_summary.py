@@ -3,10 +3,11 @@
 trials kept alongside for anyone who wants to look closer.
 
 The pauses part has a row per column and sentence set (turns_corpus.SETS: `main`, which
-the turn rules were tuned on, and `heldout`, which nothing was), so either can be reported
-without the other. Latencies are over the trials they apply to: a finished sentence heard
-as exactly one user turn and answered; a stop time over the trials that stopped (or
-paused) the agent after the sound began. A percentage is of every trial of its kind.
+the turn rules were tuned on, `heldout`, looked at when the second question was chosen, and
+`fresh`, which nothing was), so each can be reported without the others. Latencies are
+over the trials they apply to: a finished sentence heard as exactly one user turn and
+answered; a stop time over the trials that stopped (or paused) the agent after the sound
+began. A percentage is of every trial of its kind.
 `decided_by` tallies how the server says each turn ended (`metrics.end_of_turn`),
 `verdicts` its barge-in verdicts.
 """

@@ -57,7 +57,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         choices=[*SETS, "all"],
         default="all",
         help="paused sentences: main (the 24 the turn rules were tuned on), heldout (16 "
-        "never tuned on) or all (default; reported per set)",
+        "looked at while tuning the second question), fresh (16 written later, the set a "
+        "change is judged on) or all (default; reported per set)",
     )
     parser.add_argument(
         "--sounds-voice",
