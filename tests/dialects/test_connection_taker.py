@@ -25,6 +25,9 @@ class QuietSocket:
     async def send(self, data: str | bytes) -> None:
         pass
 
+    def send_now(self, data: str | bytes) -> bool:
+        return False
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         pass
 

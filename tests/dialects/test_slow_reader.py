@@ -36,6 +36,9 @@ class StoppedReader:
             await asyncio.Event().wait()  # blocked for good, as on a full TCP window
         self.sent.append(data)
 
+    def send_now(self, data: str | bytes) -> bool:
+        return False
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         self.closed.set()
         self.inbound.put_nowait(None)

@@ -12,7 +12,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 
-from parley.server.frame_tap import TappedProtocol
+from parley.server.frame_tap import TappedProtocol, frame_tap
 from parley.server.runner import serve_app
 from parley.server.sockets import StarletteSocket
 
@@ -131,3 +131,42 @@ async def test_a_frame_taken_in_place_sees_the_handlers_context() -> None:
         assert await ws.recv() == "ok"
 
     assert seen and set(seen) == {"the handler"}
+
+
+async def test_frames_sent_in_place_go_out_in_order_and_only_on_an_open_writable_socket() -> None:
+    """`send_now` writes as uvicorn's `send` would, mixed with it in any order; before the
+    handshake's answer, while the transport's buffer is full, and after a close it declines."""
+    answers: dict[str, bool] = {}
+
+    async def endpoint(websocket: WebSocket) -> None:
+        socket = StarletteSocket(websocket)
+        answers["before accept"] = socket.send_now(b"early")
+        await websocket.accept()
+        for n in range(30):
+            data = str(n).encode() if n % 3 else str(n)
+            if n % 2 or not socket.send_now(data):
+                await socket.send(data)
+        tap = frame_tap(websocket.scope)
+        assert tap is not None
+        protocol = tap.send.__self__  # type: ignore[attr-defined]
+        protocol.pause_writing()  # as the transport does over its high-water mark
+        answers["buffer full"] = socket.send_now(b"held")
+        protocol.resume_writing()
+        answers["writable again"] = socket.send_now(b"30")
+        await socket.close()
+        answers["after close"] = socket.send_now(b"late")
+
+    app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
+    async with (
+        serve_app(app, ws=TappedProtocol) as base,
+        connect(base.replace("http", "ws") + "/ws") as ws,
+    ):
+        got = [frame if isinstance(frame, str) else frame.decode() async for frame in ws]
+
+    assert got == [str(n) for n in range(31)]
+    assert answers == {
+        "before accept": False,
+        "buffer full": False,
+        "writable again": True,
+        "after close": False,
+    }

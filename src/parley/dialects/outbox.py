@@ -5,6 +5,10 @@ single task writes them to the socket in order. A client that stops reading is t
 gone, before it can grow memory: when frames have waited `stall_s` without one being
 written, or the queue reaches `MAX_FRAMES` (tens of seconds of audio), whichever is first.
 A slow reader that keeps reading makes progress and is not cut off.
+
+A frame put while the writer is parked on an empty queue (nothing earlier still unsent) is
+offered to the socket's `send_now` first: written in place, it costs no wake-up of the
+writer and no trip through the ASGI layers. Declined, it queues as any other.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ class Outbox:
         if self.closed:
             return
         now = self._loop.time()
+        if self._queue.idle and self._socket.send_now(data):
+            self._progress_at = now
+            return
         if not self._queue:
             self._progress_at = now
         elif now - self._progress_at > self._stall_s:

@@ -21,4 +21,9 @@ class Socket(Protocol):
     async def send(self, data: str | bytes) -> None:
         """Send a frame; raises if the peer has gone."""
 
+    def send_now(self, data: str | bytes) -> bool:
+        """Send a frame in place, without awaiting, if the server can (the connection open
+        and its write buffer not full); False: not sent, `send` it. Saves the writer task's
+        wake-up and the ASGI layers per frame. A socket may always answer False."""
+
     async def close(self, code: int = 1000, reason: str = "") -> None: ...

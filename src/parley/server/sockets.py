@@ -41,7 +41,8 @@ def _in_this_context(take: Take) -> Take:
 
 class StarletteSocket:
     """Starlette's WebSocket as the dialects' `Socket`; `take` goes on the connection's
-    `FrameTap` (server/frame_tap.py) for as long as `receive` waits."""
+    `FrameTap` (server/frame_tap.py) for as long as `receive` waits, and `send_now` is the
+    tap's `send`."""
 
     def __init__(self, websocket: WebSocket) -> None:
         self._ws = websocket
@@ -73,6 +74,10 @@ class StarletteSocket:
             await self._ws.send_bytes(data)
         else:
             await self._ws.send_text(data)
+
+    def send_now(self, data: str | bytes) -> bool:
+        tap = self._tap
+        return tap is not None and not self._gone and tap.send(data)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         with contextlib.suppress(Exception):
