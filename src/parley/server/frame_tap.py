@@ -23,7 +23,7 @@ queue as before. Invariants:
   handshake, backpressure on the queue) are unchanged.
 
 The other way, `FrameTap.send` writes a frame to the transport at once, as uvicorn's ASGI
-`send` would, but without its coroutine and the four middleware and Starlette layers above
+`send` would, but without its coroutine and the middleware and Starlette layers above
 it (at 100 callers, ~11 % of the event loop went there). It declines (False), leaving the
 frame to the ordinary `send`, whenever that would not write at once: before the handshake's
 answer, after a close, once the client has gone, or while the transport's buffer is over
