@@ -97,6 +97,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.set_defaults(handler=lambda args: run(lambda: _demo(args)))
 
 
+_OUTCOMES = {
+    "resumed": "the agent goes on",
+    "confirmed": "the agent stops for good",
+    "continued": "the caller went on with their turn; the agent answers it again",
+}
+
+
 @dataclass
 class Turn:
     said: str
@@ -117,6 +124,7 @@ class Caller:
         self.agent_audio_started = asyncio.Event()
         self.interrupted_at: float | None = None
         self.barge_in_spoken_at: float | None = None
+        self.stops = 0  # the agent's audio stopped (paused or interrupted) this many times
         self._pending: deque[Int16Array] = deque()
         self._rng = np.random.default_rng(11)
 
@@ -154,10 +162,10 @@ class Caller:
                 self._transcript(payload)
             elif kind == "metrics" and "barge_in" in payload:
                 resolved = payload["barge_in"]
-                outcome = "goes on" if resolved["outcome"] == "resumed" else "stops for good"
                 out.print(
-                    f"[dim]{self.now():6.2f}s        that was {resolved['reason']}: the agent "
-                    f"{outcome} ({resolved['paused_ms']:.0f} ms paused)[/dim]"
+                    f"[dim]{self.now():6.2f}s        that was {resolved['reason']}: "
+                    f"{_OUTCOMES[resolved['outcome']]} ({resolved['paused_ms']:.0f} ms "
+                    "paused)[/dim]"
                 )
             elif kind == "metrics" and self.turns and payload["turn"] == len(self.turns):
                 self.turns[-1].metrics = payload
@@ -168,7 +176,8 @@ class Caller:
                     f"{payload['total_ms']:.0f} ms after the caller stopped{how}[/dim]"
                 )
             elif kind in ("paused", "interrupted"):  # either way the agent's audio stops
-                if self.interrupted_at is None:
+                self.stops += 1
+                if self.interrupted_at is None and self._barging:
                     self.interrupted_at = self.now()
                     out.print(
                         f"[yellow]{self.now():6.2f}s  ✋     the caller talked over the agent:"
@@ -191,12 +200,23 @@ class Caller:
 
     def _transcript(self, payload: dict[str, Any]) -> None:
         if payload["role"] == "user":
-            if self.turns:
-                self.turns[-1].heard = payload["text"]
+            if self.turns:  # all the caller's words since the line began, however many turns
+                self.turns[-1].heard = f"{self.turns[-1].heard} {payload['text']}".strip()
             out.print(f"[cyan]{self.now():6.2f}s  caller[/cyan] {payload['text']}")
         else:
             out.print(f"[green]{self.now():6.2f}s  agent[/green]  {payload['text']}")
             self.finals.put_nowait(payload["text"])
+
+    async def agent_talking_for(self, seconds: float) -> None:
+        """Until the agent has been talking `seconds` without a pause (a reply it began
+        and withdrew, when the end of the caller's turn came too soon, does not count)."""
+        while True:
+            self.agent_audio_started.clear()
+            await self.agent_audio_started.wait()
+            stops = self.stops
+            await asyncio.sleep(seconds)
+            if self.stops == stops:
+                return
 
     async def agent_finished(self) -> None:
         """Wait for the agent's next utterance to end and be played out, then a pause."""
@@ -214,9 +234,7 @@ async def _script(caller: Caller) -> None:
     await caller.agent_finished()
     caller.turns.append(Turn(LONG_ANSWER))
     caller.say(voices[LONG_ANSWER])
-    caller.agent_audio_started.clear()
-    await caller.agent_audio_started.wait()
-    await asyncio.sleep(0.9)  # the agent is mid-sentence: talk over it
+    await caller.agent_talking_for(0.9)  # the agent is mid-sentence: talk over it
     caller._barging = True
     caller.turns.append(Turn(BARGE_IN))
     caller.say(voices[BARGE_IN])

@@ -16,9 +16,18 @@ class AgentSide:
     def busy(self) -> bool:
         raise NotImplementedError
 
-    def barge_in(self, now: float, resolved: BargeIn | None = None) -> bool:
+    def barge_in(
+        self, now: float, resolved: BargeIn | None = None, *, withdraw: bool = False
+    ) -> bool:
         """Cancel the agent's response; True if the caller had heard some of it.
-        `resolved`: the response was paused for this speech (recorded with it)."""
+        `resolved`: the response was paused for this speech (recorded with it). `withdraw`:
+        the speech continues the caller's turn (`engine/continuation.py`): nothing of the
+        response is kept, and the turn is owed an answer."""
+        raise NotImplementedError
+
+    def continues_turn(self, onset: float) -> bool:
+        """Whether speech over the agent that began at `onset`, taking the turn, would
+        continue the caller's latest turn rather than start a new one."""
         raise NotImplementedError
 
     def hold(self, now: float) -> float | None:
@@ -50,7 +59,10 @@ class AgentSide:
         medium: Medium = "voice",
         *,
         answer: bool = True,
+        continues: bool = False,
     ) -> None:
+        """The caller's turn, recognised (`continues`: their words go on with their latest
+        turn, if it is still the last thing said)."""
         raise NotImplementedError
 
     def next_turn(self) -> int:

@@ -2,7 +2,8 @@
 
 `Hearing` decides *when* (the `barge_in` timer, the words of the speech, its endpoint);
 this says *what happens then*, in one place for every path: the agent stops for good
-(`confirm`) or resumes from where it paused (`resume`), and under `interruption: confirm`
+(`confirm`; its reply withdrawn if the speech continues the caller's turn) or resumes from
+where it paused (`resume`), and under `interruption: confirm`
 the pause it was held in is measured and reported as a `BargeIn`. Functions of the
 `Hearing` (like `end_of_turn`), run inside one `SessionCore.handle` call.
 """
@@ -34,12 +35,16 @@ def due(hearing: Hearing, utterance_id: int, now: float) -> None:
 def confirm(
     hearing: Hearing, utterance: Utterance, now: float, reason: BargeInReason = "long"
 ) -> None:
-    """The speech over the agent takes the turn: the agent stops for good."""
+    """The speech over the agent takes the turn: the agent stops for good. Speech that
+    began before the reply could mean anything continues the caller's turn instead of
+    starting one, and the reply is withdrawn (`engine/continuation.py`)."""
     utterance.confirmed = True
-    resolved = _resolution(hearing, utterance, now, "confirmed", reason)
+    utterance.continues = hearing.agent.continues_turn(utterance.started_at)
+    outcome: BargeInOutcome = "continued" if utterance.continues else "confirmed"
+    resolved = _resolution(hearing, utterance, now, outcome, reason)
     utterance.held_since = None
     hearing.out.emit(UserStartedSpeaking())
-    if hearing.agent.barge_in(now, resolved):
+    if hearing.agent.barge_in(now, resolved, withdraw=utterance.continues):
         hearing.out.emit(Interrupted())
     hearing.set_state("listening")
 

@@ -27,6 +27,7 @@ from typing import Any, get_args
 
 from parley.engine import end_of_turn, holding, keypad, timer_routes, tool_answers
 from parley.engine.agent_side import AgentSide
+from parley.engine.continuation import can_continue, extend_turn, withdraw_searches
 from parley.engine.effects import Effect, EndSession, Outbox
 from parley.engine.end_of_turn import TurnCheck
 from parley.engine.events import (
@@ -197,8 +198,24 @@ class SessionCore(AgentSide):
         current = self.responding.current
         return current is None or not current.uninterruptible
 
-    def barge_in(self, now: float, resolved: BargeIn | None = None) -> bool:
-        return self.interruptible() and self.responding.cancel(now, resolved)
+    def barge_in(
+        self, now: float, resolved: BargeIn | None = None, *, withdraw: bool = False
+    ) -> bool:
+        if not self.interruptible():
+            return False
+        heard = self.responding.cancel(now, resolved, withdrawn=withdraw)
+        if withdraw:
+            withdraw_searches(self.history)
+            self._answer_owed = True  # by the caller's turn, continued, or `_settle`
+        return heard
+
+    def continues_turn(self, onset: float) -> bool:
+        taking = self.hearing.turn_taking
+        return (
+            taking.answer
+            and taking.auto_end
+            and can_continue(self.responding.current, self.history, self.turn, onset)
+        )
 
     def hold(self, now: float) -> float | None:
         return holding.hold(self.responding, now) if self.interruptible() else None
@@ -224,15 +241,19 @@ class SessionCore(AgentSide):
         medium: Medium = "voice",
         *,
         answer: bool = True,
+        continues: bool = False,
     ) -> None:
         self.caller_active()
         barge_in = self.hearing.turn_taking.barge_in
         if answer and barge_in and self.interruptible() and self.responding.cancel(now):
             self.out.emit(Interrupted())
-        if self.turn >= self.plan.max_turns:
+        if continues and extend_turn(self.history, text):
+            self._save_user(text, medium)  # the same turn, gone on
+        elif self.turn >= self.plan.max_turns:
             self.end("max_turns")  # the cap is the engine's: a turn past it is not answered
             return
-        self._record_user(text, medium)
+        else:
+            self._record_user(text, medium)
         if not answer:  # it joins the conversation; a `Respond` answers it
             if self.responding.current is None:
                 self.status.set_state("listening")
@@ -246,6 +267,9 @@ class SessionCore(AgentSide):
     def _record_user(self, text: str, medium: Medium) -> None:
         self.turn += 1
         self.history.add(Said("user", text))
+        self._save_user(text, medium)
+
+    def _save_user(self, text: str, medium: Medium) -> None:
         self.out.save(Record(self.status.next_seq(), "user", text, turn=self.turn, medium=medium))
         self.out.emit(Transcript("user", text, final=True, turn=self.turn, medium=medium))
 
@@ -315,15 +339,6 @@ class SessionCore(AgentSide):
         found = self.history.forget(event.role, event.text, event.call_id)
         self.out.emit(Forgotten(event.key, found))
 
-    def _end_turn(self, event: EndTurn, now: float) -> None:
-        self.hearing.commit(now)
-
-    def _drop_turn(self, event: DropTurn, now: float) -> None:
-        self.hearing.discard(now)
-
-    def _turn_taking(self, event: TurnTaking, now: float) -> None:
-        self.hearing.configure(event, now)
-
     def _interrupt(self, event: Interrupt, now: float) -> None:
         self._owed_respond = None  # a response asked for and not yet begun is cancelled too
         if not self.interruptible():
@@ -331,15 +346,6 @@ class SessionCore(AgentSide):
         if self.responding.cancel(now):
             self.out.emit(Interrupted())
         self.status.set_state("listening")
-
-    def _stop(self, event: Stop, now: float) -> None:
-        self.end(event.reason)
-
-    def _disconnected(self, event: Disconnected, now: float) -> None:
-        self.end("disconnect")
-
-    def _played(self, event: PlaybackProgress, now: float) -> None:
-        self.responding.speaker.acknowledge(event.played_ms, now)
 
     def _say_as_agent(self, event: SayAsAgent, now: float) -> None:
         busy = self.responding.current is not None
@@ -409,13 +415,15 @@ _HANDLERS: dict[type, Callable[[SessionCore, Any, float], None]] = {
     Transcription: lambda core, event, now: core.hearing.transcription(event, now),
     TurnCheck: lambda core, event, now: end_of_turn.answered(core.hearing, event, now),
     ServerToolDone: tool_answers.server_done,
-    PlaybackProgress: SessionCore._played,
+    PlaybackProgress: lambda core, event, now: core.responding.speaker.acknowledge(
+        event.played_ms, now
+    ),
     UserText: SessionCore._typed,
     KeyPress: keypad.pressed,
     Interrupt: SessionCore._interrupt,
     ToolResult: tool_answers.client_result,
-    Stop: SessionCore._stop,
-    Disconnected: SessionCore._disconnected,
+    Stop: lambda core, event, now: core.end(event.reason),
+    Disconnected: lambda core, event, now: core.end("disconnect"),
     RecognitionFailed: lambda core, event, now: core.hearing.recognition_failed(event, now),
     SayAsAgent: SessionCore._say_as_agent,
     SetOutputMedium: SessionCore._output_medium,
@@ -423,9 +431,9 @@ _HANDLERS: dict[type, Callable[[SessionCore, Any, float], None]] = {
     Respond: SessionCore._respond,
     Remember: SessionCore._remember,
     Forget: SessionCore._forget,
-    EndTurn: SessionCore._end_turn,
-    DropTurn: SessionCore._drop_turn,
-    TurnTaking: SessionCore._turn_taking,
+    EndTurn: lambda core, event, now: core.hearing.commit(now),
+    DropTurn: lambda core, event, now: core.hearing.discard(now),
+    TurnTaking: lambda core, event, now: core.hearing.configure(event, now),
     Open: SessionCore._open,
     Close: SessionCore._close,
     **{

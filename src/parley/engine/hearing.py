@@ -19,6 +19,8 @@ detector. Its signals drive the caller's phase:
   backchannel ("uh-huh"), no words (a cough) or speech under `min_interruption_ms` resumes
   the agent from where it paused and is not a turn. Such an utterance is *holding* until
   then; every way it ends resolves the hold one way or the other (`engine/barge_in.py`).
+- A barge-in that began as the reply was starting (`engine/continuation.py`) continues the
+  caller's turn: the reply is withdrawn and its words join the turn (`continues`).
 - Under `turn_detection: semantic` the end of a turn is the end-of-turn model's to judge
   (`engine/end_of_turn.py`): asked at the first silence, again as it grows, with the
   `endpoint` timer at `max_endpoint_ms` as the backstop. Speech over a paused agent is
@@ -210,9 +212,11 @@ class Hearing:
         # an earlier utterance still awaiting its transcript is superseded: a pause it holds
         # the agent in passes to this one if this one is confirmed too; if not (the rules
         # changed meanwhile), nothing would ever end that pause, so the agent goes on
-        self._forget(now, superseded=confirming and self.agent.interruptible())
+        earlier = self._forget(now, superseded=confirming and self.agent.interruptible())
         self.agent.caller_active()
         utterance = Utterance(self._next_id, signal.at, interrupting=busy, confirmed=not busy)
+        # it takes over a continuation too: the reply that one withdrew is owed to the turn
+        utterance.continues = earlier is not None and earlier.continues
         self._next_id += 1
         self.utterance = utterance
         self.phase = CallerPhase.SPEAKING
@@ -382,7 +386,8 @@ class Hearing:
             stt_fallback=result.fallback,
             end_of_turn=end_of_turn.summary(utterance, not self.turn_taking.auto_end),
         )
-        self.agent.user_turn(text, timing, now, answer=self.turn_taking.answer)
+        answer = self.turn_taking.answer
+        self.agent.user_turn(text, timing, now, answer=answer, continues=utterance.continues)
         self._open_buffer(now)
 
     def recognition_failed(self, event: RecognitionFailed, now: float) -> None:
@@ -419,12 +424,12 @@ class Hearing:
         self._forget(now)
         self.detector.reset()
 
-    def _forget(self, now: float, *, superseded: bool = False) -> None:
-        """Drop the current utterance; a pause it held the agent in ends with it (the agent
-        goes on), unless the next utterance takes the pause over (`superseded`)."""
+    def _forget(self, now: float, *, superseded: bool = False) -> Utterance | None:
+        """Drop the current utterance (returned); a pause it held the agent in ends with it
+        (the agent goes on), unless the next utterance takes the pause over (`superseded`)."""
         utterance = self.utterance
         if utterance is None:
-            return
+            return None
         for kind in _UTTERANCE_TIMERS:
             self.out.disarm(kind, utterance.id)
         self.out.add(AbandonRecognition(utterance.id))
@@ -432,6 +437,7 @@ class Hearing:
         self.phase = CallerPhase.QUIET
         if utterance.holding and not superseded:
             barge_in.resume(self, utterance, now, "unheard")
+        return utterance
 
     def _idle(self, state: State) -> None:
         """Show the caller's side of the state, unless the agent is busy with a response."""

@@ -4,8 +4,8 @@
 - `EndOfTurn`: how the caller's turn was judged over: after a fixed silence, by the
   end-of-turn model, or at the longest wait the model is allowed.
 - `BargeIn`: how speech over the agent was resolved when the agent paused for it: a real
-  barge-in (`confirmed`) or a backchannel or noise after which the agent went on
-  (`resumed`).
+  barge-in (`confirmed`), the caller going on with the turn the reply answered
+  (`continued`), or a backchannel or noise after which the agent went on (`resumed`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ EndOfTurnMode = Literal["silence", "semantic", "client"]
 # neither did, within `max_endpoint_ms`; fallback: the model could not answer (busy,
 # failed, too slow) and the silence rule decided; commit: the client ended the turn.
 DecidedBy = Literal["silence", "model", "words", "max_wait", "fallback", "commit"]
-BargeInOutcome = Literal["confirmed", "resumed"]
+# continued: confirmed, but begun before the reply meant anything: the caller's turn goes
+# on and the reply is withdrawn (engine/continuation.py).
+BargeInOutcome = Literal["confirmed", "resumed", "continued"]
 # words: a transcript with words that are not a backchannel; long: speech went on past the
 # confirm window; backchannel / noise: what was said did not take the turn; short: under
 # `min_interruption_ms`; unheard: recognition failed or was too late, so the agent went on.

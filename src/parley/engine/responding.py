@@ -400,9 +400,13 @@ class Responding:
 
     # Cancelling -------------------------------------------------------------------------------
 
-    def cancel(self, now: float, resolved: BargeIn | None = None) -> bool:
+    def cancel(
+        self, now: float, resolved: BargeIn | None = None, *, withdrawn: bool = False
+    ) -> bool:
         """Stop the current response; commit what was heard. True if audio had been sent.
-        `resolved`: the speech it was held for, now a barge-in (kept with its metrics)."""
+        `resolved`: the speech it was held for, now a barge-in (kept with its metrics).
+        `withdrawn`: the caller's turn goes on (`engine/continuation.py`): nothing of it
+        is committed."""
         response = self.current
         if response is None:
             return False
@@ -414,7 +418,8 @@ class Responding:
         self.out.disarm("played_out", response.id)
         self.out.add(CloseResponse(response.id))
         sent_audio = response.play is not PlayPhase.SILENT
-        heard = self._heard(response, now) if sent_audio or self.text_only else 0
+        kept = (sent_audio or self.text_only) and not withdrawn
+        heard = self._heard(response, now) if kept else 0
         self.speaker.stop()
         self._commit(response, heard)
         self.out.emit(ResponseEnded(response.id, "cancelled", response.usage))

@@ -45,6 +45,7 @@ class Utterance:
     partial_punctuated: bool = False  # `partial` is from a recogniser that punctuates
     model_ms: float = 0.0  # its compute, all questions
     decided_by: DecidedBy = "silence"  # what ends (or ended) the turn
+    continues: bool = False  # goes on with the caller's latest turn (engine/continuation.py)
 
     def duration_ms(self, now: float | None = None) -> float:
         """Speech so far (until `now` while it goes on)."""

@@ -108,8 +108,8 @@ TURN_MODEL_SECONDS = Histogram(
 )
 BARGE_INS = Counter(
     "parley_barge_ins_total",
-    "Speech over a paused agent (interruption: confirm), by outcome (confirmed, resumed) "
-    "and reason (words, long, backchannel, noise, short, unheard).",
+    "Speech over a paused agent (interruption: confirm), by outcome (confirmed, continued, "
+    "resumed) and reason (words, long, backchannel, noise, short, unheard).",
     ["outcome", "reason"],
 )
 LOOP_LAG = Histogram(
