@@ -123,3 +123,32 @@ async def test_a_real_barge_in_still_stops_the_agent(neural: Server) -> None:
     assert stored[0]["interrupted"] is True and GREETING.startswith(stored[0]["text"])
     assert stored[0]["metrics"]["barge_ins"][0]["outcome"] == "confirmed"
     assert stored[1]["role"] == "user" and "address" in stored[1]["text"].lower()
+
+
+async def test_going_on_as_the_reply_begins_continues_the_turn(neural: Server) -> None:
+    # The silence rule ends "what time do you open" 350 ms into the caller's ~750 ms breath
+    # (espeak leaves ~350 ms of quiet after a phrase); they go on as the reply starts
+    # (~420 ms after they stopped, ~330 ms before they go on). One question, answered once.
+    url, session = await neural.session_url(
+        vad={"turn_detection": "silence", "interruption": "confirm"}
+    )
+    said = speech("what time do you open") + noise(0.4) + speech("on sundays") + noise(3.0)
+    async with VoiceClient.connect(url, start=START) as call:
+        await collect(call, lambda m: m["type"] == "ready")
+        speaker = asyncio.create_task(stream(call, said))
+        messages = await collect(call, _agent_final, within=30)
+        await speaker
+        await call.stop()
+
+    finals = [t for t in of(messages, "transcript") if t["role"] == "user" and t["final"]]
+    assert len(finals) == 2, finals  # two stretches of speech …
+    assert finals[0]["turn"] == finals[1]["turn"]  # … one turn
+    [answer] = [
+        t["text"] for t in of(messages, "transcript") if t["role"] == "agent" and t["final"]
+    ]
+    # the echo model repeats the one user message it was given: both stretches, joined
+    assert f"{finals[0]['text']} {finals[1]['text']}" in answer, answer
+    [barge_in] = [m["barge_in"] for m in of(messages, "metrics") if m.get("barge_in")]
+    assert barge_in["outcome"] == "continued", barge_in
+    stored = (await neural.rest.messages(session["session_id"]))["data"]
+    assert [(m["role"], m["turn"]) for m in stored] == [("user", 1), ("user", 1), ("agent", 1)]

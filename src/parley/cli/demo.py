@@ -333,6 +333,15 @@ def _summary(caller: Caller, stored: int, path: Path) -> None:
             f"recognition: {len(wers)} turns, mean WER {sum(wers) / len(wers):.0%}; "
             f"end of speech → first agent audio: median {totals[len(totals) // 2]:.0f} ms"
         )
+    waited = [
+        t for t in caller.turns if (t.metrics.get("end_of_turn") or {}).get("decided_by") == "words"
+    ]
+    if waited:
+        out.print(
+            f"[dim]{len(waited)} of {len(caller.turns)} turns ended at the end-of-turn model's "
+            "second question (1.5 s): trained on people, it hears espeak's flat endings as "
+            "unfinished; human-like speech is answered after ~250 ms (docs/turn-taking.md)[/dim]"
+        )
     if caller.interrupted_at is not None and caller.barge_in_spoken_at is not None:
         reaction = (caller.interrupted_at - caller.barge_in_spoken_at) * 1000
         out.print(

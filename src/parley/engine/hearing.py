@@ -343,7 +343,9 @@ class Hearing:
             utterance.partial = result.text
             utterance.partial_punctuated = result.punctuated
             utterance.heard_in_pause = self.phase is CallerPhase.PAUSED
-            self.out.emit(Transcript("user", result.text, final=False, turn=self.agent.next_turn()))
+            continued = 1 if utterance.continues else 0  # a continuation is the latest turn's
+            turn = self.agent.next_turn() - continued
+            self.out.emit(Transcript("user", result.text, final=False, turn=turn))
             if utterance.heard_in_pause:
                 end_of_turn.words_heard(self, utterance, now)
                 if self.utterance is not utterance or self.phase is not CallerPhase.PAUSED:
