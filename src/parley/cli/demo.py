@@ -11,7 +11,9 @@ The agent also has the shop's delivery notes as knowledge: asked how long delive
 it looks the question up and answers from the notes (the echo stand-in reads the best
 sentence), with a citation naming the document. The agent's keyterms are its menu, as a
 pizza shop would declare them (single words, not the caller's lines): the caller speaks
-free sentences, and the WER printed at the end is what the recogniser really understood.
+free sentences, and the WER printed at the end is what the recogniser really understood
+(every stretch of a line counts: a line whose turn ended at a breath inside it, and went on
+as the reply began, is one turn continued, `engine/continuation.py`).
 By default the neural stack runs (Whisper hears, Piper talks); `--light` runs pocketsphinx
 and espeak, the stack that holds the most sessions per core, on the same call: its
 vocabulary is closed to the keyterms and a few hundred everyday phrases, so it understands
@@ -38,6 +40,7 @@ from parley.client import ParleyClient, VoiceClient
 from parley.client.playback import CallRecording
 from parley.config import Settings
 from parley.credentials import new_api_key
+from parley.engine.end_of_turn import RECHECK_AT_MS
 from parley.providers.tts.espeak import EspeakEngine
 from parley.server.runner import serving
 
@@ -333,14 +336,14 @@ def _summary(caller: Caller, stored: int, path: Path) -> None:
             f"recognition: {len(wers)} turns, mean WER {sum(wers) / len(wers):.0%}; "
             f"end of speech → first agent audio: median {totals[len(totals) // 2]:.0f} ms"
         )
-    waited = [
-        t for t in caller.turns if (t.metrics.get("end_of_turn") or {}).get("decided_by") == "words"
-    ]
+    ends = [t.metrics.get("end_of_turn") or {} for t in caller.turns]
+    waited = sum(1 for end in ends if end.get("silence_ms", 0) >= RECHECK_AT_MS)
     if waited:
         out.print(
-            f"[dim]{len(waited)} of {len(caller.turns)} turns ended at the end-of-turn model's "
-            "second question (1.5 s): trained on people, it hears espeak's flat endings as "
-            "unfinished; human-like speech is answered after ~250 ms (docs/turn-taking.md)[/dim]"
+            f"[dim]{waited} of {len(caller.turns)} turns ended at the end-of-turn model's second "
+            f"question ({RECHECK_AT_MS / 1000:.1f} s of silence): trained on people, it hears "
+            "espeak's flat endings as unfinished; on human-like speech (Piper's voice) a "
+            "finished sentence ends its turn after ~250 ms (docs/turn-taking.md)[/dim]"
         )
     if caller.interrupted_at is not None and caller.barge_in_spoken_at is not None:
         reaction = (caller.interrupted_at - caller.barge_in_spoken_at) * 1000
